@@ -1,0 +1,3 @@
+"""rawscan: a packet-level port scanner built on Scapy."""
+
+__version__ = "0.1.0"

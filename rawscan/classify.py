@@ -1,0 +1,58 @@
+"""Pure decisions: what a reply (or its absence) says about a port, as nmap reports it."""
+
+from __future__ import annotations
+
+from .results import Evidence, Verdict
+
+# TCP flag bits
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+
+ICMP_DEST_UNREACH = 3
+ICMP_TIME_EXCEEDED = 11
+
+# ICMP destination-unreachable codes that mean "something is in the way" (nmap's list)
+UNREACH_REASONS: dict[int, str] = {
+    0: "net-unreach",
+    1: "host-unreach",
+    2: "proto-unreach",
+    3: "port-unreach",
+    9: "net-prohibited",
+    10: "host-prohibited",
+    13: "admin-prohibited",
+}
+
+
+def classify_tcp(flags: int, ttl: int | None = None) -> Verdict | None:
+    """A TCP segment answering a SYN probe; None when it says nothing about the port."""
+    if flags & RST:
+        return Verdict("closed", "reset", Evidence.RESPONSE, ttl)
+    if flags & SYN:
+        # SYN without ACK is a split handshake: the port is listening all the same.
+        reason = "syn-ack" if flags & ACK else "split-handshake-syn"
+        return Verdict("open", reason, Evidence.RESPONSE, ttl)
+    return None
+
+
+def classify_udp_response(ttl: int | None = None) -> Verdict:
+    return Verdict("open", "udp-response", Evidence.RESPONSE, ttl)
+
+
+def classify_icmp(
+    proto: str, icmp_type: int, code: int, from_target: bool, ttl: int | None = None
+) -> Verdict | None:
+    """An ICMP error quoting one of our probes; None for kinds that say nothing (e.g. needs-frag)."""
+    if icmp_type == ICMP_TIME_EXCEEDED:
+        return Verdict("filtered", "time-exceeded", Evidence.ICMP, ttl)
+    if icmp_type != ICMP_DEST_UNREACH or code not in UNREACH_REASONS:
+        return None
+    reason = UNREACH_REASONS[code]
+    if code == 3 and proto == "udp" and from_target:
+        # Only the target itself can say nothing listens on the port.
+        return Verdict("closed", reason, Evidence.RESPONSE, ttl)
+    return Verdict("filtered", reason, Evidence.ICMP, ttl)
+
+
+def classify_silence(proto: str) -> Verdict:
+    """No reply after every retry: a firewall drop for TCP, ambiguous for UDP."""
+    state = "open|filtered" if proto == "udp" else "filtered"
+    return Verdict(state, "no-response", Evidence.SILENCE)

@@ -1,0 +1,201 @@
+"""The scan engine: paces probes over a keyed permutation, validates replies, retries the silent.
+
+It knows nothing of TCP or UDP (the probe module does) nor of sockets (the transport does).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .pacing import Pacer
+from .permutation import Permutation
+from .probes.base import ProbeModule
+from .results import Evidence, Verdict
+from .targets import TargetSet
+from .transports.base import Transport
+
+POLL_EVERY = 64  # sends between non-blocking looks at the receive queue
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    rate: float = 5000.0  # probes per second, retransmissions included
+    retries: int = 6  # at most this many retransmissions of a silent probe
+    timeout: float = 1.0  # seconds to wait for replies after a round's last probe
+
+
+@dataclass
+class ScanStats:
+    probes: int = 0  # distinct endpoints
+    sent: int = 0  # packets, retransmissions included
+    retransmitted: int = 0
+    received: int = 0  # packets that reached the engine
+    matched: int = 0  # valid replies that decided a port
+    duplicates: int = 0  # valid replies for a port already decided
+    stray: int = 0  # failed validation: stray, late from another scan, or forged
+    answered_on_retry: int = 0
+    rounds: int = 0
+    elapsed: float = 0.0
+    interrupted: bool = False
+
+
+@dataclass
+class Endpoint:
+    target: int
+    port: int
+
+
+ResultCallback = Callable[[int, int, Verdict], None]
+
+
+class _HostIndex:
+    """Position of an address within a TargetSet, without expanding it."""
+
+    def __init__(self, targets: TargetSet) -> None:
+        self._starts = [lo for lo, _hi in targets.ranges]
+        self._ranges = targets.ranges
+        self._offsets: list[int] = []
+        total = 0
+        for lo, hi in targets.ranges:
+            self._offsets.append(total)
+            total += hi - lo + 1
+
+    def __call__(self, address: int) -> int | None:
+        i = bisect_right(self._starts, address) - 1
+        if i < 0 or address > self._ranges[i][1]:
+            return None
+        return self._offsets[i] + address - self._ranges[i][0]
+
+
+@dataclass
+class Engine:
+    probe: ProbeModule
+    targets: TargetSet
+    ports: Sequence[int]
+    transport: Transport
+    options: ScanOptions
+    order_key: bytes
+    on_result: ResultCallback | None = None
+    verdicts: dict[int, Verdict] = field(default_factory=dict)
+    stats: ScanStats = field(default_factory=ScanStats)
+
+    def __post_init__(self) -> None:
+        self._host_index = _HostIndex(self.targets)
+        self._port_index = {port: i for i, port in enumerate(self.ports)}
+        self._total = len(self.targets) * len(self.ports)
+        self.stats.probes = self._total
+        self._round = 0
+
+    def endpoint(self, index: int) -> Endpoint:
+        host, port = divmod(index, len(self.ports))
+        return Endpoint(self.targets.address(host), self.ports[port])
+
+    def run(self) -> ScanStats:
+        clock = self.transport.clock
+        started = clock.now()
+        try:
+            self._scan(clock.now())
+        except KeyboardInterrupt:
+            self.stats.interrupted = True
+        finally:
+            self.stats.elapsed = clock.now() - started
+        self._report_rest()
+        return self.stats
+
+    def _scan(self, start: float) -> None:
+        if self._total == 0:
+            return
+        order = Permutation(self._total, self.order_key)
+        pacer = Pacer(self.options.rate, start)
+        for self._round in range(self.options.retries + 1):
+            answered_before = len(self.verdicts)
+            if answered_before == self._total:
+                break
+            self.stats.rounds += 1
+            self._send_round(order, pacer)
+            self._wait(self.transport.clock.now() + self.options.timeout)
+            answered = len(self.verdicts) - answered_before
+            if self._round > 0:
+                self.stats.answered_on_retry += answered
+                # Retransmissions that get answers mean packets are being lost: keep going.
+                # When they stop getting any, what is left is silent for real.
+                if answered == 0:
+                    break
+
+    def _send_round(self, order: Permutation, pacer: Pacer) -> None:
+        clock = self.transport.clock
+        since_poll = 0
+        nports = len(self.ports)
+        for index in order:
+            if index in self.verdicts:
+                continue
+            slot = pacer.next_slot()
+            if clock.now() < slot:
+                self._receive_until(slot)
+                since_poll = 0
+            elif since_poll >= POLL_EVERY:
+                self._receive_until(clock.now())
+                since_poll = 0
+            if index in self.verdicts:
+                continue  # answered while we waited (a late reply to an earlier round)
+            host, port = divmod(index, nports)
+            self.transport.send(self.probe.build(self.targets.address(host), self.ports[port]))
+            pacer.take(clock.now())
+            since_poll += 1
+            self.stats.sent += 1
+            if self._round:
+                self.stats.retransmitted += 1
+
+    def _wait(self, until: float) -> None:
+        clock = self.transport.clock
+        while len(self.verdicts) < self._total and clock.now() < until:
+            self._receive_until(until, stop_when_done=True)
+
+    def _receive_until(self, deadline: float, stop_when_done: bool = False) -> None:
+        clock = self.transport.clock
+        while True:
+            for item in self.transport.receive(deadline):
+                self._handle(item.packet)
+            if clock.now() >= deadline or (stop_when_done and len(self.verdicts) == self._total):
+                return
+
+    def _handle(self, packet: bytes) -> None:
+        self.stats.received += 1
+        reply = self.probe.parse_reply(packet)
+        index = None if reply is None else self._index_of(reply.target, reply.port)
+        if reply is None or index is None:
+            self.stats.stray += 1
+            return
+        previous = self.verdicts.get(index)
+        if not reply.verdict.beats(previous):
+            self.stats.duplicates += 1
+            return
+        self.verdicts[index] = reply.verdict
+        self.stats.matched += 1
+        if reply.verdict.evidence is Evidence.RESPONSE and self.on_result:
+            self.on_result(reply.target, reply.port, reply.verdict)  # final: stream it now
+
+    def _index_of(self, target: int, port: int) -> int | None:
+        host = self._host_index(target)
+        port_i = self._port_index.get(port)
+        if host is None or port_i is None:
+            return None
+        return host * len(self.ports) + port_i
+
+    def _report_rest(self) -> None:
+        """Verdicts that were not final when they came, and silence for the unanswered."""
+        if self.on_result is None:
+            return
+        for index, verdict in sorted(self.verdicts.items()):
+            if verdict.evidence is not Evidence.RESPONSE:
+                ep = self.endpoint(index)
+                self.on_result(ep.target, ep.port, verdict)
+        if self.stats.interrupted:
+            return  # unanswered ports were not given every chance: unknown, not filtered
+        silence = self.probe.silence()
+        for index in range(self._total):
+            if index not in self.verdicts:
+                ep = self.endpoint(index)
+                self.on_result(ep.target, ep.port, silence)

@@ -1,0 +1,93 @@
+"""A scan's full description: enough to regenerate byte-identical probes (the pcap sidecar)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field, fields
+
+from . import __version__
+from .errors import RawscanError
+from .targets import TargetSet
+
+SIDECAR_FORMAT = "rawscan-scan/1"
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    scan: str  # probe module: "syn"
+    targets: TargetSet
+    ports: tuple[int, ...]
+    seed: int
+    source: int  # our IPv4 address as int
+    source_port: int
+    ttl: int = 64
+    rate: float = 5000.0
+    retries: int = 6
+    timeout: float = 1.0
+    started: float = 0.0  # epoch seconds
+    argv: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> str:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["argv"] = list(self.argv)
+        data["targets"] = [list(r) for r in self.targets.ranges]
+        data["names"] = {str(k): v for k, v in self.targets.names.items()}
+        data["ports"] = compress_ports(self.ports)
+        data["format"] = SIDECAR_FORMAT
+        data["rawscan_version"] = __version__
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, origin: str) -> ScanPlan:
+        try:
+            data = json.loads(text)
+            if data.get("format") != SIDECAR_FORMAT:
+                raise ValueError(f"format is {data.get('format')!r}, not {SIDECAR_FORMAT!r}")
+            ranges = tuple((int(lo), int(hi)) for lo, hi in data["targets"])
+            names = {int(k): str(v) for k, v in data.get("names", {}).items()}
+            return cls(
+                scan=str(data["scan"]),
+                targets=TargetSet(ranges, names),
+                ports=expand_ports(str(data["ports"])),
+                seed=int(data["seed"]),
+                source=int(data["source"]),
+                source_port=int(data["source_port"]),
+                ttl=int(data["ttl"]),
+                rate=float(data["rate"]),
+                retries=int(data["retries"]),
+                timeout=float(data["timeout"]),
+                started=float(data.get("started", 0.0)),
+                argv=tuple(data.get("argv", ())),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise RawscanError(f"scan description '{origin}' is not usable: {exc}") from None
+
+
+def random_seed() -> int:
+    return secrets.randbits(63)
+
+
+def sidecar_path(capture: str) -> str:
+    return capture + ".json"
+
+
+def compress_ports(ports: tuple[int, ...]) -> str:
+    """(1,2,3,7) -> "1-3,7": a full -p- stays one short string."""
+    parts: list[str] = []
+    i = 0
+    while i < len(ports):
+        j = i
+        while j + 1 < len(ports) and ports[j + 1] == ports[j] + 1:
+            j += 1
+        parts.append(str(ports[i]) if i == j else f"{ports[i]}-{ports[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def expand_ports(text: str) -> tuple[int, ...]:
+    ports: list[int] = []
+    for part in filter(None, text.split(",")):
+        lo, _, hi = part.partition("-")
+        ports.extend(range(int(lo), int(hi or lo) + 1))
+    return tuple(ports)

@@ -1,0 +1,122 @@
+"""TCP SYN probes (half-open scan): SYN-ACK -> open, RST -> closed, ICMP -> filtered."""
+
+from __future__ import annotations
+
+import struct
+
+from ..checksum import fold, ones_sum
+from ..classify import ACK, RST, SYN, classify_icmp, classify_silence, classify_tcp
+from ..cookies import Cookie
+from ..results import Verdict
+from ..wire import PROTO_TCP, icmp_error, ipv4
+from .base import Flow, ProbeModule, Reply
+
+_TCP_HEAD = struct.Struct("!HHIIBB")  # sport, dport, seq, ack, data offset, flags
+_PORTS_SEQ = struct.Struct("!HHI")
+
+
+def _int_to_ip(n: int) -> str:
+    return ".".join(str((n >> s) & 0xFF) for s in (24, 16, 8, 0))
+
+
+class SynProbe(ProbeModule):
+    """One SYN template per scan, patched per probe; the sequence number is the cookie."""
+
+    proto = "tcp"
+    name = "tcp-syn"
+
+    def __init__(self, src: int, sport: int, cookie: Cookie, ttl: int = 64) -> None:
+        self.src, self.sport, self.cookie = src, sport, cookie
+        self._template, self._ip_sum, self._tcp_sum = self._make_template(ttl)
+        self._silence = classify_silence("tcp")
+
+    def _make_template(self, ttl: int) -> tuple[bytes, int, int]:
+        from scapy.layers.inet import IP, TCP  # heavy import, only once a scan starts
+
+        packet = IP(src=_int_to_ip(self.src), dst="0.0.0.0", ttl=ttl, id=0, chksum=0) / TCP(
+            sport=self.sport, dport=0, seq=0, flags="S", window=1024,
+            options=[("MSS", 1460)], chksum=0,
+        )
+        raw = bytes(packet)
+        ihl = (raw[0] & 0x0F) * 4
+        tcp = raw[ihl:]
+        # Sums over the constant parts; per probe only dst, id, port and seq are added in.
+        pseudo = struct.pack("!IIBBH", self.src, 0, 0, PROTO_TCP, len(tcp))
+        return raw, ones_sum(raw[:ihl]), ones_sum(pseudo + tcp)
+
+    def bpf_filter(self) -> str:
+        src = _int_to_ip(self.src)
+        return (
+            f"dst host {src} and ((tcp and dst port {self.sport}) or "
+            f"(icmp and (icmp[0] == 3 or icmp[0] == 11)))"
+        )
+
+    def build(self, target: int, port: int) -> bytes:
+        seq = self.cookie(self.src, target, self.sport, port)
+        ip_id = seq >> 16
+        dst_hi, dst_lo = target >> 16, target & 0xFFFF
+        packet = bytearray(self._template)
+        struct.pack_into("!H", packet, 4, ip_id)
+        struct.pack_into("!H", packet, 10, fold(self._ip_sum + ip_id + dst_hi + dst_lo))
+        struct.pack_into("!I", packet, 16, target)
+        tcp_sum = fold(self._tcp_sum + dst_hi + dst_lo + port + (seq >> 16) + (seq & 0xFFFF))
+        struct.pack_into("!HI", packet, 22, port, seq)
+        struct.pack_into("!H", packet, 36, tcp_sum)
+        return bytes(packet)
+
+    def parse_reply(self, packet: bytes) -> Reply | None:
+        ip = ipv4(packet)
+        if ip is None:
+            return None
+        if ip.proto == PROTO_TCP:
+            return self._tcp_reply(packet, ip.src, ip.dst, ip.ttl, ip.header_len)
+        error = icmp_error(packet, ip)
+        if error is None or error.quoted.proto != PROTO_TCP or error.quoted.src != self.src:
+            return None
+        sport, dport, seq = _PORTS_SEQ.unpack_from(error.quoted_l4)
+        target = error.quoted.dst
+        if sport != self.sport or seq != self.cookie(self.src, target, sport, dport):
+            return None
+        verdict = classify_icmp("tcp", error.icmp_type, error.code, ip.src == target, ip.ttl)
+        return Reply(target, dport, verdict) if verdict else None
+
+    def _tcp_reply(self, packet: bytes, src: int, dst: int, ttl: int, off: int) -> Reply | None:
+        if len(packet) < off + 14 or dst != self.src:
+            return None
+        port, dport, seq, ack, _offset, flags = _TCP_HEAD.unpack_from(packet, off)
+        if dport != self.sport:
+            return None
+        cookie = self.cookie(self.src, src, self.sport, port)
+        if flags & ACK:
+            if ack != (cookie + 1) & 0xFFFFFFFF:
+                return None  # stray, late from another scan, or forged
+        elif not flags & (SYN | RST) or (flags & SYN and seq == cookie):
+            return None  # no ACK to check, and not a bare SYN/RST; or our own probe looped back
+        verdict = classify_tcp(flags, ttl)
+        return Reply(src, port, verdict) if verdict else None
+
+    def flow(self, packet: bytes) -> Flow | None:
+        ip = ipv4(packet)
+        if ip is None:
+            return None
+        off = ip.header_len
+        if ip.proto == PROTO_TCP and len(packet) >= off + 14:
+            sport, dport, seq, _ack, _o, flags = _TCP_HEAD.unpack_from(packet, off)
+            if (
+                sport == self.sport
+                and ip.src == self.src
+                and flags == SYN
+                and seq == self.cookie(self.src, ip.dst, sport, dport)
+            ):
+                return Flow(ip.dst, dport, True)
+            if dport == self.sport:
+                return Flow(ip.src, sport, False)
+            return None
+        error = icmp_error(packet, ip)
+        if error is None or error.quoted.proto != PROTO_TCP:
+            return None
+        sport, dport, _seq = _PORTS_SEQ.unpack_from(error.quoted_l4)
+        return Flow(error.quoted.dst, dport, False) if sport == self.sport else None
+
+    def silence(self) -> Verdict:
+        return self._silence

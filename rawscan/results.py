@@ -1,0 +1,51 @@
+"""What a scan learns: per-port verdicts and the records written out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class Evidence(IntEnum):
+    """How strong a verdict is; a weaker one never replaces a stronger one."""
+
+    SILENCE = 0  # no reply after every retry
+    ICMP = 1  # an ICMP error quoting our probe
+    RESPONSE = 2  # the target's own TCP/UDP answer: final
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    state: str  # open, closed, filtered, open|filtered
+    reason: str  # syn-ack, reset, admin-prohibited, no-response, ...
+    evidence: Evidence
+    ttl: int | None = None  # TTL of the reply that decided it
+
+    def beats(self, other: Verdict | None) -> bool:
+        return other is None or self.evidence > other.evidence
+
+
+@dataclass(frozen=True, slots=True)
+class PortResult:
+    ip: str
+    proto: str  # "tcp" or "udp"
+    port: int
+    state: str
+    reason: str
+    ttl: int | None
+    service: str
+    host: str | None = None  # the name the user gave, when they gave one
+
+    def as_dict(self) -> dict[str, object]:
+        record: dict[str, object] = {
+            "ip": self.ip,
+            "proto": self.proto,
+            "port": self.port,
+            "state": self.state,
+            "reason": self.reason,
+            "ttl": self.ttl,
+            "service": self.service,
+        }
+        if self.host:
+            record["host"] = self.host
+        return record

@@ -1,0 +1,1 @@
+"""Transports: how probes reach a network and replies come back (live sockets or a recording)."""

@@ -1,0 +1,38 @@
+"""Write every probe sent and every reply received to a pcap, around any transport."""
+
+from __future__ import annotations
+
+from .base import Received, Transport
+
+LINKTYPE_RAW = 101  # packets start at the IP header; tshark and Wireshark read it
+
+
+class RecordingTransport:
+    def __init__(self, inner: Transport, path: str) -> None:
+        from scapy.utils import PcapWriter
+
+        self._inner = inner
+        self.clock = inner.clock
+        self._writer = PcapWriter(path, linktype=LINKTYPE_RAW, sync=False)
+        self._writer.write_header(None)  # a scan that sent nothing still leaves a valid pcap
+
+    def _write(self, packet: bytes, wall: float) -> None:
+        sec = int(wall)
+        usec = int(round((wall - sec) * 1_000_000))
+        if usec >= 1_000_000:
+            sec, usec = sec + 1, usec - 1_000_000
+        self._writer.write_packet(packet, sec=sec, usec=usec)
+
+    def send(self, packet: bytes) -> None:
+        self._write(packet, self.clock.wall())
+        self._inner.send(packet)
+
+    def receive(self, deadline: float) -> list[Received]:
+        received = self._inner.receive(deadline)
+        for item in received:
+            self._write(item.packet, item.wall_time)
+        return received
+
+    def close(self) -> None:
+        self._writer.close()
+        self._inner.close()
