@@ -73,7 +73,7 @@ def syn(
     excludefile: Annotated[Optional[Path], typer.Option("--excludefile", help="Targets to skip, from a file.")] = None,
     allow_large: Annotated[bool, typer.Option("--allow-large", help="Allow more than 2^24 addresses.")] = False,
     rate: Annotated[float, typer.Option("--rate", min=0.1, help="Probes per second (retransmissions included).")] = 5000.0,
-    retries: Annotated[int, typer.Option("--retries", min=0, max=50, help="At most this many retransmissions of an unanswered probe.")] = 6,
+    retries: Annotated[int, typer.Option("--retries", min=0, max=50, help="At most this many retransmissions of an unanswered probe.")] = 10,
     timeout: Annotated[float, typer.Option("--timeout", min=0.0, help="Seconds to wait for replies after each round's last probe.")] = 1.0,
     seed: Annotated[Optional[int], typer.Option("--seed", min=0, max=2**63 - 1, help="Key for probe order and reply cookies (random by default).")] = None,
     interface: Annotated[Optional[str], typer.Option("-e", "--interface", help="Send and receive on this interface.")] = None,
@@ -88,7 +88,7 @@ def syn(
     from .ports import parse_ports
     from .sources import source_address, source_port_for
     from .targets import ip_to_int, parse_targets, read_target_file
-    from .transports.live import PrivilegeError, has_raw_socket_capability
+    from .transports.live import require_raw_sockets
 
     with _user_errors():
         specs = list(targets or [])
@@ -103,12 +103,7 @@ def syn(
         port_spec = parse_ports(ports)
         if not port_spec.tcp:
             raise RawscanError("no TCP ports to scan in -p (a SYN scan takes T: ports)")
-        if not has_raw_socket_capability():
-            raise PrivilegeError(
-                "a SYN scan needs raw sockets: run it as "
-                f"'sudo {_script_path()} {' '.join(sys.argv[1:])}' or give the Python "
-                "interpreter CAP_NET_RAW (sudo setcap cap_net_raw+ep ...)"
-            )
+        require_raw_sockets()
         scan_seed = random_seed() if seed is None else seed
         src = ip_to_int(source) if source else source_address(target_set.address(0), interface)
         plan = ScanPlan(
@@ -117,13 +112,6 @@ def syn(
             retries=retries, timeout=timeout, started=time.time(), argv=tuple(sys.argv[1:]),
         )
         _run_live(plan, interface, pcap, json_out)
-
-
-def _script_path() -> str:
-    import os
-    import shutil
-
-    return shutil.which("rawscan") or os.path.abspath(sys.argv[0])
 
 
 def _run_live(plan, interface: str | None, pcap: Path | None, json_out: str | None) -> None:  # type: ignore[no-untyped-def]

@@ -5,7 +5,6 @@ It knows nothing of TCP or UDP (the probe module does) nor of sockets (the trans
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -17,12 +16,29 @@ from .targets import TargetSet
 from .transports.base import Transport
 
 POLL_EVERY = 64  # sends between non-blocking looks at the receive queue
+HIDDEN_TOLERANCE = 0.01  # retry until fewer answering ports than this are expected to be missed
+
+
+def expected_hidden(answers_per_round: list[int]) -> float:
+    """How many answering ports are probably still unanswered, from how retries fared.
+
+    With reply loss p, round k finds a fraction (1 - p) of what earlier rounds missed, so
+    answers shrink geometrically: p ~ sum(answers[1:]) / sum(answers[:-1]). Nothing found on
+    retry means little loss; answers on retry mean keep going, as nmap does. The +0.5/+1 keep a
+    few lucky rounds from proving zero loss.
+    """
+    if len(answers_per_round) < 2:
+        return float("inf")
+    found = sum(answers_per_round[1:])
+    loss = min(0.9, (found + 0.5) / (sum(answers_per_round[:-1]) + 1))
+    missed_all = loss ** len(answers_per_round)
+    return sum(answers_per_round) * missed_all / (1 - missed_all)
 
 
 @dataclass(frozen=True)
 class ScanOptions:
     rate: float = 5000.0  # probes per second, retransmissions included
-    retries: int = 6  # at most this many retransmissions of a silent probe
+    retries: int = 10  # at most this many retransmissions of a silent probe
     timeout: float = 1.0  # seconds to wait for replies after a round's last probe
 
 
@@ -50,25 +66,6 @@ class Endpoint:
 ResultCallback = Callable[[int, int, Verdict], None]
 
 
-class _HostIndex:
-    """Position of an address within a TargetSet, without expanding it."""
-
-    def __init__(self, targets: TargetSet) -> None:
-        self._starts = [lo for lo, _hi in targets.ranges]
-        self._ranges = targets.ranges
-        self._offsets: list[int] = []
-        total = 0
-        for lo, hi in targets.ranges:
-            self._offsets.append(total)
-            total += hi - lo + 1
-
-    def __call__(self, address: int) -> int | None:
-        i = bisect_right(self._starts, address) - 1
-        if i < 0 or address > self._ranges[i][1]:
-            return None
-        return self._offsets[i] + address - self._ranges[i][0]
-
-
 @dataclass
 class Engine:
     probe: ProbeModule
@@ -82,7 +79,6 @@ class Engine:
     stats: ScanStats = field(default_factory=ScanStats)
 
     def __post_init__(self) -> None:
-        self._host_index = _HostIndex(self.targets)
         self._port_index = {port: i for i, port in enumerate(self.ports)}
         self._total = len(self.targets) * len(self.ports)
         self.stats.probes = self._total
@@ -109,20 +105,19 @@ class Engine:
             return
         order = Permutation(self._total, self.order_key)
         pacer = Pacer(self.options.rate, start)
+        answers_per_round: list[int] = []
         for self._round in range(self.options.retries + 1):
             answered_before = len(self.verdicts)
             if answered_before == self._total:
                 break
+            if self._round > 1 and expected_hidden(answers_per_round) < HIDDEN_TOLERANCE:
+                break  # what is still silent is silent for real
             self.stats.rounds += 1
             self._send_round(order, pacer)
             self._wait(self.transport.clock.now() + self.options.timeout)
-            answered = len(self.verdicts) - answered_before
+            answers_per_round.append(len(self.verdicts) - answered_before)
             if self._round > 0:
-                self.stats.answered_on_retry += answered
-                # Retransmissions that get answers mean packets are being lost: keep going.
-                # When they stop getting any, what is left is silent for real.
-                if answered == 0:
-                    break
+                self.stats.answered_on_retry += answers_per_round[-1]
 
     def _send_round(self, order: Permutation, pacer: Pacer) -> None:
         clock = self.transport.clock
@@ -178,7 +173,7 @@ class Engine:
             self.on_result(reply.target, reply.port, reply.verdict)  # final: stream it now
 
     def _index_of(self, target: int, port: int) -> int | None:
-        host = self._host_index(target)
+        host = self.targets.index(target)
         port_i = self._port_index.get(port)
         if host is None or port_i is None:
             return None

@@ -23,7 +23,7 @@ class ScanPlan:
     source_port: int
     ttl: int = 64
     rate: float = 5000.0
-    retries: int = 6
+    retries: int = 10
     timeout: float = 1.0
     started: float = 0.0  # epoch seconds
     argv: tuple[str, ...] = field(default=())

@@ -113,6 +113,14 @@ class TargetSet:
         before = self._ends[i - 1] if i else 0
         return self.ranges[i][0] + (index - before)
 
+    def index(self, addr: int) -> int | None:
+        """The position of addr in ascending order (inverse of address()), None if absent."""
+        i = bisect_right(self.ranges, (addr, _IPV4_MAX + 1)) - 1
+        if i < 0 or not self.ranges[i][0] <= addr <= self.ranges[i][1]:
+            return None
+        before = self._ends[i - 1] if i else 0
+        return before + addr - self.ranges[i][0]
+
     def __iter__(self) -> Iterator[int]:
         for lo, hi in self.ranges:
             yield from range(lo, hi + 1)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import ipaddress
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def ips(ts: TargetSet) -> list[str]:
     return [int_to_ip(a) for a in ts]
 
 
-def fake_resolver(table: dict[str, list[str]]):
+def fake_resolver(table: dict[str, list[str]]) -> tuple[Callable[[str], list[str]], list[str]]:
     calls: list[str] = []
 
     def resolve(name: str) -> list[str]:
@@ -333,3 +334,12 @@ def test_random_specs_match_set_model(
         assert hi + 1 < lo  # sorted, merged, not even adjacent
     for probe in (_LOW - 1, _LOW, _LOW + 500, _LOW + _SPAN):
         assert (probe in ts) == (probe in model)
+
+
+def test_index_is_the_inverse_of_address() -> None:
+    targets = parse_targets(["198.18.0.1-3", "198.18.1.250-255", "198.19.0.0/30"])
+    for i in range(len(targets)):
+        assert targets.index(targets.address(i)) == i
+    for outside in (ip_to_int("198.18.0.0"), ip_to_int("198.18.0.4"), ip_to_int("198.18.1.249"),
+                    ip_to_int("198.19.0.4"), 0, 2**32 - 1):
+        assert targets.index(outside) is None

@@ -61,11 +61,7 @@ class LiveTransport:
             # SOCK_DGRAM strips the link header whatever the link type (Ethernet, loopback, tun).
             self._rx = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
         except PermissionError:
-            raise PrivilegeError(
-                "raw sockets need root or CAP_NET_RAW: run it as "
-                f"'sudo {_script_path()} ...' or grant the capability with "
-                f"'sudo setcap cap_net_raw,cap_net_admin+eip {os.path.realpath(_python())}'"
-            ) from None
+            raise privilege_error() from None
         _attach_bpf(self._rx, bpf_filter)
         self._drain_unfiltered()
         try:
@@ -127,14 +123,18 @@ class LiveTransport:
         self._rx.close()
 
 
-def _python() -> str:
-    import sys
-
-    return sys.executable
-
-
-def _script_path() -> str:
+def privilege_error() -> PrivilegeError:
     import shutil
     import sys
 
-    return shutil.which("rawscan") or os.path.abspath(sys.argv[0])
+    script = shutil.which("rawscan") or os.path.abspath(sys.argv[0])
+    command = " ".join([script, *sys.argv[1:]])
+    return PrivilegeError(
+        f"raw sockets need root or CAP_NET_RAW: run 'sudo {command}', or grant the capability "
+        f"with 'sudo setcap cap_net_raw+ep {os.path.realpath(sys.executable)}'"
+    )
+
+
+def require_raw_sockets() -> None:
+    if not has_raw_socket_capability():
+        raise privilege_error()

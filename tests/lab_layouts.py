@@ -1,0 +1,54 @@
+"""Port layouts of the live lab: the ground truth live tests and recorded pcaps are checked against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lab import LabSpec
+
+
+@dataclass(frozen=True)
+class SynLayout:
+    ports: range
+    open: tuple[int, ...]
+    drop: tuple[int, ...]
+    admin: tuple[int, ...]  # REJECT with ICMP admin-prohibited (3/13)
+    host: tuple[int, ...]  # REJECT with ICMP host-prohibited (3/10)
+
+    def __post_init__(self) -> None:
+        groups = (self.open, self.drop, self.admin, self.host)
+        every = [p for group in groups for p in group]
+        assert len(every) == len(set(every)), "a port is in two groups"
+        assert set(every) <= set(self.ports)
+
+    def spec(self, loss_percent: int = 0) -> LabSpec:
+        return LabSpec(open_tcp=self.open, drop_tcp=self.drop, reject_admin_tcp=self.admin,
+                       reject_host_tcp=self.host, reply_loss_percent=loss_percent)
+
+    def expected(self) -> dict[int, tuple[str, str]]:
+        """port -> (state, reason), for every scanned port."""
+        table = {p: ("closed", "reset") for p in self.ports}
+        table.update({p: ("open", "syn-ack") for p in self.open})
+        table.update({p: ("filtered", "no-response") for p in self.drop})
+        table.update({p: ("filtered", "admin-prohibited") for p in self.admin})
+        table.update({p: ("filtered", "host-prohibited") for p in self.host})
+        return table
+
+
+# 2,000 ports with every reply kind, spread over the range
+SYN_2000 = SynLayout(
+    ports=range(1, 2001),
+    open=(22, 80, 443, 631, 1000, 1433, 1999) + tuple(range(100, 2000, 97)),
+    drop=(23, 445, 1500) + tuple(range(111, 2000, 151)),
+    admin=(25, 139, 1600) + tuple(range(113, 2000, 173)),
+    host=(53, 3, 1700) + tuple(range(117, 2000, 199)),
+)
+
+# small enough to commit as a pcap, every reply kind present
+SYN_SMALL = SynLayout(
+    ports=range(1, 201),
+    open=(22, 80, 111, 199),
+    drop=(23, 135, 150),
+    admin=(25, 139),
+    host=(53, 161),
+)

@@ -1,0 +1,30 @@
+"""Finding and running the installed rawscan command, as a user would."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+
+def rawscan_command() -> str:
+    """The console script installed next to this interpreter (pip install .), else on PATH."""
+    beside = Path(sys.executable).with_name("rawscan")
+    found = str(beside) if beside.exists() else shutil.which("rawscan")
+    if not found:
+        raise RuntimeError("the rawscan command is not installed: run 'pip install .' first")
+    return found
+
+
+def read_jsonl(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def port_states(records: list[dict[str, object]]) -> dict[int, tuple[str, str]]:
+    states: dict[int, tuple[str, str]] = {}
+    for r in records:
+        port = int(r["port"])  # type: ignore[arg-type]
+        assert port not in states, f"port {port} reported twice"
+        states[port] = (str(r["state"]), str(r["reason"]))
+    return states

@@ -1,0 +1,61 @@
+"""Replay every committed recording: the engine must reproduce the results recorded beside it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rawscan.capture import read_ip_packets
+from rawscan.cookies import derive_key
+from rawscan.engine import Engine, ScanOptions
+from rawscan.plan import ScanPlan, sidecar_path
+from rawscan.scan import probe_for
+from rawscan.transports.replay import ReplayTransport
+from rawscan_cli import port_states, rawscan_command, read_jsonl
+
+PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
+RECORDINGS = sorted(p for p in PCAPS.glob("*.pcap") if Path(sidecar_path(str(p))).exists())
+
+
+def expected_for(capture: Path) -> Path:
+    return capture.with_suffix(".expected.jsonl")
+
+
+def test_there_are_recordings() -> None:
+    assert len(RECORDINGS) >= 2, "pcaps/ should hold the lab recordings"
+
+
+@pytest.mark.parametrize("capture", RECORDINGS, ids=lambda p: p.name)
+def test_replay_reproduces_recorded_results(capture: Path, tmp_path: Path) -> None:
+    out = tmp_path / "replay.jsonl"
+    proc = subprocess.run([rawscan_command(), "replay", str(capture), "-oJ", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    got = read_jsonl(out)
+    want = read_jsonl(expected_for(capture))
+    assert port_states(got) == port_states(want)
+    key = lambda r: (r["ip"], r["proto"], r["port"])  # noqa: E731
+    assert sorted(got, key=key) == sorted(want, key=key)  # ttl, service and all
+
+
+@pytest.mark.parametrize("capture", RECORDINGS, ids=lambda p: p.name)
+def test_replay_regenerates_byte_identical_probes(capture: Path) -> None:
+    plan = ScanPlan.from_json(Path(sidecar_path(str(capture))).read_text(), "sidecar")
+    probe = probe_for(plan)
+    recording = [(p.time, p.ip) for p in read_ip_packets(str(capture))]
+    recorded_probes = {ip for _t, ip in recording if (f := probe.flow(ip)) and f.is_probe}
+    transport = ReplayTransport(recording, probe.flow)
+    sent: list[bytes] = []
+    original_send = transport.send
+
+    def spy(packet: bytes) -> None:
+        sent.append(packet)
+        original_send(packet)
+
+    transport.send = spy  # type: ignore[method-assign]
+    Engine(probe, plan.targets, plan.ports, transport,
+           ScanOptions(plan.rate, plan.retries, plan.timeout), derive_key(plan.seed, "order")).run()
+    assert sent and set(sent) == recorded_probes
+    assert len(sent) == transport.recorded_probes  # same retransmissions too
