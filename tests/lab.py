@@ -12,6 +12,7 @@ PID and deletes both namespaces, also when setup fails half way.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import itertools
 import os
@@ -51,6 +52,13 @@ class LabError(RuntimeError):
     """The lab could not be built."""
 
 
+_PORT_FIELDS = [
+    f"{kind}_{proto}"
+    for proto in ("tcp", "udp")
+    for kind in ("open", "drop", "reject_admin", "reject_host")
+]
+
+
 @dataclass
 class LabSpec:
     open_tcp: Sequence[int] = ()  # real TCP listeners in the target
@@ -65,10 +73,7 @@ class LabSpec:
     lift_icmp_ratelimit: bool = True  # sysctls in the target so no ICMP error is suppressed
 
     def __post_init__(self) -> None:
-        for name in (
-            "open_tcp drop_tcp reject_admin_tcp reject_host_tcp "
-            "open_udp drop_udp reject_admin_udp reject_host_udp"
-        ).split():
+        for name in _PORT_FIELDS:
             bad = [p for p in getattr(self, name) if not 1 <= int(p) <= 65535]
             if bad:
                 raise ValueError(f"LabSpec.{name}: ports out of range: {bad[:5]}")
@@ -88,10 +93,8 @@ def _must(argv: list[str], timeout: float = 30) -> None:
 
 
 def _del_netns(name: str) -> None:
-    try:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):  # checked below
         _run(["ip", "netns", "del", name])
-    except (OSError, subprocess.SubprocessError):
-        pass  # checked below; the exit sweep retries
     if not _netns_exists(name):
         _live_namespaces.discard(name)
 
@@ -173,7 +176,8 @@ def nft_ruleset(spec: LabSpec, scanner_ip: str = SCANNER_IP) -> str:
                 rules.append(f"{proto} dport {_port_set(ports)} {verdict}")
     output = []
     if spec.reply_loss_percent:
-        output.append(f"ip daddr {scanner_ip} numgen random mod 100 < {spec.reply_loss_percent} drop")
+        loss = spec.reply_loss_percent
+        output.append(f"ip daddr {scanner_ip} numgen random mod 100 < {loss} drop")
     return "\n".join(
         [
             "table inet rawscan_lab {",

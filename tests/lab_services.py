@@ -20,6 +20,7 @@ import socket
 import struct
 import sys
 from pathlib import Path
+from typing import cast
 
 UDP_REPLY_PREFIX = b"rawscan-lab:"
 _SIOCETHTOOL = 0x8946
@@ -59,15 +60,14 @@ def serve(addr: str, tcp: list[int], udp: list[int]) -> None:
     print("ready", flush=True)
     while True:
         for key, _ in sel.select():
-            s = key.fileobj
-            assert isinstance(s, socket.socket)
+            sock = cast(socket.socket, key.fileobj)
             try:
                 if key.data == "tcp":
-                    conn, _ = s.accept()  # keep accept queues empty across many probes
+                    conn, _ = sock.accept()  # keep accept queues empty across many probes
                     conn.close()
                 else:
-                    data, peer = s.recvfrom(2048)
-                    s.sendto(UDP_REPLY_PREFIX + data[:64], peer)
+                    data, peer = sock.recvfrom(2048)
+                    sock.sendto(UDP_REPLY_PREFIX + data[:64], peer)
             except OSError:
                 pass  # e.g. a connection reset before accept; keep serving
 

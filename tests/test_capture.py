@@ -9,6 +9,7 @@ import tracemalloc
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scapy.config import conf
@@ -26,7 +27,6 @@ from rawscan.capture import (
 )
 
 T0 = 1_700_000_000
-MACS = {"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"}  # explicit: no ARP lookups
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +36,11 @@ def _no_neighbor_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("test built a frame that makes Scapy resolve a MAC address")
 
     monkeypatch.setattr(conf.neighbor, "resolve", refuse)
+
+
+def eth(**fields: Any) -> Ether:
+    # Explicit addresses: a missing dst would make Scapy ARP on the real network.
+    return Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", **fields)
 
 
 def v4(n: int = 0) -> IP:
@@ -101,7 +106,7 @@ def epb(iface: int, ts: int, frame: bytes, endian: str = "<") -> bytes:
 
 
 def ether_frames(n: int) -> list[bytes]:
-    return [bytes(Ether(**MACS) / v4(i)) for i in range(n)]
+    return [bytes(eth() / v4(i)) for i in range(n)]
 
 
 def many_frames(n: int) -> list[bytes]:
@@ -115,21 +120,21 @@ def many_frames(n: int) -> list[bytes]:
 
 def test_pcap_ethernet_vlan_and_non_ip(tmp_path: Path) -> None:
     frames: list[Packet] = [
-        Ether(**MACS) / v4(1),  # 1
-        Ether(**MACS) / ARP(psrc="198.18.0.1", pdst="198.18.0.2"),  # 2: not IP
-        Ether(**MACS) / Dot1Q(vlan=7) / v4(3),  # 3
-        Ether(**MACS) / Dot1AD(vlan=200) / Dot1Q(vlan=7) / v6(4),  # 4: QinQ
-        Ether(**MACS) / v6(5),  # 5
-        Ether(**MACS) / Dot1Q(vlan=7) / ARP(),  # 6: not IP
-        Ether(type=0x0800, **MACS) / bytes(v6(7)),  # 7: ethertype says v4, header says v6
-        Ether(**MACS) / Dot1Q(vlan=7, type=0x86DD),  # 8: tag, then nothing
+        eth() / v4(1),  # 1
+        eth() / ARP(psrc="198.18.0.1", pdst="198.18.0.2"),  # 2: not IP
+        eth() / Dot1Q(vlan=7) / v4(3),  # 3
+        eth() / Dot1AD(vlan=200) / Dot1Q(vlan=7) / v6(4),  # 4: QinQ
+        eth() / v6(5),  # 5
+        eth() / Dot1Q(vlan=7) / ARP(),  # 6: not IP
+        eth(type=0x0800) / bytes(v6(7)),  # 7: ethertype says v4, header says v6
+        eth() / Dot1Q(vlan=7, type=0x86DD),  # 8: tag, then nothing
     ]
     for i, f in enumerate(frames):
         f.time = T0 + i + 0.5
     path = tmp_path / "eth.pcap"
     wrpcap(str(path), frames)
-    with path.open("ab") as f:  # 9: a frame shorter than an Ethernet header
-        f.write(struct.pack("<IIII", T0 + 9, 0, 10, 10) + b"\x02" * 10)
+    with path.open("ab") as out:  # 9: a frame shorter than an Ethernet header
+        out.write(struct.pack("<IIII", T0 + 9, 0, 10, 10) + b"\x02" * 10)
 
     got = read(path)
     assert [p.number for p in got] == [1, 3, 4, 5]
@@ -140,7 +145,7 @@ def test_pcap_ethernet_vlan_and_non_ip(tmp_path: Path) -> None:
 @pytest.mark.parametrize("endian", ["<", ">"])
 @pytest.mark.parametrize("nano", [False, True])
 def test_pcap_byte_orders_and_precision(tmp_path: Path, endian: str, nano: bool) -> None:
-    pkts = [Ether(**MACS) / v4(i) for i in range(3)]
+    pkts = [eth() / v4(i) for i in range(3)]
     for i, p in enumerate(pkts):
         p.time = T0 + i + 0.123456789
     path = tmp_path / "t.pcap"
@@ -149,11 +154,11 @@ def test_pcap_byte_orders_and_precision(tmp_path: Path, endian: str, nano: bool)
     got = read(path)
     assert [p.ip for p in got] == [ip_of(p) for p in pkts]
     tolerance = 2e-9 if nano else 1e-6
-    assert all(abs(g.time - float(p.time)) <= tolerance for g, p in zip(got, pkts))
+    assert all(abs(g.time - float(p.time)) <= tolerance for g, p in zip(got, pkts, strict=True))
 
 
 def test_gzip_pcap_and_pcapng(tmp_path: Path) -> None:
-    pkts = [Ether(**MACS) / v4(i) for i in range(50)]
+    pkts = [eth() / v4(i) for i in range(50)]
     wrpcap(str(tmp_path / "a.pcap.gz"), pkts, gz=True)
     ng = tmp_path / "a.pcapng"
     with PcapNgWriter(str(ng)) as w:
@@ -166,14 +171,15 @@ def test_gzip_pcap_and_pcapng(tmp_path: Path) -> None:
 
 def test_pcapng_several_interfaces_with_different_link_types(tmp_path: Path) -> None:
     pkts: list[Packet] = [
-        Ether(**MACS) / v4(1),
+        eth() / v4(1),
         CookedLinux(proto=0x86DD) / v6(2),
         v4(3),  # written as LINKTYPE_IPV4 (228)
         CookedLinuxV2(proto=0x0800) / v4(4),
-        Ether(**MACS) / ARP(),
+        eth() / ARP(),
         CookedLinux(proto=0x0806) / ARP(),
     ]
-    for i, (p, ifname) in enumerate(zip(pkts, ["eth0", "any", "tun0", "any2", "eth0", "any"])):
+    ifnames = ["eth0", "any", "tun0", "any2", "eth0", "any"]
+    for i, (p, ifname) in enumerate(zip(pkts, ifnames, strict=True)):
         p.sniffed_on = ifname
         p.time = T0 + i + 0.25
     path = tmp_path / "multi.pcapng"
@@ -235,7 +241,8 @@ LINK_CASES: dict[str, tuple[int, bytes, bytes | None]] = {
     "loop-v4": (108, struct.pack(">I", 2) + V4, V4),
     "loop-v6": (108, struct.pack(">I", 24) + V6, V6),
     "loop-le-is-wrong": (108, struct.pack("<I", 2) + V4, None),
-    "ether-fcs-bits": (0x30000001, bytes(Ether(type=0x0800, **MACS)) + V4, V4),  # upper bits: FCS info
+    # the upper bits of a pcap link type carry FCS information
+    "ether-fcs-bits": (0x30000001, bytes(eth(type=0x0800)) + V4, V4),
     "unsupported-lt": (147, V4, None),
 }
 
@@ -277,7 +284,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_directory(tmp_path: Path) -> None:
-    with pytest.raises(CaptureError, match="cannot open capture .*: Is a directory"):
+    with pytest.raises(CaptureError, match=r"cannot open capture .*: Is a directory"):
         read_ip_packets(str(tmp_path))
 
 
@@ -355,7 +362,7 @@ def test_pcap_bogus_record_length_mid_file(tmp_path: Path) -> None:
 
 
 def test_pcap_non_ip_frames_count_but_are_not_read(tmp_path: Path) -> None:
-    arp = bytes(Ether(**MACS) / ARP())
+    arp = bytes(eth() / ARP())
     data = pcap_bytes([arp, *ether_frames(1), arp], 1)
     path = tmp_path / "t.pcap"
     path.write_bytes(data[:-5])
@@ -365,7 +372,8 @@ def test_pcap_non_ip_frames_count_but_are_not_read(tmp_path: Path) -> None:
 
 
 def pcapng_bytes(n: int) -> bytes:
-    return shb() + idb(1) + b"".join(epb(0, T0 * 10**6 + i, f) for i, f in enumerate(ether_frames(n)))
+    packets = b"".join(epb(0, T0 * 10**6 + i, f) for i, f in enumerate(ether_frames(n)))
+    return shb() + idb(1) + packets
 
 
 @pytest.mark.parametrize("cut", [1, 4, 12, 30])
@@ -443,7 +451,8 @@ def test_gzip_complete_but_stream_ends_early(tmp_path: Path) -> None:
     path = tmp_path / "t.pcap.gz"
     path.write_bytes(packed[:-8])  # drop the CRC/size trailer: every record is still there
     got, err = read_until_error(path)
-    assert len(got) == 3 and err.packets_read == 3  # type: ignore[attr-defined]
+    assert isinstance(err, CaptureTruncated)
+    assert len(got) == 3 and err.packets_read == 3
     assert "compressed stream ends early" in str(err)
 
 

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..results import PortResult
 
-COLLAPSE_OVER = 25  # like nmap: a state+reason shared by more ports than this is summarised
+COLLAPSE_OVER = 25  # like nmap: a non-open state+reason shared by more ports is summarised
 STATE_STYLE = {"open": "green", "closed": "red", "filtered": "yellow", "open|filtered": "yellow"}
 
 
@@ -20,7 +20,7 @@ def _reason(result: PortResult) -> str:
 
 def _collapsed(results: list[PortResult]) -> set[tuple[str, str]]:
     groups = Counter((r.state, r.reason) for r in results)
-    return {g for g, n in groups.items() if g[0] == "closed" or n > COLLAPSE_OVER}
+    return {g for g, n in groups.items() if g[0] == "closed" or (g[0] != "open" and n > COLLAPSE_OVER)}
 
 
 def render_host(console: Console, label: str, results: list[PortResult]) -> None:
