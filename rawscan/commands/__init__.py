@@ -1,0 +1,1 @@
+"""One module per group of subcommands; cli.py registers them. Heavy imports stay inside functions."""
