@@ -16,6 +16,7 @@ from .targets import TargetSet
 from .transports.base import Transport
 
 POLL_EVERY = 64  # sends between non-blocking looks at the receive queue
+PROGRESS_INTERVAL = 0.2  # seconds between progress callbacks
 HIDDEN_TOLERANCE = 0.01  # retry until fewer answering ports than this are expected to be missed
 
 
@@ -75,6 +76,7 @@ class Engine:
     options: ScanOptions
     order_key: bytes
     on_result: ResultCallback | None = None
+    on_progress: Callable[[ScanStats], None] | None = None  # a few times a second at most
     verdicts: dict[int, Verdict] = field(default_factory=dict)
     stats: ScanStats = field(default_factory=ScanStats)
 
@@ -83,6 +85,7 @@ class Engine:
         self._total = len(self.targets) * len(self.ports)
         self.stats.probes = self._total
         self._round = 0
+        self._next_progress = 0.0
 
     def endpoint(self, index: int) -> Endpoint:
         host, port = divmod(index, len(self.ports))
@@ -148,11 +151,17 @@ class Engine:
         while len(self.verdicts) < self._total and clock.now() < until:
             self._receive_until(until, stop_when_done=True)
 
+    def _progress(self, now: float) -> None:
+        if self.on_progress is not None and now >= self._next_progress:
+            self._next_progress = now + PROGRESS_INTERVAL
+            self.on_progress(self.stats)
+
     def _receive_until(self, deadline: float, stop_when_done: bool = False) -> None:
         clock = self.transport.clock
         while True:
             for item in self.transport.receive(deadline):
                 self._handle(item.packet)
+            self._progress(clock.now())
             if clock.now() >= deadline or (stop_when_done and len(self.verdicts) == self._total):
                 return
 

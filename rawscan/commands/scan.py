@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -25,7 +27,7 @@ PortsOpt = Annotated[
 ]
 
 
-def syn(
+def _options(
     targets: TargetsArg = None,
     ports: PortsOpt = None,
     input_list: Annotated[Optional[Path], typer.Option("-iL", help="Read targets from a file ('-': stdin).")] = None,
@@ -43,35 +45,56 @@ def syn(
     pcap: Annotated[Optional[Path], typer.Option("--pcap", help="Record every probe and reply to this pcap (plus FILE.json with the scan's seed and options).")] = None,
     json_out: JsonOut = None,
 ) -> None:
-    """TCP SYN scan: SYN-ACK -> open, RST -> closed, ICMP unreachable or silence -> filtered."""
+    """The options every live scan command takes (one list, so the commands cannot drift)."""
+
+
+def _command(kind: str, doc: str) -> Callable[..., None]:
+    def command(**options: Any) -> None:
+        with user_errors():
+            _scan(kind, **options)
+
+    command.__signature__ = inspect.signature(_options, eval_str=True)  # type: ignore[attr-defined]
+    command.__doc__ = doc
+    command.__name__ = kind
+    return command
+
+
+syn = _command("syn", "TCP SYN scan: SYN-ACK -> open, RST -> closed, ICMP unreachable or silence -> filtered.")
+
+
+def _scan(
+    kind: str, *, targets: list[str] | None, ports: str | None, input_list: Path | None,
+    exclude: str | None, excludefile: Path | None, allow_large: bool, rate: float, retries: int,
+    timeout: float, seed: int | None, interface: str | None, source: str | None,
+    source_port: int | None, ttl: int, pcap: Path | None, json_out: str | None,
+) -> None:
     from ..plan import ScanPlan, random_seed
     from ..ports import parse_ports
     from ..sources import source_address, source_port_for
     from ..targets import ip_to_int, parse_targets, read_target_file
     from ..transports.live import require_raw_sockets
 
-    with user_errors():
-        specs = list(targets or [])
-        if input_list is not None:
-            specs += read_target_file(str(input_list))
-        if not specs:
-            raise RawscanError("no targets given (name hosts on the command line or with -iL FILE)")
-        excluded = [x for x in (exclude or "").split(",") if x.strip()]
-        if excludefile is not None:
-            excluded += read_target_file(str(excludefile))
-        target_set = parse_targets(specs, exclude=excluded, allow_large=allow_large)
-        port_spec = parse_ports(ports)
-        if not port_spec.tcp:
-            raise RawscanError("no TCP ports to scan in -p (a SYN scan takes T: ports)")
-        require_raw_sockets()
-        scan_seed = random_seed() if seed is None else seed
-        src = ip_to_int(source) if source else source_address(target_set.address(0), interface)
-        plan = ScanPlan(
-            scan="syn", targets=target_set, ports=port_spec.tcp, seed=scan_seed, source=src,
-            source_port=source_port or source_port_for(scan_seed), ttl=ttl, rate=rate,
-            retries=retries, timeout=timeout, started=time.time(), argv=tuple(sys.argv[1:]),
-        )
-        _run_live(plan, interface, pcap, json_out)
+    specs = list(targets or [])
+    if input_list is not None:
+        specs += read_target_file(str(input_list))
+    if not specs:
+        raise RawscanError("no targets given (name hosts on the command line or with -iL FILE)")
+    excluded = [x for x in (exclude or "").split(",") if x.strip()]
+    if excludefile is not None:
+        excluded += read_target_file(str(excludefile))
+    target_set = parse_targets(specs, exclude=excluded, allow_large=allow_large)
+    port_spec = parse_ports(ports)
+    if not port_spec.tcp:
+        raise RawscanError("no TCP ports to scan in -p (a SYN scan takes T: ports)")
+    require_raw_sockets()
+    scan_seed = random_seed() if seed is None else seed
+    src = ip_to_int(source) if source else source_address(target_set.address(0), interface)
+    plan = ScanPlan(
+        scan=kind, targets=target_set, ports=port_spec.tcp, seed=scan_seed, source=src,
+        source_port=source_port or source_port_for(scan_seed), ttl=ttl, rate=rate,
+        retries=retries, timeout=timeout, started=time.time(), argv=tuple(sys.argv[1:]),
+    )
+    _run_live(plan, interface, pcap, json_out)
 
 
 def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, json_out: str | None) -> None:
