@@ -17,6 +17,7 @@ app = typer.Typer(
     help="Packet-level port scanner: SYN scans over raw sockets, pcap recording and replay.",
 )
 app.command("syn")(scan.syn)
+app.command("udp")(scan.udp)
 app.command("replay")(replay.replay)
 
 

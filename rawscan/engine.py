@@ -11,29 +11,13 @@ from dataclasses import dataclass, field
 from .pacing import Pacer
 from .permutation import Permutation
 from .probes.base import ProbeModule
+from .retry_policy import RetryPolicy, RoundReport
 from .results import Evidence, Verdict
 from .targets import TargetSet
 from .transports.base import Transport
 
 POLL_EVERY = 64  # sends between non-blocking looks at the receive queue
 PROGRESS_INTERVAL = 0.2  # seconds between progress callbacks
-HIDDEN_TOLERANCE = 0.01  # retry until fewer answering ports than this are expected to be missed
-
-
-def expected_hidden(answers_per_round: list[int]) -> float:
-    """How many answering ports are probably still unanswered, from how retries fared.
-
-    With reply loss p, round k finds a fraction (1 - p) of what earlier rounds missed, so
-    answers shrink geometrically: p ~ sum(answers[1:]) / sum(answers[:-1]). Nothing found on
-    retry means little loss; answers on retry mean keep going, as nmap does. The +0.5/+1 keep a
-    few lucky rounds from proving zero loss.
-    """
-    if len(answers_per_round) < 2:
-        return float("inf")
-    found = sum(answers_per_round[1:])
-    loss = min(0.9, (found + 0.5) / (sum(answers_per_round[:-1]) + 1))
-    missed_all = loss ** len(answers_per_round)
-    return sum(answers_per_round) * missed_all / (1 - missed_all)
 
 
 @dataclass(frozen=True)
@@ -41,6 +25,8 @@ class ScanOptions:
     rate: float = 5000.0  # probes per second, retransmissions included
     retries: int = 10  # at most this many retransmissions of a silent probe
     timeout: float = 1.0  # seconds to wait for replies after a round's last probe
+    sources: int = 1  # our source addresses: each has its own ICMP rate-limit budget
+    defeat_icmp_ratelimit: bool = False
 
 
 @dataclass
@@ -54,6 +40,7 @@ class ScanStats:
     stray: int = 0  # failed validation: stray, late from another scan, or forged
     answered_on_retry: int = 0
     rounds: int = 0
+    icmp_rate_limited: bool = False
     elapsed: float = 0.0
     interrupted: bool = False
 
@@ -86,6 +73,8 @@ class Engine:
         self.stats.probes = self._total
         self._round = 0
         self._next_progress = 0.0
+        self._icmp_answers = 0
+        self._icmp_hosts: set[int] = set()
 
     def endpoint(self, index: int) -> Endpoint:
         host, port = divmod(index, len(self.ports))
@@ -108,19 +97,23 @@ class Engine:
             return
         order = Permutation(self._total, self.order_key)
         pacer = Pacer(self.options.rate, start)
-        answers_per_round: list[int] = []
-        for self._round in range(self.options.retries + 1):
-            answered_before = len(self.verdicts)
-            if answered_before == self._total:
-                break
-            if self._round > 1 and expected_hidden(answers_per_round) < HIDDEN_TOLERANCE:
-                break  # what is still silent is silent for real
+        policy = RetryPolicy(self.options.retries, self.options.sources,
+                             self.options.defeat_icmp_ratelimit)
+        history: list[RoundReport] = []
+        clock = self.transport.clock
+        while not history or policy.another_round(history):
+            self._round = len(history)
+            answered_before, began = len(self.verdicts), clock.now()
+            self._icmp_answers, self._icmp_hosts = 0, set()
             self.stats.rounds += 1
             self._send_round(order, pacer)
-            self._wait(self.transport.clock.now() + self.options.timeout)
-            answers_per_round.append(len(self.verdicts) - answered_before)
+            self._wait(clock.now() + self.options.timeout)
+            answered = len(self.verdicts) - answered_before
+            history.append(RoundReport(answered, self._icmp_answers, len(self._icmp_hosts),
+                                       clock.now() - began, self._total - len(self.verdicts)))
             if self._round > 0:
-                self.stats.answered_on_retry += answers_per_round[-1]
+                self.stats.answered_on_retry += answered
+        self.stats.icmp_rate_limited = policy.rate_limited
 
     def _send_round(self, order: Permutation, pacer: Pacer) -> None:
         clock = self.transport.clock
@@ -139,7 +132,8 @@ class Engine:
             if index in self.verdicts:
                 continue  # answered while we waited (a late reply to an earlier round)
             host, port = divmod(index, nports)
-            self.transport.send(self.probe.build(self.targets.address(host), self.ports[port]))
+            target = self.targets.address(host)
+            self.transport.send(self.probe.build(target, self.ports[port], self._round))
             pacer.take(clock.now())
             since_poll += 1
             self.stats.sent += 1
@@ -176,6 +170,9 @@ class Engine:
         if not reply.verdict.beats(previous):
             self.stats.duplicates += 1
             return
+        if previous is None and reply.icmp:
+            self._icmp_answers += 1
+            self._icmp_hosts.add(reply.target)
         self.verdicts[index] = reply.verdict
         self.stats.matched += 1
         if reply.verdict.evidence is Evidence.RESPONSE and self.on_result:

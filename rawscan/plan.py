@@ -19,18 +19,21 @@ class ScanPlan:
     targets: TargetSet
     ports: tuple[int, ...]
     seed: int
-    source: int  # our IPv4 address as int
-    source_port: int
+    sources: tuple[int, ...]  # our IPv4 addresses as ints; probes are spread over them
+    source_port: int  # TCP: the scan's source port (UDP derives one per probe)
     ttl: int = 64
     rate: float = 5000.0
     retries: int = 10
     timeout: float = 1.0
     started: float = 0.0  # epoch seconds
     argv: tuple[str, ...] = field(default=())
+    payload_hex: str | None = None  # UDP: the user's datagram instead of protocol probes
+    defeat_icmp_ratelimit: bool = False
 
     def to_json(self) -> str:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["argv"] = list(self.argv)
+        data["sources"] = list(self.sources)
         data["targets"] = [list(r) for r in self.targets.ranges]
         data["names"] = {str(k): v for k, v in self.targets.names.items()}
         data["ports"] = compress_ports(self.ports)
@@ -51,7 +54,7 @@ class ScanPlan:
                 targets=TargetSet(ranges, names),
                 ports=expand_ports(str(data["ports"])),
                 seed=int(data["seed"]),
-                source=int(data["source"]),
+                sources=tuple(int(a) for a in data["sources"]),
                 source_port=int(data["source_port"]),
                 ttl=int(data["ttl"]),
                 rate=float(data["rate"]),
@@ -59,6 +62,8 @@ class ScanPlan:
                 timeout=float(data["timeout"]),
                 started=float(data.get("started", 0.0)),
                 argv=tuple(data.get("argv", ())),
+                payload_hex=data.get("payload_hex"),
+                defeat_icmp_ratelimit=bool(data.get("defeat_icmp_ratelimit", False)),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise RawscanError(f"scan description '{origin}' is not usable: {exc}") from None

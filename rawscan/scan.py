@@ -11,13 +11,24 @@ from .output import ResultWriter
 from .plan import ScanPlan
 from .probes.base import ProbeModule
 from .probes.tcp_syn import SynProbe
+from .probes.udp import UdpProbe
 from .results import PortResult, Verdict
 from .services import service_name
 from .targets import int_to_ip
 from .transports.base import Transport
 
+def _udp_probe(plan: ScanPlan, cookie: Cookie) -> ProbeModule:
+    from .payloads import payload_for, user_payload
+
+    if plan.payload_hex is not None:
+        fixed = user_payload(bytes.fromhex(plan.payload_hex))
+        return UdpProbe(plan.sources, cookie, lambda _port: fixed, plan.ttl)
+    return UdpProbe(plan.sources, cookie, payload_for, plan.ttl)
+
+
 PROBE_MODULES: dict[str, Callable[[ScanPlan, Cookie], ProbeModule]] = {
-    "syn": lambda plan, cookie: SynProbe(plan.source, plan.source_port, cookie, plan.ttl),
+    "syn": lambda plan, cookie: SynProbe(plan.sources, plan.source_port, cookie, plan.ttl),
+    "udp": _udp_probe,
 }
 
 
@@ -53,7 +64,9 @@ def run_scan(
 
     engine = Engine(
         probe=probe, targets=plan.targets, ports=plan.ports, transport=transport,
-        options=ScanOptions(rate=plan.rate, retries=plan.retries, timeout=plan.timeout),
+        options=ScanOptions(rate=plan.rate, retries=plan.retries, timeout=plan.timeout,
+                            sources=len(plan.sources),
+                            defeat_icmp_ratelimit=plan.defeat_icmp_ratelimit),
         order_key=derive_key(plan.seed, "order"), on_result=deliver,
     )
     try:

@@ -71,6 +71,8 @@ class LabSpec:
     reject_host_udp: Sequence[int] = ()
     reply_loss_percent: int = 0  # random drop of this share of packets to the scanner
     lift_icmp_ratelimit: bool = True  # sysctls in the target so no ICMP error is suppressed
+    dns_server: bool = False  # a real dnsmasq answering on the target's UDP 53
+    scanner_extra_ips: Sequence[str] = ()  # more scanner addresses (for -S), same /24
 
     def __post_init__(self) -> None:
         for name in _PORT_FIELDS:
@@ -210,6 +212,7 @@ class Lab:
         self.target_ns = f"rs-tgt-{os.getpid()}-{n}"
         self._created: list[str] = []
         self._helper: subprocess.Popen[str] | None = None
+        self._dnsmasq: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Lab:
         try:
@@ -266,8 +269,32 @@ class Lab:
             _must(["ip", "-n", ns, "link", "set", iface, "up"])
             conf = ["configure", "--iface", iface, *(f"--sysctl={s}" for s in sysctls)]
             _must(["ip", "netns", "exec", ns, sys.executable, str(SERVICES), *conf])
+        for extra in self.spec.scanner_extra_ips:
+            _must(["ip", "-n", self.scanner_ns, "addr", "add", f"{extra}/{PREFIX_LEN}",
+                   "dev", SCANNER_IFACE])
         self._install_rules()
         self._start_helper()
+        if self.spec.dns_server:
+            self._start_dnsmasq()
+
+    def _start_dnsmasq(self) -> None:
+        if not shutil.which("dnsmasq"):
+            raise LabError("dns_server needs dnsmasq (Debian package dnsmasq-base)")
+        argv = ["ip", "netns", "exec", self.target_ns, "dnsmasq", "--keep-in-foreground",
+                "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces",
+                f"--listen-address={self.target_ip}", "--port=53", "--user=root",
+                "--pid-file=", "--address=/lab.test/198.18.0.2"]
+        self._dnsmasq = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:  # ready once it holds UDP 53
+            if self._dnsmasq.poll() is not None:
+                err = self._dnsmasq.stderr.read().decode() if self._dnsmasq.stderr else ""
+                raise LabError(f"dnsmasq exited: {err.strip()}")
+            listening = self.exec_target(["ss", "-Hlun", "sport = :53"]).stdout
+            if self.target_ip in listening:
+                return
+            time.sleep(0.05)
+        raise LabError("dnsmasq did not start listening on UDP 53")
 
     def _install_rules(self) -> None:
         ruleset = nft_ruleset(self.spec, self.scanner_ip)
@@ -308,6 +335,16 @@ class Lab:
 
     def close(self) -> None:
         """Kill the helper and delete the namespaces; safe to call more than once."""
+        dnsmasq, self._dnsmasq = self._dnsmasq, None
+        if dnsmasq is not None:
+            dnsmasq.terminate()
+            try:
+                dnsmasq.wait(5)
+            except subprocess.TimeoutExpired:
+                dnsmasq.kill()
+                dnsmasq.wait(5)
+            if dnsmasq.stderr is not None:
+                dnsmasq.stderr.close()
         helper, self._helper = self._helper, None
         if helper is not None:
             helper.terminate()

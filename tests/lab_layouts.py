@@ -52,3 +52,50 @@ SYN_SMALL = SynLayout(
     admin=(25, 139),
     host=(53, 161),
 )
+
+
+@dataclass(frozen=True)
+class UdpLayout:
+    ports: tuple[int, ...]
+    dns: bool  # dnsmasq on 53
+    open: tuple[int, ...]  # echo responders
+    drop: tuple[int, ...]
+    admin: tuple[int, ...]
+    host: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        every = [*self.open, *self.drop, *self.admin, *self.host] + ([53] if self.dns else [])
+        assert len(every) == len(set(every)), "a port is in two groups"
+        assert set(every) <= set(self.ports)
+
+    def spec(self, lift_icmp_ratelimit: bool = True, **extra: object) -> LabSpec:
+        return LabSpec(open_udp=self.open, drop_udp=self.drop, reject_admin_udp=self.admin,
+                       reject_host_udp=self.host, dns_server=self.dns,
+                       lift_icmp_ratelimit=lift_icmp_ratelimit, **extra)  # type: ignore[arg-type]
+
+    def port_list(self) -> str:
+        return ",".join(map(str, self.ports))
+
+    def expected(self) -> dict[int, tuple[str, str]]:
+        table = {p: ("closed", "port-unreach") for p in self.ports}
+        table.update({p: ("open", "udp-response") for p in self.open})
+        if self.dns:
+            table[53] = ("open", "udp-response")
+        table.update({p: ("open|filtered", "no-response") for p in self.drop})
+        table.update({p: ("filtered", "admin-prohibited") for p in self.admin})
+        table.update({p: ("filtered", "host-prohibited") for p in self.host})
+        return table
+
+
+# ICMP limit lifted: 1-1024 plus responders above it
+UDP_1024 = UdpLayout(
+    ports=tuple(range(1, 1025)) + (1900, 5000, 11000),
+    dns=True, open=(7, 520, 1000, 1900, 5000, 11000), drop=(81, 161, 444, 600),
+    admin=(82, 123, 700), host=(83, 137, 800),
+)
+
+# the kernel's default ICMP limit on: about 40 closed ports cost about a second each
+UDP_RATE_LIMITED = UdpLayout(
+    ports=(7, 53, 81, 82, 83, 84, 1900) + tuple(range(100, 140)),
+    dns=True, open=(7, 1900), drop=(81, 82), admin=(83,), host=(84,),
+)

@@ -67,3 +67,52 @@ class SimulatedNetwork:
 
     def close(self) -> None:
         self.closed = True
+
+
+class IcmpRateLimit:
+    """Linux's per-destination ICMP error bucket: one token a second, at most `burst` saved."""
+
+    def __init__(self, per_second: float = 1.0, burst: int = 6) -> None:
+        self.per_second, self.burst = per_second, burst
+        self.tokens: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+
+    def allow(self, destination: str, now: float) -> bool:
+        tokens = min(self.burst, self.tokens.get(destination, self.burst)
+                     + (now - self.last.get(destination, now)) * self.per_second)
+        self.last[destination] = now
+        if tokens >= 1:
+            self.tokens[destination] = tokens - 1
+            return True
+        self.tokens[destination] = tokens
+        return False
+
+
+class SimulatedUdpHost(SimulatedNetwork):
+    """UDP ports: 'open' echoes, 'drop' is silent, 'admin' rejects, others closed (ICMP 3/3),
+    with the ICMP errors going through an optional rate limit."""
+
+    def __init__(self, ports: dict[int, str], ratelimit: IcmpRateLimit | None = None, **kw) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(ports, **kw)
+        self.ratelimit = ratelimit
+
+    def send(self, packet: bytes) -> None:
+        from scapy.layers.inet import UDP
+
+        if self.interrupt_after is not None and len(self.sent) >= self.interrupt_after:
+            raise KeyboardInterrupt
+        self.sent.append(packet)
+        probe = IP(packet)
+        kind = self.ports.get(probe[UDP].dport, "closed")
+        back = IP(src=probe.dst, dst=probe.src, ttl=64)
+        if kind == "drop":
+            return
+        if kind == "open":
+            reply = bytes(back / UDP(sport=probe[UDP].dport, dport=probe[UDP].sport) / b"hi")
+        else:
+            if self.ratelimit and not self.ratelimit.allow(probe.src, self.clock.now()):
+                return
+            code = 13 if kind == "admin" else 3
+            reply = bytes(back / ICMP(type=3, code=code) / packet[:28])
+        if self.random.random() >= self.loss:
+            self.pending.append((self.clock.now() + self.rtt, reply))

@@ -26,7 +26,7 @@ def run(net: SimulatedNetwork, ports: range | list[int], options: ScanOptions = 
         results[(target, port)] = verdict
 
     engine = Engine(
-        probe=SynProbe(SRC, 40000, Cookie(derive_key(seed, "cookie"))),
+        probe=SynProbe((SRC,), 40000, Cookie(derive_key(seed, "cookie"))),
         targets=targets or TargetSet(((DST, DST),), {}), ports=tuple(ports), transport=net,
         options=options, order_key=derive_key(seed, "order"), on_result=collect,
     )

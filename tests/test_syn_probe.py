@@ -17,7 +17,7 @@ SPORT = 40001
 
 @pytest.fixture
 def probe() -> SynProbe:
-    return SynProbe(SRC, SPORT, Cookie(derive_key(7, "cookie")))
+    return SynProbe((SRC,), SPORT, Cookie(derive_key(7, "cookie")))
 
 
 def reply(probe_bytes: bytes, flags: str, ack_delta: int = 1, **ip: object) -> bytes:
@@ -94,7 +94,7 @@ def test_forged_ack_is_rejected(probe: SynProbe, delta: int) -> None:
 
 
 def test_reply_from_another_scan_is_rejected(probe: SynProbe) -> None:
-    other = SynProbe(SRC, SPORT, Cookie(derive_key(8, "cookie")))
+    other = SynProbe((SRC,), SPORT, Cookie(derive_key(8, "cookie")))
     assert probe.parse_reply(reply(other.build(DST, 22), "SA")) is None
 
 
@@ -115,7 +115,7 @@ def test_reply_to_other_source_port_is_ignored(probe: SynProbe) -> None:
 
 def test_own_probe_looped_back_is_not_a_split_handshake() -> None:
     local = ip_to_int("127.0.0.1")
-    probe = SynProbe(local, 40000, Cookie(derive_key(3, "cookie")))
+    probe = SynProbe((local,), 40000, Cookie(derive_key(3, "cookie")))
     assert probe.parse_reply(probe.build(local, 40000)) is None
 
 

@@ -77,6 +77,12 @@ def run_and_report(
         f"Probes: {s.sent} sent ({s.retransmitted} retransmitted) in {s.rounds} round(s); "
         f"{s.matched} replies matched, {s.duplicates} duplicate, {s.stray} stray or forged dropped"
     )
+    if s.icmp_rate_limited:
+        console.print(
+            "ICMP rate limiting seen: closed ports were learned at the target's ICMP error rate "
+            "(give -S several source addresses to go faster, or --defeat-icmp-ratelimit to "
+            "accept open|filtered)"
+        )
     if s.interrupted:
         console.print("[bold]Interrupted:[/] results above are what was learned so far.")
         raise typer.Exit(EXIT_INTERRUPTED)

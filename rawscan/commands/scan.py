@@ -39,10 +39,13 @@ def _options(
     timeout: Annotated[float, typer.Option("--timeout", min=0.0, help="Seconds to wait for replies after each round's last probe.")] = 1.0,
     seed: Annotated[Optional[int], typer.Option("--seed", min=0, max=2**63 - 1, help="Key for probe order and reply cookies (random by default).")] = None,
     interface: Annotated[Optional[str], typer.Option("-e", "--interface", help="Send and receive on this interface.")] = None,
-    source: Annotated[Optional[str], typer.Option("-S", "--source", help="Source address (default: the route's).")] = None,
+    source: Annotated[Optional[str], typer.Option("-S", "--source", help="Source address(es) this host owns, e.g. 198.18.0.1-8: probes are spread over them (default: the route's).")] = None,
     source_port: Annotated[Optional[int], typer.Option("-g", "--source-port", min=1, max=65535, help="Source port (default: chosen from the seed).")] = None,
     ttl: Annotated[int, typer.Option("--ttl", min=1, max=255, help="IP TTL of probes.")] = 64,
     pcap: Annotated[Optional[Path], typer.Option("--pcap", help="Record every probe and reply to this pcap (plus FILE.json with the scan's seed and options).")] = None,
+    data_hex: Annotated[Optional[str], typer.Option("--data-hex", help="UDP: send these bytes (hex) to every port instead of protocol probes.")] = None,
+    data_string: Annotated[Optional[str], typer.Option("--data-string", help="UDP: send this text to every port instead of protocol probes.")] = None,
+    defeat_icmp_ratelimit: Annotated[bool, typer.Option("--defeat-icmp-ratelimit", help="UDP: do not wait out ICMP rate limits; unanswered ports stay open|filtered.")] = False,
     json_out: JsonOut = None,
 ) -> None:
     """The options every live scan command takes (one list, so the commands cannot drift)."""
@@ -60,18 +63,20 @@ def _command(kind: str, doc: str) -> Callable[..., None]:
 
 
 syn = _command("syn", "TCP SYN scan: SYN-ACK -> open, RST -> closed, ICMP unreachable or silence -> filtered.")
+udp = _command("udp", "UDP scan with protocol probes: reply -> open, ICMP port unreachable -> closed, silence -> open|filtered.")
 
 
 def _scan(
     kind: str, *, targets: list[str] | None, ports: str | None, input_list: Path | None,
     exclude: str | None, excludefile: Path | None, allow_large: bool, rate: float, retries: int,
     timeout: float, seed: int | None, interface: str | None, source: str | None,
-    source_port: int | None, ttl: int, pcap: Path | None, json_out: str | None,
+    source_port: int | None, ttl: int, pcap: Path | None, data_hex: str | None,
+    data_string: str | None, defeat_icmp_ratelimit: bool, json_out: str | None,
 ) -> None:
     from ..plan import ScanPlan, random_seed
     from ..ports import parse_ports
     from ..sources import source_address, source_port_for
-    from ..targets import ip_to_int, parse_targets, read_target_file
+    from ..targets import parse_targets, read_target_file
     from ..transports.live import require_raw_sockets
 
     specs = list(targets or [])
@@ -83,18 +88,51 @@ def _scan(
     if excludefile is not None:
         excluded += read_target_file(str(excludefile))
     target_set = parse_targets(specs, exclude=excluded, allow_large=allow_large)
-    port_spec = parse_ports(ports)
-    if not port_spec.tcp:
-        raise RawscanError("no TCP ports to scan in -p (a SYN scan takes T: ports)")
+    port_spec = parse_ports(ports, default_proto="udp" if kind == "udp" else "tcp")
+    scan_ports = port_spec.udp if kind == "udp" else port_spec.tcp
+    if not scan_ports:
+        proto, prefix = ("UDP", "U:") if kind == "udp" else ("TCP", "T:")
+        raise RawscanError(f"no {proto} ports to scan in -p (a {kind} scan takes {prefix} ports)")
+    payload_hex = _payload_hex(kind, data_hex, data_string)
+    sources = _sources(source) if source else None
     require_raw_sockets()
     scan_seed = random_seed() if seed is None else seed
-    src = ip_to_int(source) if source else source_address(target_set.address(0), interface)
     plan = ScanPlan(
-        scan=kind, targets=target_set, ports=port_spec.tcp, seed=scan_seed, source=src,
+        scan=kind, targets=target_set, ports=scan_ports, seed=scan_seed,
+        sources=sources or (source_address(target_set.address(0), interface),),
         source_port=source_port or source_port_for(scan_seed), ttl=ttl, rate=rate,
         retries=retries, timeout=timeout, started=time.time(), argv=tuple(sys.argv[1:]),
+        payload_hex=payload_hex, defeat_icmp_ratelimit=defeat_icmp_ratelimit,
     )
     _run_live(plan, interface, pcap, json_out)
+
+
+def _payload_hex(kind: str, data_hex: str | None, data_string: str | None) -> str | None:
+    if data_hex is None and data_string is None:
+        return None
+    if kind != "udp":
+        raise RawscanError("--data-hex and --data-string are for UDP scans")
+    if data_hex is not None and data_string is not None:
+        raise RawscanError("give --data-hex or --data-string, not both")
+    if data_string is not None:
+        return data_string.encode().hex()
+    cleaned = "".join((data_hex or "").removeprefix("0x").split())
+    try:
+        return bytes.fromhex(cleaned).hex()
+    except ValueError:
+        raise RawscanError(f"--data-hex '{data_hex}' is not hexadecimal bytes") from None
+
+
+def _sources(spec: str) -> tuple[int, ...]:
+    from ..targets import TargetError, parse_targets
+
+    try:
+        addresses = parse_targets([spec.replace(",", " ")], resolve=lambda name: [])
+    except TargetError as exc:
+        raise RawscanError(f"invalid source address '{spec}': {exc}") from None
+    if len(addresses) > 256:
+        raise RawscanError(f"-S names {len(addresses)} addresses; at most 256 source addresses")
+    return tuple(addresses)
 
 
 def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, json_out: str | None) -> None:

@@ -15,6 +15,7 @@ class Reply:
     target: int  # IPv4 address as int
     port: int
     verdict: Verdict
+    icmp: bool = False  # an ICMP error: hosts and routers rate-limit those
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +38,8 @@ class ProbeModule(ABC):
         """A pcap filter letting through only packets that could answer our probes."""
 
     @abstractmethod
-    def build(self, target: int, port: int) -> bytes:
-        """The IPv4 packet probing target:port."""
+    def build(self, target: int, port: int, attempt: int = 0) -> bytes:
+        """The IPv4 packet probing target:port; attempt counts retransmissions from 0."""
 
     @abstractmethod
     def parse_reply(self, packet: bytes) -> Reply | None:
@@ -51,3 +52,22 @@ class ProbeModule(ABC):
     @abstractmethod
     def silence(self) -> Verdict:
         """What no reply at all means for this probe type."""
+
+
+def pick_source(sources: tuple[int, ...], target: int, port: int, attempt: int) -> int:
+    """Spread probes over our source addresses, and move each retransmission to the next one:
+    ICMP rate limits are per (host, our address), so each address brings its own budget."""
+    if len(sources) == 1:
+        return sources[0]
+    return sources[(target * 7 + port * 13 + attempt) % len(sources)]
+
+
+def int_to_ip(n: int) -> str:
+    return ".".join(str((n >> s) & 0xFF) for s in (24, 16, 8, 0))
+
+
+def bpf_to_us(sources: tuple[int, ...]) -> str:
+    return "(" + " or ".join(f"dst host {int_to_ip(s)}" for s in sources) + ")"
+
+
+ICMP_ERRORS_BPF = "(icmp and (icmp[0] == 3 or icmp[0] == 11))"

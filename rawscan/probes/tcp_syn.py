@@ -9,14 +9,10 @@ from ..classify import ACK, RST, SYN, classify_icmp, classify_silence, classify_
 from ..cookies import Cookie
 from ..results import Verdict
 from ..wire import PROTO_TCP, icmp_error, ipv4
-from .base import Flow, ProbeModule, Reply
+from .base import ICMP_ERRORS_BPF, Flow, ProbeModule, Reply, bpf_to_us, int_to_ip, pick_source
 
 _TCP_HEAD = struct.Struct("!HHIIBB")  # sport, dport, seq, ack, data offset, flags
 _PORTS_SEQ = struct.Struct("!HHI")
-
-
-def _int_to_ip(n: int) -> str:
-    return ".".join(str((n >> s) & 0xFF) for s in (24, 16, 8, 0))
 
 
 class SynProbe(ProbeModule):
@@ -25,15 +21,16 @@ class SynProbe(ProbeModule):
     proto = "tcp"
     name = "tcp-syn"
 
-    def __init__(self, src: int, sport: int, cookie: Cookie, ttl: int = 64) -> None:
-        self.src, self.sport, self.cookie = src, sport, cookie
-        self._template, self._ip_sum, self._tcp_sum = self._make_template(ttl)
+    def __init__(self, sources: tuple[int, ...], sport: int, cookie: Cookie, ttl: int = 64) -> None:
+        self.sources, self.sport, self.cookie = sources, sport, cookie
+        self._ours = frozenset(sources)
+        self._templates = {src: self._make_template(src, ttl) for src in sources}
         self._silence = classify_silence("tcp")
 
-    def _make_template(self, ttl: int) -> tuple[bytes, int, int]:
+    def _make_template(self, src: int, ttl: int) -> tuple[bytes, int, int]:
         from scapy.layers.inet import IP, TCP  # heavy import, only once a scan starts
 
-        packet = IP(src=_int_to_ip(self.src), dst="0.0.0.0", ttl=ttl, id=0, chksum=0) / TCP(
+        packet = IP(src=int_to_ip(src), dst="0.0.0.0", ttl=ttl, id=0, chksum=0) / TCP(
             sport=self.sport, dport=0, seq=0, flags="S", window=1024,
             options=[("MSS", 1460)], chksum=0,
         )
@@ -41,25 +38,23 @@ class SynProbe(ProbeModule):
         ihl = (raw[0] & 0x0F) * 4
         tcp = raw[ihl:]
         # Sums over the constant parts; per probe only dst, id, port and seq are added in.
-        pseudo = struct.pack("!IIBBH", self.src, 0, 0, PROTO_TCP, len(tcp))
+        pseudo = struct.pack("!IIBBH", src, 0, 0, PROTO_TCP, len(tcp))
         return raw, ones_sum(raw[:ihl]), ones_sum(pseudo + tcp)
 
     def bpf_filter(self) -> str:
-        src = _int_to_ip(self.src)
-        return (
-            f"dst host {src} and ((tcp and dst port {self.sport}) or "
-            f"(icmp and (icmp[0] == 3 or icmp[0] == 11)))"
-        )
+        return f"{bpf_to_us(self.sources)} and ((tcp and dst port {self.sport}) or {ICMP_ERRORS_BPF})"
 
-    def build(self, target: int, port: int) -> bytes:
-        seq = self.cookie(self.src, target, self.sport, port)
+    def build(self, target: int, port: int, attempt: int = 0) -> bytes:
+        src = pick_source(self.sources, target, port, attempt)
+        template, ip_sum, tcp_sum = self._templates[src]
+        seq = self.cookie(src, target, self.sport, port)
         ip_id = seq >> 16
         dst_hi, dst_lo = target >> 16, target & 0xFFFF
-        packet = bytearray(self._template)
+        packet = bytearray(template)
         struct.pack_into("!H", packet, 4, ip_id)
-        struct.pack_into("!H", packet, 10, fold(self._ip_sum + ip_id + dst_hi + dst_lo))
+        struct.pack_into("!H", packet, 10, fold(ip_sum + ip_id + dst_hi + dst_lo))
         struct.pack_into("!I", packet, 16, target)
-        tcp_sum = fold(self._tcp_sum + dst_hi + dst_lo + port + (seq >> 16) + (seq & 0xFFFF))
+        tcp_sum = fold(tcp_sum + dst_hi + dst_lo + port + (seq >> 16) + (seq & 0xFFFF))
         struct.pack_into("!HI", packet, 22, port, seq)
         struct.pack_into("!H", packet, 36, tcp_sum)
         return bytes(packet)
@@ -71,22 +66,22 @@ class SynProbe(ProbeModule):
         if ip.proto == PROTO_TCP:
             return self._tcp_reply(packet, ip.src, ip.dst, ip.ttl, ip.header_len)
         error = icmp_error(packet, ip)
-        if error is None or error.quoted.proto != PROTO_TCP or error.quoted.src != self.src:
+        if error is None or error.quoted.proto != PROTO_TCP or error.quoted.src not in self._ours:
             return None
         sport, dport, seq = _PORTS_SEQ.unpack_from(error.quoted_l4)
         target = error.quoted.dst
-        if sport != self.sport or seq != self.cookie(self.src, target, sport, dport):
+        if sport != self.sport or seq != self.cookie(error.quoted.src, target, sport, dport):
             return None
         verdict = classify_icmp("tcp", error.icmp_type, error.code, ip.src == target, ip.ttl)
-        return Reply(target, dport, verdict) if verdict else None
+        return Reply(target, dport, verdict, icmp=True) if verdict else None
 
     def _tcp_reply(self, packet: bytes, src: int, dst: int, ttl: int, off: int) -> Reply | None:
-        if len(packet) < off + 14 or dst != self.src:
+        if len(packet) < off + 14 or dst not in self._ours:
             return None
         port, dport, seq, ack, _offset, flags = _TCP_HEAD.unpack_from(packet, off)
         if dport != self.sport:
             return None
-        cookie = self.cookie(self.src, src, self.sport, port)
+        cookie = self.cookie(dst, src, self.sport, port)
         if flags & ACK:
             if ack != (cookie + 1) & 0xFFFFFFFF:
                 return None  # stray, late from another scan, or forged
@@ -104,9 +99,9 @@ class SynProbe(ProbeModule):
             sport, dport, seq, _ack, _o, flags = _TCP_HEAD.unpack_from(packet, off)
             if (
                 sport == self.sport
-                and ip.src == self.src
+                and ip.src in self._ours
                 and flags == SYN
-                and seq == self.cookie(self.src, ip.dst, sport, dport)
+                and seq == self.cookie(ip.src, ip.dst, sport, dport)
             ):
                 return Flow(ip.dst, dport, True)
             if dport == self.sport:
