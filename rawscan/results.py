@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from .ports import port_class
+
+# The JSON Lines / CSV record fields, in order; "host" only when the user gave a name.
+RECORD_FIELDS = ("ip", "host", "proto", "port", "state", "reason", "ttl", "service", "class")
+
 
 class Evidence(IntEnum):
     """How strong a verdict is; a weaker one never replaces a stronger one."""
@@ -36,6 +41,11 @@ class PortResult:
     service: str
     host: str | None = None  # the name the user gave, when they gave one
 
+    @property
+    def port_class(self) -> str:
+        """IANA range: system (0-1023), registered (1024-49151), dynamic (49152-65535)."""
+        return port_class(self.port)
+
     def as_dict(self) -> dict[str, object]:
         record: dict[str, object] = {
             "ip": self.ip,
@@ -45,6 +55,7 @@ class PortResult:
             "reason": self.reason,
             "ttl": self.ttl,
             "service": self.service,
+            "class": self.port_class,
         }
         if self.host:
             record["host"] = self.host

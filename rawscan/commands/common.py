@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -12,18 +13,41 @@ import typer
 
 from .. import __version__
 from ..errors import RawscanError
+from ..output.options import OutputOptions
 
 if TYPE_CHECKING:
-    from ..output import ResultWriter
+    from rich.console import Console
+
+    from ..compare import ResultSet
     from ..plan import ScanPlan
+    from ..results import PortResult
     from ..probes.base import ProbeModule
     from ..transports.base import Transport
 
+EXIT_DIFFERENT = 1  # diff / --baseline: the results differ
 EXIT_INTERRUPTED = 130
 
+# The output options, one Annotated alias each so every command declares them the same way.
+# The parameter names must match OutputOptions' fields: commands pass them on as **kwargs.
+XmlOut = Annotated[Optional[str], typer.Option("-oX", help="Write nmap XML ('-': stdout).")]
+GrepOut = Annotated[Optional[str], typer.Option("-oG", help="Write nmap grepable lines ('-': stdout).")]
 JsonOut = Annotated[
     Optional[str], typer.Option("-oJ", help="Write JSON Lines, one object per port ('-': stdout).")
 ]
+CsvOut = Annotated[Optional[str], typer.Option("-oC", help="Write CSV with a header row ('-': stdout).")]
+AllOut = Annotated[
+    Optional[str],
+    typer.Option("-oA", metavar="BASE", help="Write BASE.xml, BASE.gnmap, BASE.jsonl and BASE.csv."),
+]
+OpenOnly = Annotated[
+    bool, typer.Option("--open", help="Show and write only open (and open|filtered) ports.")
+]
+Baseline = Annotated[
+    Optional[str],
+    typer.Option("--baseline", metavar="FILE",
+                 help="Compare the finished scan with this earlier result; exit 1 if ports changed."),
+]
+Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")]
 
 
 @contextmanager
@@ -40,38 +64,66 @@ def _on_sigterm(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt  # same path as Ctrl-C: stop sending, keep what was learned
 
 
-def open_writers(json_out: str | None) -> list[ResultWriter]:
-    from ..output.jsonl import JsonLinesWriter
+def _as_options(output: OutputOptions | str | None) -> OutputOptions:
+    # A bare path is the old -oJ-only call; keeps callers written before -oX etc. working.
+    return output if isinstance(output, OutputOptions) else OutputOptions(json_out=output)
 
-    return [JsonLinesWriter(json_out)] if json_out else []
+
+def _load_baseline(output: OutputOptions) -> ResultSet | None:
+    from ..compare.load import load_results
+
+    return load_results(output.baseline) if output.baseline else None
 
 
 def run_and_report(
-    plan: ScanPlan, probe: ProbeModule, transport: Transport, json_out: str | None
+    plan: ScanPlan, probe: ProbeModule, transport: Transport,
+    output: OutputOptions | str | None = None,
 ) -> None:
-    """Run the scan, stream results to the writers, print the report; exit 130 if interrupted."""
+    """Run the scan, stream results to the writers, print the report; exit 130 if interrupted,
+    1 if a --baseline was given and ports changed."""
     from rich.console import Console
 
+    from ..output import RunInfo, RunSummary
+    from ..output.options import open_writers
+    from ..output.progress import ScanProgress
     from ..output.table import render
     from ..scan import run_scan
     from ..targets import int_to_ip
 
-    writers = open_writers(json_out)
-    console = Console(stderr=json_out == "-", highlight=False, soft_wrap=True)
+    options = _as_options(output)
+    try:  # everything that can fail on bad input, before a single probe is sent
+        options.destinations()
+        baseline = _load_baseline(options)
+        info = RunInfo(
+            scan=plan.scan, proto=probe.proto, ports=tuple(plan.ports),
+            total_hosts=len(plan.targets), argv=tuple(plan.argv),
+            started=plan.started or time.time(), open_only=options.open_only,
+        )
+        writers = open_writers(options, info)
+    except BaseException:
+        transport.close()
+        raise
+    console = Console(stderr=options.human_to_stderr, highlight=False, soft_wrap=True)
     console.print(
         f"Starting rawscan {__version__} ({plan.scan} scan of {len(plan.targets)} host(s) x "
         f"{len(plan.ports)} {probe.proto} port(s), rate {plan.rate:g}/s, seed {plan.seed})"
     )
+    progress = ScanProgress(Console(stderr=True), enabled=not options.quiet)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        outcome = run_scan(plan, probe, transport, writers)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        outcome = run_scan(plan, probe, transport, writers, on_progress=progress.update)
+    except BaseException:
         for writer in writers:
-            writer.close()
-    labels = {int_to_ip(a): f"{n} ({int_to_ip(a)})" for a, n in plan.targets.names.items()}
-    render(console, outcome.results, labels)
+            writer.close()  # no summary: each format marks itself unfinished, and stays valid
+        raise
+    finally:
+        progress.stop()
+        signal.signal(signal.SIGTERM, previous)
     s = outcome.stats
+    for writer in writers:
+        writer.close(RunSummary(elapsed=s.elapsed, interrupted=s.interrupted))
+    labels = {int_to_ip(a): f"{n} ({int_to_ip(a)})" for a, n in plan.targets.names.items()}
+    render(console, outcome.results, labels, options.open_only)
     hosts_up = len({r.ip for r in outcome.results if r.ttl is not None})
     console.print(
         f"Probes: {s.sent} sent ({s.retransmitted} retransmitted) in {s.rounds} round(s); "
@@ -90,3 +142,18 @@ def run_and_report(
         f"rawscan done: {len(plan.targets)} IP address(es) ({hosts_up} host(s) up) "
         f"scanned in {s.elapsed:.2f} seconds"
     )
+    if baseline is not None:
+        _report_baseline(console, baseline, outcome.results)
+
+
+def _report_baseline(console: Console, baseline: ResultSet, results: list[PortResult]) -> None:
+    from ..compare import ResultSet
+    from ..compare.changes import compare
+    from ..compare.report import print_changes
+
+    now = ResultSet.of(results, "this scan")
+    console.print(f"Compared with baseline {baseline.source}:")
+    changes = compare(baseline, now)
+    print_changes(console, changes, {**baseline.names, **now.names})
+    if changes:
+        raise typer.Exit(EXIT_DIFFERENT)

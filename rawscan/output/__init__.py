@@ -1,13 +1,55 @@
-"""Result writers: each takes PortResults as they are learned and finishes on close."""
+"""Result writers: each takes PortResults as they are learned and finishes on close.
+
+A writer is told what the run is (RunInfo) when it opens and how it ended (RunSummary) when it
+closes; close() without a summary means the run died, and the writer still ends its document.
+"""
 
 from __future__ import annotations
 
+import shlex
+import time
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..results import PortResult
+
+OPEN_STATES = frozenset({"open", "open|filtered"})  # what --open keeps
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a writer needs to know about the run before the first result."""
+
+    scan: str  # probe module: "syn", "udp"
+    proto: str  # "tcp" or "udp"
+    ports: tuple[int, ...]
+    total_hosts: int
+    argv: tuple[str, ...] = ()  # rawscan's arguments, without the program name
+    started: float = field(default_factory=time.time)  # epoch seconds
+    open_only: bool = False  # --open: write only open and open|filtered ports
+
+    @property
+    def command_line(self) -> str:
+        return shlex.join(("rawscan", *self.argv))
+
+    def shown(self, result: PortResult) -> bool:
+        return not self.open_only or result.state in OPEN_STATES
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """How the run ended, for the writers' closing records."""
+
+    elapsed: float
+    interrupted: bool = False
+
+    def finished(self, info: RunInfo) -> float:
+        # Start plus the engine's elapsed time: right for live scans and for replays
+        # (whose clock is the recording's), unlike the wall clock at close time.
+        return info.started + self.elapsed
 
 
 class ResultWriter(Protocol):
     def write(self, result: PortResult) -> None: ...
 
-    def close(self) -> None: ...
+    def close(self, summary: RunSummary | None = None) -> None: ...

@@ -1,29 +1,35 @@
-"""JSON Lines: one object per scanned port, flushed as learned so a killed scan keeps them."""
+"""-oJ: JSON Lines, one object per scanned port, flushed as learned so a killed scan keeps them."""
 
 from __future__ import annotations
 
 import json
-import sys
 from typing import TextIO
 
-from ..errors import RawscanError
 from ..results import PortResult
+from . import RunInfo, RunSummary
+from .files import STDOUT, open_output
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per record
 
 
 class JsonLinesWriter:
-    def __init__(self, path: str) -> None:
-        self._owned = path != "-"
-        try:
-            self._out: TextIO = open(path, "w", encoding="utf-8") if self._owned else sys.stdout
-        except OSError as exc:
-            raise RawscanError(f"cannot write '{path}': {exc.strerror}") from None
+    def __init__(self, path: str, info: RunInfo | None = None) -> None:
+        self._info = info
+        self._owned = path != STDOUT
+        self._out: TextIO | None = open_output(path)
 
     def write(self, result: PortResult) -> None:
-        self._out.write(json.dumps(result.as_dict(), separators=(",", ":")) + "\n")
+        if self._out is None or (self._info and not self._info.shown(result)):
+            return
+        self._out.write(_ENCODE(result.as_dict()) + "\n")
         self._out.flush()
 
-    def close(self) -> None:
+    def close(self, summary: RunSummary | None = None) -> None:
+        if self._out is None:
+            return
         if self._owned:
             self._out.close()
         else:
             self._out.flush()
+        self._out = None

@@ -1,0 +1,80 @@
+"""-oG: nmap's grepable lines, one 'Host:' line per host with every listed port.
+
+Port entries keep nmap's seven fields (port/state/protocol/owner/service/rpc/version/) so
+existing grep, awk and parser pipelines work. Like the XML, states shared by more than 25
+ports are summarised under 'Ignored State'; every summarised state is named there.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TextIO
+
+from .. import __version__
+from ..results import PortResult
+from . import RunInfo, RunSummary
+from .files import STDOUT, open_output
+from .hosts import HostGroups, collapsed_states
+
+
+def _when(epoch: float) -> str:
+    return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(epoch))
+
+
+def _clean(text: str) -> str:
+    return text.replace("/", "|").replace(",", " ").replace("\t", " ").replace("\n", " ")
+
+
+def host_lines(results: list[PortResult], open_only: bool = False) -> str:
+    ip, name = results[0].ip, next((r.host for r in results if r.host), "")
+    hidden = collapsed_states(results, open_only)
+    entries = [
+        f"{r.port}/{r.state}/{r.proto}//{'' if r.service == 'unknown' else _clean(r.service)}///"
+        for r in sorted(results, key=lambda r: (r.proto, r.port)) if r.state not in hidden
+    ]
+    head = f"Host: {ip} ({_clean(name or '')})"
+    line = f"{head}\tPorts: {', '.join(entries)}"
+    if hidden:
+        counts = [f"{s} ({sum(1 for r in results if r.state == s)})" for s in hidden]
+        line += f"\tIgnored State: {', '.join(counts)}"
+    return f"{head}\tStatus: Up\n{line}\n"
+
+
+class GrepableWriter:
+    def __init__(self, path: str, info: RunInfo) -> None:
+        self._info = info
+        self._owned = path != STDOUT
+        self._out: TextIO | None = open_output(path)
+        self._hosts = HostGroups(len(info.ports))
+        self._written = 0
+        self._emit(f"# rawscan {__version__} scan initiated {_when(info.started)} as: "
+                   f"{info.command_line}\n")
+
+    def _emit(self, text: str) -> None:
+        assert self._out is not None
+        self._out.write(text)
+        self._out.flush()
+
+    def write(self, result: PortResult) -> None:
+        done = self._hosts.add(result)
+        if done is not None:
+            self._write_host(done)
+
+    def _write_host(self, results: list[PortResult]) -> None:
+        self._emit(host_lines(results, self._info.open_only))
+        self._written += 1
+
+    def close(self, summary: RunSummary | None = None) -> None:
+        if self._out is None:
+            return
+        for results in self._hosts.rest():
+            self._write_host(results)
+        elapsed = summary.elapsed if summary else time.time() - self._info.started
+        end = _when(self._info.started + elapsed)
+        how = "done" if summary and not summary.interrupted else (
+            "interrupted" if summary else "stopped by an error")
+        self._emit(f"# rawscan {how} at {end} -- {self._info.total_hosts} IP address(es) "
+                   f"({self._written} host(s) up) scanned in {elapsed:.2f} seconds\n")
+        if self._owned:
+            self._out.close()
+        self._out = None

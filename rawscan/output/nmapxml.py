@@ -1,0 +1,140 @@
+"""-oX: nmap's XML format, valid against nmap.dtd, read by ndiff, python-libnmap and friends.
+
+The preamble is written at once and each host as soon as all its ports are known; close()
+always ends the document, after Ctrl-C or an error too, so a partial file still parses.
+The DTD allows only scanner="nmap": rawscan names itself in profile_name, args and the comment.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict
+from typing import TextIO
+from xml.sax.saxutils import quoteattr
+
+from .. import __version__
+from ..plan import compress_ports
+from ..results import PortResult
+from . import RunInfo, RunSummary
+from .files import STDOUT, open_output
+from .hosts import HostGroups, collapsed_states, host_reason
+
+XML_OUTPUT_VERSION = "1.05"  # nmap 7.x's; the DTD and every reader know it
+DTD_SCAN_TYPES = {"syn": "syn", "udp": "udp", "ack": "ack", "connect": "connect"}
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # not in XML 1.0
+
+
+def _text(value: object) -> str:
+    return _NOT_XML.sub("?", str(value))
+
+
+def _attrs(**values: object) -> str:
+    return "".join(f" {k}={quoteattr(_text(v))}" for k, v in values.items() if v is not None)
+
+
+def _timestr(epoch: float) -> str:
+    return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(epoch))
+
+
+def _no_double_dash(text: str) -> str:
+    return text.replace("--", "-&#45;")  # "--" may not appear inside an XML comment (as nmap does)
+
+
+def host_xml(results: list[PortResult], open_only: bool = False) -> str:
+    """One <host> element: status, address, names, then extraports and the listed ports."""
+    ip, name = results[0].ip, next((r.host for r in results if r.host), None)
+    reason, ttl = host_reason(results)
+    lines = [f"<host><status{_attrs(state='up', reason=reason, reason_ttl=ttl)}/>",
+             f"<address{_attrs(addr=ip, addrtype='ipv4')}/>", "<hostnames>"]
+    if name:
+        lines.append(f"<hostname{_attrs(name=name, type='user')}/>")
+    lines.append("</hostnames>")
+    hidden = collapsed_states(results, open_only)
+    ports = ["<ports>"]
+    for state in hidden:
+        by_reason: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for r in results:
+            if r.state == state:
+                by_reason[(r.reason, r.proto)].append(r.port)
+        count = sum(len(p) for p in by_reason.values())
+        ports.append(f"<extraports{_attrs(state=state, count=count)}>")
+        for (why, proto), nums in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
+            listed = compress_ports(tuple(sorted(nums)))
+            ports.append(f"<extrareasons{_attrs(reason=why, count=len(nums), proto=proto, ports=listed)}/>")
+        ports.append("</extraports>")
+    for r in sorted(results, key=lambda r: (r.proto, r.port)):
+        if r.state in hidden:
+            continue
+        state = _attrs(state=r.state, reason=r.reason, reason_ttl=r.ttl or 0)
+        service = "" if r.service == "unknown" else (
+            f"<service{_attrs(name=r.service, method='table', conf=3)}/>")  # nmap omits unknown
+        ports.append(f"<port{_attrs(protocol=r.proto, portid=r.port)}><state{state}/>{service}</port>")
+    ports.append("</ports>")
+    return "\n".join(lines + ports + ["</host>"]) + "\n"
+
+
+class NmapXmlWriter:
+    def __init__(self, path: str, info: RunInfo) -> None:
+        self._info = info
+        self._owned = path != STDOUT
+        self._out: TextIO | None = open_output(path)
+        self._hosts = HostGroups(len(info.ports))
+        self._written = 0
+        self._emit(self._preamble())
+
+    def _emit(self, text: str) -> None:
+        assert self._out is not None
+        self._out.write(text)
+        self._out.flush()  # a reader tailing the file, or a kill -9, sees every complete host
+
+    def _preamble(self) -> str:
+        info = self._info
+        scan_type = DTD_SCAN_TYPES.get(info.scan, "udp" if info.proto == "udp" else "syn")
+        when = _timestr(info.started)
+        run = _attrs(scanner="nmap", args=info.command_line, start=int(info.started),
+                     startstr=when, version=__version__, profile_name="rawscan",
+                     xmloutputversion=XML_OUTPUT_VERSION)
+        scaninfo = _attrs(type=scan_type, protocol=info.proto, numservices=len(info.ports),
+                          services=compress_ports(info.ports))
+        comment = _no_double_dash(_text(f"rawscan {__version__} scan initiated {when} as: "
+                                        f"{info.command_line}"))
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n'
+            f"<!-- {comment} -->\n<nmaprun{run}>\n<scaninfo{scaninfo}/>\n"
+            '<verbose level="0"/>\n<debugging level="0"/>\n'
+        )
+
+    def write(self, result: PortResult) -> None:
+        done = self._hosts.add(result)
+        if done is not None:
+            self._write_host(done)
+
+    def _write_host(self, results: list[PortResult]) -> None:
+        self._emit(host_xml(results, self._info.open_only))
+        self._written += 1
+
+    def close(self, summary: RunSummary | None = None) -> None:
+        if self._out is None:
+            return
+        for results in self._hosts.rest():
+            self._write_host(results)
+        info = self._info
+        elapsed = summary.elapsed if summary else time.time() - info.started
+        end = info.started + elapsed
+        if summary is not None and not summary.interrupted:
+            outcome = {"exit": "success"}
+        else:
+            why = "interrupted" if summary else "rawscan stopped with an error"
+            outcome = {"exit": "error", "errormsg": f"{why}: results are incomplete"}
+        text = (f"rawscan done at {_timestr(end)}; {info.total_hosts} IP address(es) "
+                f"({self._written} host(s) up) scanned in {elapsed:.2f} seconds")
+        finished = _attrs(time=int(end), timestr=_timestr(end), summary=text,
+                          elapsed=f"{elapsed:.2f}", **outcome)
+        hosts = _attrs(up=self._written, down=0, total=info.total_hosts)
+        self._emit(f"<runstats><finished{finished}/><hosts{hosts}/>\n</runstats>\n</nmaprun>\n")
+        if self._owned:
+            self._out.close()
+        self._out = None

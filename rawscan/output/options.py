@@ -1,0 +1,78 @@
+"""Which outputs a run writes (-oX -oG -oJ -oC -oA, --open, --baseline, -q) and opening them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import RawscanError
+from . import ResultWriter, RunInfo
+from .files import STDOUT
+
+# -oA BASE writes BASE + each suffix (nmap's for XML and grepable).
+ALL_SUFFIXES = {"xml": ".xml", "grep": ".gnmap", "json": ".jsonl", "csv": ".csv"}
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """The output options every scan command shares; field names are the CLI parameter names."""
+
+    xml_out: str | None = None
+    grep_out: str | None = None
+    json_out: str | None = None
+    csv_out: str | None = None
+    all_out: str | None = None  # -oA BASE
+    open_only: bool = False
+    baseline: str | None = None
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        self.destinations()  # refuse impossible combinations before anything is sent
+
+    def destinations(self) -> list[tuple[str, str]]:
+        """(format, path) pairs, -oA expanded; at most one of them may be stdout."""
+        chosen = [(kind, path) for kind, path in (
+            ("xml", self.xml_out), ("grep", self.grep_out),
+            ("json", self.json_out), ("csv", self.csv_out)) if path]
+        if self.all_out is not None:
+            if self.all_out in ("", STDOUT):
+                raise RawscanError("-oA takes a base file name, not '-' (it writes four files)")
+            chosen += [(kind, self.all_out + suffix) for kind, suffix in ALL_SUFFIXES.items()]
+        if sum(path == STDOUT for _kind, path in chosen) > 1:
+            raise RawscanError("only one output can go to stdout ('-')")
+        paths = [path for _kind, path in chosen if path != STDOUT]
+        if len(paths) != len(set(paths)):
+            raise RawscanError("two outputs name the same file")
+        return chosen
+
+    @property
+    def human_to_stderr(self) -> bool:
+        """The report moves to stderr when a machine format owns stdout."""
+        return any(path == STDOUT for _kind, path in self.destinations())
+
+
+def _writer_class(kind: str) -> Callable[[str, RunInfo], ResultWriter]:
+    if kind == "xml":
+        from .nmapxml import NmapXmlWriter
+        return NmapXmlWriter
+    if kind == "grep":
+        from .grepable import GrepableWriter
+        return GrepableWriter
+    if kind == "csv":
+        from .csvfile import CsvWriter
+        return CsvWriter
+    from .jsonl import JsonLinesWriter
+    return JsonLinesWriter
+
+
+def open_writers(options: OutputOptions, info: RunInfo) -> list[ResultWriter]:
+    """Open every output; if one cannot be opened, close those already open and re-raise."""
+    writers: list[ResultWriter] = []
+    try:
+        for kind, path in options.destinations():
+            writers.append(_writer_class(kind)(path, info))
+    except BaseException:
+        for writer in writers:
+            writer.close()
+        raise
+    return writers
