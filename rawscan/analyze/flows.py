@@ -1,0 +1,416 @@
+"""One pass over captured IPv4 packets: probes found, replies matched to them, verdicts kept.
+
+A probe is a TCP SYN without ACK, or a UDP datagram that answers no earlier one; its flow is
+the 4-tuple (scanner, target, sport, dport). A reply is found by the reversed 4-tuple and must
+carry what the probe did: a SYN-ACK or RST-ACK acknowledges the probe's sequence number plus
+one, an ICMP error quotes the probe's 4-tuple (and, for TCP, its sequence number). This works
+for any tool's probes (nmap, masscan, zmap, hping3, Scapy, rawscan) with no knowledge of how
+they chose their ports or cookies. The verdict comes from rawscan.classify, as in a live scan.
+
+Memory. Endpoint verdicts are the output and are all kept (store.Endpoints, ~130 bytes each).
+Flows are not: each is one int in a dict, and the dicts are two generations: a flow unseen
+for WINDOW seconds of capture time (or after GENERATION_MAX newer flows) is forgotten, so the
+flow state is bounded by the probe rate, not by the file size. A reply later than that counts
+as unmatched, as it would for the scanner itself, whose own timeout is far shorter.
+
+Speed. This loop runs per packet, so it reads fixed offsets with one struct call, keys flows by
+ints, and caches classifier verdicts by (flags, TTL); no Scapy, no object per packet.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ..capture import CapturedPacket
+from ..classify import classify_icmp, classify_tcp, classify_udp_response
+from ..wire import icmp_error, ipv4
+from .store import (
+    CONNECTED,
+    DATA,
+    FRAME_BITS,
+    HALF_OPEN,
+    REPLIED_UDP,
+    Endpoints,
+    Sources,
+    Verdicts,
+)
+
+WINDOW = 30.0  # seconds a flow waits for its reply (nmap gives up after 10 s by default)
+GENERATION_MAX = 1 << 17  # flows per generation and protocol: at most 4 x 131,072 alive (~65 MB)
+
+FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
+SEQ_MASK = 0xFFFFFFFF
+STAGE_SYNACK = 1 << 32  # flow stage bits above the 32-bit sequence number
+STAGE_CONNECTED = 2 << 32
+ROW_SHIFT = 34  # a TCP flow is row << 34 | stage << 32 | probe sequence number
+
+# IPv4 header without options, then TCP or UDP: one unpack per packet.
+_TCP20 = struct.Struct("!2xH4xBx2xIIHHIIBB")  # total len, ttl, src, dst, sport, dport, seq, ack, off, flags
+_UDP20 = struct.Struct("!2xH4xBx2xIIHH")
+_IP = struct.Struct("!2xH4xBx2xII")  # total len, ttl, src, dst: headers with options
+_TCP = struct.Struct("!HHIIBB")
+_UDP = struct.Struct("!HH")
+_QUOTED = struct.Struct("!HHI")  # an ICMP error's quoted ports and sequence number
+
+
+class SeedCheck:
+    """Validates replies to one scanner's probes beyond the 4-tuple (see sidecar.py)."""
+
+    proto: str  # "tcp" or "udp": the probes this check knows
+    sources: frozenset[int]  # the scanner addresses it applies to
+
+    def valid(self, packet: bytes, target: int, port: int) -> bool:  # pragma: no cover
+        raise NotImplementedError
+
+
+@dataclass
+class FlowStats:
+    packets: int = 0  # IP packets read
+    ipv6: int = 0  # skipped: IPv6 analysis is not implemented yet
+    fragments: int = 0  # later fragments: no transport header
+    cut: int = 0  # headers cut short by the snaplen (or malformed)
+    probes: int = 0  # TCP SYNs and UDP datagrams opening or repeating a flow
+    retransmissions: int = 0  # probes to an endpoint already probed
+    matched: int = 0  # replies that decided (or upgraded) an endpoint's verdict
+    duplicates: int = 0  # valid replies for an endpoint already decided as strongly
+    unmatched: int = 0  # SYN-ACK, RST or ICMP error answering no probe seen (or a stale one)
+    forged: int = 0  # failed the seed check of a rawscan capture's sidecar
+    ordinary: int = 0  # TCP connections on which the initiator sent data
+    first_time: float | None = None
+    last_time: float | None = None
+
+
+@dataclass
+class Observations:
+    """Everything one analysis learned; the report is built from this alone."""
+
+    endpoints: Endpoints = field(default_factory=Endpoints)
+    sources: Sources = field(default_factory=Sources)
+    verdicts: Verdicts = field(default_factory=Verdicts)
+    stats: FlowStats = field(default_factory=FlowStats)
+
+
+class FlowAnalyzer:
+    """Feed it packets (one file after another: flows carry over); read .observations."""
+
+    def __init__(self) -> None:
+        self.observations = Observations()
+        self._tcp: tuple[dict[int, int], dict[int, int]] = ({}, {})  # (current, previous)
+        self._udp: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        self._horizon = float("-inf")  # capture time at which the generations turn over
+        self._cache: dict[tuple[int, ...], int] = {}  # classifier inputs -> verdict code
+        self._probe_sports: set[int] = set()  # source ports TCP probes came from
+
+    def feed(
+        self, packets: Iterable[CapturedPacket], file_no: int = 0,
+        check: SeedCheck | None = None, tick: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Analyze packets; replies to `check`'s scanner must pass it; tick(packets, bytes of
+        IP read from this file) is called every 65,536 packets.
+
+        Exceptions from the iterator (a damaged capture) propagate after everything read
+        before them has been taken into account.
+        """
+        obs = self.observations
+        ep, st, verdicts = obs.endpoints, obs.stats, obs.verdicts
+        erows, everdict, eflags, eprobes = ep.rows, ep.verdict, ep.flags, ep.probes
+        eprobe_ref, ereply_ref = ep.probe_ref, ep.reply_ref
+        add_verdict, add_flags, add_probes = everdict.append, eflags.append, eprobes.append
+        add_probe_ref, add_reply_ref = eprobe_ref.append, ereply_ref.append
+        probe_sports = self._probe_sports
+        strength, table = verdicts.strength, verdicts.table
+        source_row, last_seen = obs.sources.row, obs.sources.last
+        tcp_new, tcp_old = self._tcp
+        udp_new, udp_old = self._udp
+        horizon = self._horizon
+        cache = self._cache
+        none: frozenset[int] = frozenset()
+        tcp_checked = check.sources if check is not None and check.proto == "tcp" else none
+        udp_checked = check.sources if check is not None and check.proto == "udp" else none
+        tcp20, udp20 = _TCP20.unpack_from, _UDP20.unpack_from
+        file_base = file_no << FRAME_BITS
+        last_src, srow = -1, -1
+        seen = probes = retrans = matched = dups = unmatched = forged = ordinary = 0
+        ipv6 = frags = cut = 0
+        nbytes = 0
+        t = 0.0
+        first_time = st.first_time
+
+        def decide(row: int, code: int, ref: int) -> bool:
+            """Keep the stronger verdict (Verdict.beats); True if this one decided."""
+            cur = everdict[row]
+            if cur == 0 or table[code].beats(table[cur]):  # type: ignore[union-attr]
+                everdict[row] = code
+                ereply_ref[row] = ref
+                return True
+            return False
+
+        try:
+            for pkt in packets:
+                b = pkt.ip
+                seen += 1
+                n = len(b)
+                nbytes += n
+                if tick is not None and not seen & 0xFFFF:
+                    tick(seen, nbytes)
+                if n < 20 or b[0] >> 4 != 4:
+                    if n and b[0] >> 4 == 6:
+                        ipv6 += 1
+                    continue
+                if b[6] & 0x1F or b[7]:  # fragment offset: no transport header here
+                    frags += 1
+                    continue
+                t = pkt.time
+                if first_time is None:
+                    first_time = t
+                if t >= horizon:  # a new generation: flows idle for a whole window go
+                    tcp_old, tcp_new = tcp_new, {}
+                    udp_old, udp_new = udp_new, {}
+                    horizon = t + WINDOW
+                proto = b[9]
+                ihl = (b[0] & 0x0F) << 2
+
+                if proto == 6:
+                    if n < ihl + 14 or ihl < 20:
+                        cut += 1
+                        continue
+                    if ihl == 20:
+                        tot, ttl, src, dst, sp, dp, seq, ack, off, flags = tcp20(b)
+                    else:
+                        tot, ttl, src, dst = _IP.unpack_from(b)
+                        sp, dp, seq, ack, off, flags = _TCP.unpack_from(b, ihl)
+
+                    if flags & SYN and not flags & ACK:
+                        # A probe: the first SYN of a flow, or a retransmission of it.
+                        key = (src << 64) | (dst << 32) | (sp << 16) | dp
+                        flow = tcp_new.get(key)
+                        if flow is None:
+                            flow = tcp_old.pop(key, None)
+                        if flow is None:
+                            # A bare SYN can also answer a pending probe (split handshake): it
+                            # then goes to a port probes came from (a set lookup spares most
+                            # SYNs the two dict lookups).
+                            rflow = None
+                            if dp in probe_sports:
+                                rkey = (dst << 64) | (src << 32) | (dp << 16) | sp
+                                rflow = tcp_new.get(rkey)
+                                if rflow is None:
+                                    rflow = tcp_old.get(rkey)
+                            if rflow is not None and (rflow & SEQ_MASK) != seq:
+                                row = rflow >> ROW_SHIFT
+                                if dst in tcp_checked and not check.valid(b, src, sp):  # type: ignore[union-attr]
+                                    forged += 1
+                                    continue
+                                code = cache.get((SYN, ttl))
+                                if code is None:
+                                    code = cache[(SYN, ttl)] = verdicts.code(classify_tcp(SYN, ttl))
+                                if decide(row, code, file_base | pkt.number):
+                                    matched += 1
+                                else:
+                                    dups += 1
+                                continue
+                            probe_sports.add(sp)
+                            ekey = (src << 49) | (dst << 17) | dp
+                            row = erows.get(ekey, -1)
+                            if row < 0:  # a new endpoint: a row in every array
+                                row = erows[ekey] = len(everdict)
+                                add_verdict(0)
+                                add_flags(0)
+                                add_probes(0)
+                                add_probe_ref(0)
+                                add_reply_ref(0)
+                            else:
+                                retrans += 1
+                        else:
+                            row = flow >> ROW_SHIFT
+                            retrans += 1
+                        probes += 1
+                        eprobes[row] += 1
+                        if strength[everdict[row]] < 2:
+                            eprobe_ref[row] = file_base | pkt.number
+                        if len(tcp_new) >= GENERATION_MAX:
+                            tcp_old, tcp_new = tcp_new, {}
+                        tcp_new[key] = (row << ROW_SHIFT) | seq
+                        if src != last_src:
+                            last_src, srow = src, source_row(src, t)
+                        if t > last_seen[srow]:
+                            last_seen[srow] = t
+                        continue
+
+                    if flags & (SYN | RST):
+                        # A SYN-ACK or RST answering a probe: the reversed 4-tuple is pending.
+                        rkey = (dst << 64) | (src << 32) | (dp << 16) | sp
+                        flow = tcp_new.get(rkey)
+                        if flow is None:
+                            flow = tcp_old.pop(rkey, None)
+                            if flow is not None:
+                                tcp_new[rkey] = flow
+                        if flow is not None:
+                            if flags & ACK and ack != ((flow & SEQ_MASK) + 1) & SEQ_MASK:
+                                unmatched += 1  # acknowledges another probe: stale or forged
+                                continue
+                            row = flow >> ROW_SHIFT
+                            if dst in tcp_checked and not check.valid(b, src, sp):  # type: ignore[union-attr]
+                                forged += 1
+                                continue
+                            bits = flags & (SYN | RST | ACK)
+                            code = cache.get((bits, ttl))
+                            if code is None:
+                                code = cache[(bits, ttl)] = verdicts.code(classify_tcp(bits, ttl))
+                            if decide(row, code, file_base | pkt.number):
+                                matched += 1
+                            else:
+                                dups += 1
+                            if flags & SYN and not (flow & (3 << 32)):
+                                tcp_new[rkey] = flow | STAGE_SYNACK
+                            continue
+                        if flags & SYN:
+                            unmatched += 1
+                            continue
+                        # An RST answering nothing: maybe the scanner resetting its own flow.
+
+                    # The initiator following up on a probe: completing the handshake,
+                    # resetting it, or sending data (then this is an ordinary connection).
+                    key = (src << 64) | (dst << 32) | (sp << 16) | dp
+                    flow = tcp_new.get(key)
+                    if flow is None:
+                        flow = tcp_old.get(key)
+                        if flow is None:
+                            continue  # ordinary traffic past its start, or an unknown flow
+                    row = flow >> ROW_SHIFT
+                    stage = flow & (3 << 32)
+                    if (tot or n) - ihl - ((off >> 4) << 2) > 0:  # payload: IP length, not caplen
+                        eflags[row] |= DATA
+                        ordinary += 1
+                        tcp_new.pop(key, None)
+                        tcp_old.pop(key, None)
+                    elif flags & RST:
+                        if stage == STAGE_SYNACK:
+                            eflags[row] |= HALF_OPEN
+                        tcp_new.pop(key, None)
+                        tcp_old.pop(key, None)
+                    elif flags & ACK and stage == STAGE_SYNACK:
+                        eflags[row] |= CONNECTED
+                        tcp_new[key] = (flow & ~(3 << 32)) | STAGE_CONNECTED
+                    continue
+
+                if proto == 17:
+                    if n < ihl + 8 or ihl < 20:
+                        cut += 1
+                        continue
+                    if ihl == 20:
+                        tot, ttl, src, dst, sp, dp = udp20(b)
+                    else:
+                        tot, ttl, src, dst = _IP.unpack_from(b)
+                        sp, dp = _UDP.unpack_from(b, ihl)
+                    rkey = (dst << 64) | (src << 32) | (dp << 16) | sp
+                    row = udp_new.get(rkey, -1)
+                    if row < 0:
+                        row = udp_old.get(rkey, -1)
+                    if row >= 0:  # a reply to a pending datagram
+                        if dst in udp_checked and not check.valid(b, src, sp):  # type: ignore[union-attr]
+                            forged += 1
+                            continue
+                        code = cache.get((17, ttl))
+                        if code is None:
+                            code = cache[(17, ttl)] = verdicts.code(classify_udp_response(ttl))
+                        eflags[row] |= REPLIED_UDP
+                        if decide(row, code, file_base | pkt.number):
+                            matched += 1
+                        else:
+                            dups += 1
+                        continue
+                    key = (src << 64) | (dst << 32) | (sp << 16) | dp
+                    row = udp_new.get(key, -1)
+                    if row < 0:
+                        row = udp_old.pop(key, -1)
+                        if row >= 0:
+                            udp_new[key] = row  # active again: keep it in the new generation
+                    if row < 0:
+                        ekey = (src << 49) | (dst << 17) | 0x10000 | dp
+                        row = erows.get(ekey, -1)
+                        if row < 0:
+                            row = erows[ekey] = len(everdict)
+                            add_verdict(0)
+                            add_flags(0)
+                            add_probes(0)
+                            add_probe_ref(0)
+                            add_reply_ref(0)
+                        else:
+                            retrans += 1
+                        if len(udp_new) >= GENERATION_MAX:
+                            udp_old, udp_new = udp_new, {}
+                        udp_new[key] = row
+                    else:
+                        retrans += 1
+                    probes += 1
+                    eprobes[row] += 1
+                    if strength[everdict[row]] < 2:
+                        eprobe_ref[row] = file_base | pkt.number
+                    if src != last_src:
+                        last_src, srow = src, source_row(src, t)
+                    if t > last_seen[srow]:
+                        last_seen[srow] = t
+                    continue
+
+                if proto == 1 and n > ihl and b[ihl] in (3, 11):
+                    # An ICMP error: the packet it quotes names the probe's flow.
+                    outer = ipv4(b)
+                    error = icmp_error(b, outer) if outer is not None else None
+                    if error is None:
+                        cut += 1
+                        continue
+                    quoted = error.quoted
+                    qsp, qdp, qseq = _QUOTED.unpack_from(error.quoted_l4)
+                    key = (quoted.src << 64) | (quoted.dst << 32) | (qsp << 16) | qdp
+                    if quoted.proto == 6:
+                        flows_new, flows_old, udp = tcp_new, tcp_old, 0
+                    elif quoted.proto == 17:
+                        flows_new, flows_old, udp = udp_new, udp_old, 1
+                    else:
+                        continue
+                    flow = flows_new.get(key)
+                    if flow is None:
+                        flow = flows_old.get(key)
+                    if flow is None or (not udp and (flow & SEQ_MASK) != qseq):
+                        rkey = (quoted.dst << 64) | (quoted.src << 32) | (qdp << 16) | qsp
+                        if rkey not in flows_new and rkey not in flows_old:
+                            unmatched += 1  # (an error about a reply, e.g. the scanner's
+                        continue  # kernel refusing it, is no news about the port)
+                    row = flow if udp else flow >> ROW_SHIFT
+                    if quoted.src in (udp_checked if udp else tcp_checked) and not check.valid(b, quoted.dst, qdp):  # type: ignore[union-attr]
+                        forged += 1
+                        continue
+                    from_target = outer.src == quoted.dst  # type: ignore[union-attr]
+                    ckey = (1, udp, error.icmp_type, error.code, from_target, outer.ttl)  # type: ignore[union-attr]
+                    code = cache.get(ckey)
+                    if code is None:
+                        verdict = classify_icmp(("tcp", "udp")[udp], error.icmp_type, error.code,
+                                                from_target, outer.ttl)  # type: ignore[union-attr]
+                        code = cache[ckey] = verdicts.code(verdict)
+                    if code == 0:
+                        continue  # an ICMP kind that says nothing about the port
+                    if decide(row, code, file_base | pkt.number):
+                        matched += 1
+                    else:
+                        dups += 1
+        finally:
+            self._tcp = (tcp_new, tcp_old)
+            self._udp = (udp_new, udp_old)
+            self._horizon = horizon
+            st.packets += seen
+            st.ipv6 += ipv6
+            st.fragments += frags
+            st.cut += cut
+            st.probes += probes
+            st.retransmissions += retrans
+            st.matched += matched
+            st.duplicates += dups
+            st.unmatched += unmatched
+            st.forged += forged
+            st.ordinary += ordinary
+            st.first_time = first_time
+            if seen and first_time is not None:
+                st.last_time = t if st.last_time is None else max(st.last_time, t)

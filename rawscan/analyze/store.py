@@ -1,0 +1,110 @@
+"""Compact tables for one analysis: what must be kept per endpoint and per source.
+
+An endpoint is (scanner, target, proto, port): the unit of the output, so every one seen is
+kept until the end. A row costs about 130 bytes (a dict entry, its int key and index, and
+23 bytes of arrays) instead of ~600 for a small object per endpoint.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from ..results import Verdict
+
+# Endpoint flags: how the scanner followed up on its probes (scan type, ordinary traffic).
+HALF_OPEN = 0x01  # reset the connection after the SYN-ACK without completing it (SYN scan)
+CONNECTED = 0x02  # completed the handshake (connect scan, or an ordinary connection)
+DATA = 0x04  # sent payload on a connection: ordinary traffic, not a probe
+REPLIED_UDP = 0x08  # a UDP datagram came back
+
+PROTO_BITS = {6: 0, 17: 1}
+PROTO_NAMES = ("tcp", "udp")
+FRAME_BITS = 40  # a packet reference is file index << FRAME_BITS | frame number
+
+
+def endpoint_key(scanner: int, target: int, udp: int, port: int) -> int:
+    """Keys sort by scanner, then target, protocol and port: the report's order."""
+    return (scanner << 49) | (target << 17) | (udp << 16) | port
+
+
+class EndpointKey(NamedTuple):
+    scanner: int
+    target: int
+    proto: str
+    port: int
+
+
+def split_key(key: int) -> EndpointKey:
+    return EndpointKey(key >> 49, (key >> 17) & 0xFFFFFFFF, PROTO_NAMES[(key >> 16) & 1], key & 0xFFFF)
+
+
+def packet_ref(file_no: int, frame: int) -> int:
+    return (file_no << FRAME_BITS) | frame
+
+
+def split_ref(ref: int) -> tuple[int, int]:
+    """(file index, frame number); frame 0 means none."""
+    return ref >> FRAME_BITS, ref & ((1 << FRAME_BITS) - 1)
+
+
+class Endpoints:
+    """Endpoint key -> row in parallel arrays (flows.py appends a row to each for a new one)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, int] = {}
+        self.verdict = array("H")  # code in Verdicts; 0: no reply yet
+        self.flags = array("B")
+        self.probes = array("I")  # probes sent, retransmissions included
+        self.probe_ref = array("Q")  # the probe the deciding reply answered (else the latest)
+        self.reply_ref = array("Q")  # the deciding reply; 0: none
+
+    def __len__(self) -> int:
+        return len(self.verdict)
+
+    def sorted_keys(self) -> list[int]:
+        return sorted(self.rows)
+
+
+class Sources:
+    """Per probing source: the time of its first and last probe."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, int] = {}
+        self.first = array("d")
+        self.last = array("d")
+
+    def row(self, src: int, time: float) -> int:
+        row = self.rows.get(src)
+        if row is None:
+            row = self.rows[src] = len(self.first)
+            self.first.append(time)
+            self.last.append(time)
+        return row
+
+    def span(self, src: int) -> tuple[float, float]:
+        row = self.rows[src]
+        return self.first[row], self.last[row]
+
+
+class Verdicts:
+    """Verdicts interned as small ints (state, reason, evidence and TTL: a few hundred at most)."""
+
+    def __init__(self) -> None:
+        self.table: list[Verdict | None] = [None]
+        self.strength: list[int] = [-1]  # evidence per code; -1: nothing yet
+        self._codes: dict[Verdict, int] = {}
+
+    def code(self, verdict: Verdict | None) -> int:
+        if verdict is None:
+            return 0
+        code = self._codes.get(verdict)
+        if code is None:
+            code = self._codes[verdict] = len(self.table)
+            self.table.append(verdict)
+            self.strength.append(int(verdict.evidence))
+        return code
+
+    def __iter__(self) -> Iterator[Verdict | None]:
+        return iter(self.table)

@@ -1,0 +1,1 @@
+"""Benchmarks: scripts printing figures (python -m rawscan.bench.NAME), never timed tests."""

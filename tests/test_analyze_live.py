@@ -1,0 +1,35 @@
+"""Live lab: nmap scans the namespace target while tcpdump records; rawscan analyze of that
+capture must agree with nmap's own XML port for port. The committed captures in pcaps/ test
+the same without root; this catches a newer nmap behaving differently."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from analyze_tools import nmap_xml_states
+from rawscan_cli import rawscan_command
+from record_analyze_pcaps import RECORDINGS, TRIES, record_once
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(any(shutil.which(t) is None for t in ("nmap", "tcpdump")),
+                       reason="needs nmap and tcpdump (apt-get install -y nmap tcpdump)"),
+]
+
+
+def test_fresh_nmap_syn_capture_agrees_with_nmap(tmp_path: Path) -> None:
+    name = "analyze-nmap-syn"
+    dest = tmp_path / "out"
+    dest.mkdir()
+    assert any(record_once(name, RECORDINGS[name], tmp_path, dest) for _ in range(TRIES))
+    out = tmp_path / "analyze.jsonl"
+    proc = subprocess.run([rawscan_command(), "analyze", str(dest / f"{name}.pcap"), "-oJ", str(out)],
+                          check=False, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    ours = {(r["proto"], r["port"]): (r["state"], r["reason"])
+            for r in map(json.loads, out.read_text().splitlines())}
+    assert ours == nmap_xml_states(dest / f"{name}.nmap.xml")
