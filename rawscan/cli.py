@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .commands import replay, scan
+from .commands import diff, payloads, ports, replay, scan
+from .commands import analyze
 
 app = typer.Typer(
     add_completion=False,
@@ -19,6 +20,10 @@ app = typer.Typer(
 app.command("syn")(scan.syn)
 app.command("udp")(scan.udp)
 app.command("replay")(replay.replay)
+app.command("analyze")(analyze.analyze)
+app.command("diff")(diff.diff)
+app.command("ports")(ports.ports)
+app.command("payloads")(payloads.payloads)
 
 
 def _version(value: bool) -> None:

@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from .pacing import Pacer
 from .permutation import Permutation
 from .probes.base import ProbeModule
-from .retry_policy import RetryPolicy, RoundReport
+from .retry_policy import RetryPolicy, RoundReport, may_be_rate_limited
+from .rtt import RttEstimator
 from .results import Evidence, Verdict
 from .targets import TargetSet
 from .transports.base import Transport
 
 POLL_EVERY = 64  # sends between non-blocking looks at the receive queue
+RTT_SAMPLE_EVERY = 16  # time one first-round probe in this many (bounded memory, Karn-safe)
+RTT_SAMPLES_MAX = 65536
 PROGRESS_INTERVAL = 0.2  # seconds between progress callbacks
 
 
@@ -24,7 +27,7 @@ PROGRESS_INTERVAL = 0.2  # seconds between progress callbacks
 class ScanOptions:
     rate: float = 5000.0  # probes per second, retransmissions included
     retries: int = 10  # at most this many retransmissions of a silent probe
-    timeout: float = 1.0  # seconds to wait for replies after a round's last probe
+    timeout: float = 1.0  # at most this long to wait for replies after a round's last probe
     sources: int = 1  # our source addresses: each has its own ICMP rate-limit budget
     defeat_icmp_ratelimit: bool = False
 
@@ -75,6 +78,9 @@ class Engine:
         self._next_progress = 0.0
         self._icmp_answers = 0
         self._icmp_hosts: set[int] = set()
+        self._rtt = RttEstimator()
+        self._sent_at: dict[int, float] = {}  # a sample of first-round probes' send times
+        self._icmp_limit_possible = False
 
     def endpoint(self, index: int) -> Endpoint:
         host, port = divmod(index, len(self.ports))
@@ -107,13 +113,24 @@ class Engine:
             self._icmp_answers, self._icmp_hosts = 0, set()
             self.stats.rounds += 1
             self._send_round(order, pacer)
-            self._wait(clock.now() + self.options.timeout)
+            self._wait(clock.now() + self._wait_time(policy))
             answered = len(self.verdicts) - answered_before
             history.append(RoundReport(answered, self._icmp_answers, len(self._icmp_hosts),
                                        clock.now() - began, self._total - len(self.verdicts)))
             if self._round > 0:
                 self.stats.answered_on_retry += answered
+            if self._round == 0:
+                self._sent_at.clear()  # only first-round probes are timed
+                self._icmp_limit_possible = may_be_rate_limited(history[0], self.options.sources)
         self.stats.icmp_rate_limited = policy.rate_limited
+
+    def _wait_time(self, policy: RetryPolicy) -> float:
+        """How long to wait after a round's last probe: the measured RTT allows, except where
+        ICMP errors may be rate-limited: then a round must last a token period (1 s on Linux)
+        or retries cannot tell rate limiting from silence."""
+        if self._round > 0 and (self._icmp_limit_possible or policy.rate_limited):
+            return self.options.timeout
+        return self._rtt.wait(self.options.timeout)
 
     def _send_round(self, order: Permutation, pacer: Pacer) -> None:
         clock = self.transport.clock
@@ -134,7 +151,10 @@ class Engine:
             host, port = divmod(index, nports)
             target = self.targets.address(host)
             self.transport.send(self.probe.build(target, self.ports[port], self._round))
-            pacer.take(clock.now())
+            now = clock.now()
+            pacer.take(now)
+            if not self._round and index % RTT_SAMPLE_EVERY == 0 and len(self._sent_at) < RTT_SAMPLES_MAX:
+                self._sent_at[index] = now
             since_poll += 1
             self.stats.sent += 1
             if self._round:
@@ -173,6 +193,9 @@ class Engine:
         if previous is None and reply.icmp:
             self._icmp_answers += 1
             self._icmp_hosts.add(reply.target)
+        sent_at = self._sent_at.pop(index, None)
+        if sent_at is not None and self._round == 0:
+            self._rtt.add(self.transport.clock.now() - sent_at)
         self.verdicts[index] = reply.verdict
         self.stats.matched += 1
         if reply.verdict.evidence is Evidence.RESPONSE and self.on_result:

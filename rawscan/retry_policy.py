@@ -41,12 +41,24 @@ def expected_hidden(answers_per_round: list[int]) -> float:
     return sum(answers_per_round) * missed_all / (1 - missed_all)
 
 
+def within_icmp_budget(report: RoundReport, sources: int) -> bool:
+    """Could a rate-limited host have sent all of the round's ICMP answers?"""
+    budget = (ICMP_PER_SECOND * report.duration + ICMP_BURST) * sources * report.icmp_hosts
+    return report.icmp_answered <= budget
+
+
 def looks_rate_limited(report: RoundReport, sources: int) -> bool:
     """A retry round whose ICMP answers fit a per-host token bucket, with more left unanswered."""
     if report.icmp_answered == 0 or report.unanswered <= report.icmp_answered:
         return False
-    budget = (ICMP_PER_SECOND * report.duration + ICMP_BURST) * sources * report.icmp_hosts
-    return report.icmp_answered <= budget
+    return within_icmp_budget(report, sources)
+
+
+def may_be_rate_limited(first_round: RoundReport, sources: int) -> bool:
+    """After the first round: ICMP errors came, few enough to be a burst, and ports are left.
+    Then retry rounds must last an ICMP token period, or a limit would pass for silence."""
+    return (first_round.icmp_answered > 0 and first_round.unanswered > 0
+            and within_icmp_budget(first_round, sources))
 
 
 class RetryPolicy:
@@ -62,7 +74,9 @@ class RetryPolicy:
             return False
         if rounds == 1:
             return True  # silence needs at least one retransmission to mean anything
-        if not self.rate_limited and looks_rate_limited(last, self.sources):
+        if (not self.rate_limited and rounds >= 3
+                and all(looks_rate_limited(r, self.sources) for r in history[-2:])):
+            # two retry rounds in a row: one late reply is not a trickle
             self.rate_limited = True
             # each further round must find something: bounded by what is left to find
             self._round_limit = rounds + 2 * last.unanswered + 2

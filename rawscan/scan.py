@@ -48,6 +48,7 @@ def run_scan(
     probe: ProbeModule,
     transport: Transport,
     writers: Sequence[ResultWriter] = (),
+    on_progress: Callable[[ScanStats], None] | None = None,
 ) -> ScanOutcome:
     outcome = ScanOutcome(plan, ScanStats())
     names = plan.targets.names
@@ -67,7 +68,7 @@ def run_scan(
         options=ScanOptions(rate=plan.rate, retries=plan.retries, timeout=plan.timeout,
                             sources=len(plan.sources),
                             defeat_icmp_ratelimit=plan.defeat_icmp_ratelimit),
-        order_key=derive_key(plan.seed, "order"), on_result=deliver,
+        order_key=derive_key(plan.seed, "order"), on_result=deliver, on_progress=on_progress,
     )
     try:
         outcome.stats = engine.run()

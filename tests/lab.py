@@ -94,6 +94,18 @@ def _must(argv: list[str], timeout: float = 30) -> None:
         raise LabError(f"`{' '.join(argv)}` failed ({r.returncode}): {detail}")
 
 
+def _stop(process: subprocess.Popen[Any]) -> None:
+    process.terminate()
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
+
+
 def _del_netns(name: str) -> None:
     with contextlib.suppress(OSError, subprocess.SubprocessError):  # checked below
         _run(["ip", "netns", "del", name])
@@ -334,26 +346,11 @@ class Lab:
         raise LabError(f"lab helper not ready after {READY_TIMEOUT} s: {' | '.join(output)}")
 
     def close(self) -> None:
-        """Kill the helper and delete the namespaces; safe to call more than once."""
+        """Stop what we started (by PID) and delete the namespaces; safe to call more than once."""
         dnsmasq, self._dnsmasq = self._dnsmasq, None
-        if dnsmasq is not None:
-            dnsmasq.terminate()
-            try:
-                dnsmasq.wait(5)
-            except subprocess.TimeoutExpired:
-                dnsmasq.kill()
-                dnsmasq.wait(5)
-            if dnsmasq.stderr is not None:
-                dnsmasq.stderr.close()
         helper, self._helper = self._helper, None
-        if helper is not None:
-            helper.terminate()
-            try:
-                helper.wait(5)
-            except subprocess.TimeoutExpired:
-                helper.kill()
-                helper.wait(5)
-            if helper.stdout is not None:
-                helper.stdout.close()
+        for process in (dnsmasq, helper):
+            if process is not None:
+                _stop(process)
         while self._created:
             _del_netns(self._created.pop())

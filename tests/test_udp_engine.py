@@ -89,13 +89,23 @@ def test_rate_limit_signature() -> None:
 
 def test_rate_limited_rounds_are_bounded() -> None:
     policy = RetryPolicy(retries=2)
-    history = [RoundReport(10, 6, 1, 1.0, 30), RoundReport(1, 1, 1, 1.0, 29)]
-    rounds = 2
+    history = [RoundReport(10, 6, 1, 1.0, 30), RoundReport(1, 1, 1, 1.0, 29), RoundReport(1, 1, 1, 1.0, 28)]
+    rounds = 3
     while policy.another_round(history) and rounds < 1000:
         history.append(RoundReport(1, 1, 1, 1.0, history[-1].unanswered))  # a trickle that never ends
         rounds += 1
-    assert policy.rate_limited and rounds <= 2 + 2 * 29 + 2
-    stops = RetryPolicy(retries=2)
-    quiet = [RoundReport(10, 6, 1, 1.0, 30), RoundReport(1, 1, 1, 1.0, 29), RoundReport(0, 0, 1, 1.0, 29)]
-    assert stops.another_round(quiet[:2]) and stops.another_round(quiet)
-    assert not stops.another_round(quiet + [RoundReport(0, 0, 0, 1.0, 29)])
+    assert policy.rate_limited and rounds <= 3 + 2 * 28 + 2
+    stops = RetryPolicy(retries=5)
+    quiet = [RoundReport(10, 6, 1, 1.0, 30), RoundReport(1, 1, 1, 1.0, 29), RoundReport(1, 1, 1, 1.0, 28),
+             RoundReport(0, 0, 0, 1.0, 28)]
+    assert stops.another_round(quiet[:3]) and stops.rate_limited
+    assert stops.another_round(quiet)
+    assert not stops.another_round(quiet + [RoundReport(0, 0, 0, 1.0, 28)])
+
+
+def test_one_late_reply_is_not_rate_limiting() -> None:
+    policy = RetryPolicy(retries=10)
+    history = [RoundReport(200, 150, 1, 0.2, 3), RoundReport(1, 1, 1, 1.0, 2), RoundReport(0, 0, 0, 1.0, 2)]
+    assert policy.another_round(history[:2])
+    policy.another_round(history)
+    assert not policy.rate_limited

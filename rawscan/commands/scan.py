@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from ..errors import RawscanError
-from .common import JsonOut, run_and_report, user_errors
+from .common import (
+    AllOut, Baseline, CsvOut, GrepOut, JsonOut, OpenOnly, OutputOptions, Quiet, XmlOut,
+    run_and_report, user_errors,
+)
 
 if TYPE_CHECKING:
     from ..plan import ScanPlan
@@ -46,7 +49,14 @@ def _options(
     data_hex: Annotated[Optional[str], typer.Option("--data-hex", help="UDP: send these bytes (hex) to every port instead of protocol probes.")] = None,
     data_string: Annotated[Optional[str], typer.Option("--data-string", help="UDP: send this text to every port instead of protocol probes.")] = None,
     defeat_icmp_ratelimit: Annotated[bool, typer.Option("--defeat-icmp-ratelimit", help="UDP: do not wait out ICMP rate limits; unanswered ports stay open|filtered.")] = False,
+    xml_out: XmlOut = None,
+    grep_out: GrepOut = None,
     json_out: JsonOut = None,
+    csv_out: CsvOut = None,
+    all_out: AllOut = None,
+    open_only: OpenOnly = False,
+    baseline: Baseline = None,
+    quiet: Quiet = False,
 ) -> None:
     """The options every live scan command takes (one list, so the commands cannot drift)."""
 
@@ -71,7 +81,7 @@ def _scan(
     exclude: str | None, excludefile: Path | None, allow_large: bool, rate: float, retries: int,
     timeout: float, seed: int | None, interface: str | None, source: str | None,
     source_port: int | None, ttl: int, pcap: Path | None, data_hex: str | None,
-    data_string: str | None, defeat_icmp_ratelimit: bool, json_out: str | None,
+    data_string: str | None, defeat_icmp_ratelimit: bool, **output: Any,
 ) -> None:
     from ..plan import ScanPlan, random_seed
     from ..ports import parse_ports
@@ -89,10 +99,17 @@ def _scan(
         excluded += read_target_file(str(excludefile))
     target_set = parse_targets(specs, exclude=excluded, allow_large=allow_large)
     port_spec = parse_ports(ports, default_proto="udp" if kind == "udp" else "tcp")
-    scan_ports = port_spec.udp if kind == "udp" else port_spec.tcp
+    scan_ports, other_ports = (
+        (port_spec.udp, port_spec.tcp) if kind == "udp" else (port_spec.tcp, port_spec.udp)
+    )
+    proto, other, other_command = ("UDP", "TCP", "syn") if kind == "udp" else ("TCP", "UDP", "udp")
+    if other_ports:  # one protocol per scan: never drop what the user asked for
+        raise RawscanError(
+            f"-p names {other} ports too; a {kind} scan covers {proto} only: scan those with "
+            f"'rawscan {other_command} -p {other[0]}:...' separately"
+        )
     if not scan_ports:
-        proto, prefix = ("UDP", "U:") if kind == "udp" else ("TCP", "T:")
-        raise RawscanError(f"no {proto} ports to scan in -p (a {kind} scan takes {prefix} ports)")
+        raise RawscanError(f"no {proto} ports to scan in -p")
     payload_hex = _payload_hex(kind, data_hex, data_string)
     sources = _sources(source) if source else None
     require_raw_sockets()
@@ -104,7 +121,7 @@ def _scan(
         retries=retries, timeout=timeout, started=time.time(), argv=tuple(sys.argv[1:]),
         payload_hex=payload_hex, defeat_icmp_ratelimit=defeat_icmp_ratelimit,
     )
-    _run_live(plan, interface, pcap, json_out)
+    _run_live(plan, interface, pcap, OutputOptions(**output))
 
 
 def _payload_hex(kind: str, data_hex: str | None, data_string: str | None) -> str | None:
@@ -135,7 +152,7 @@ def _sources(spec: str) -> tuple[int, ...]:
     return tuple(addresses)
 
 
-def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, json_out: str | None) -> None:
+def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: OutputOptions) -> None:
     from ..plan import sidecar_path
     from ..scan import probe_for
     from ..transports.live import LiveTransport
@@ -144,12 +161,17 @@ def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, json_out
     probe = probe_for(plan)
     transport = LiveTransport(probe.bpf_filter(), interface)
     if pcap is not None:
+        from ..output.files import hand_to_invoking_user
+
+        new_files = [f for f in (str(pcap), sidecar_path(str(pcap))) if not Path(f).exists()]
         try:
             Path(sidecar_path(str(pcap))).write_text(plan.to_json())
             transport = RecordingTransport(transport, str(pcap))  # type: ignore[assignment]
         except OSError as exc:
             transport.close()
             raise RawscanError(f"cannot write '{pcap}': {exc.strerror}") from None
-    run_and_report(plan, probe, transport, json_out)
+        for created in new_files:  # under sudo, the user's recording is the user's
+            hand_to_invoking_user(created)
+    run_and_report(plan, probe, transport, output)
 
 
