@@ -10,19 +10,10 @@ SERVICES_FILE = "/etc/services"
 
 @cache
 def _table(path: str = SERVICES_FILE) -> dict[tuple[int, str], str]:
-    # Read once: getservbyport() re-reads the file on every call (~60 us a port).
+    # Built once: getservbyport() re-reads the file on every call (~60 us a port).
     table: dict[tuple[int, str], str] = {}
-    try:
-        with open(path, encoding="utf-8", errors="replace") as services:
-            for line in services:
-                fields = line.split("#", 1)[0].split()
-                if len(fields) < 2 or "/" not in fields[1]:
-                    continue
-                port, _, proto = fields[1].partition("/")
-                if port.isdigit():
-                    table.setdefault((int(port), proto.lower()), fields[0])
-    except OSError:
-        pass  # no database: every port is "unknown"
+    for entry in _entries(path):
+        table.setdefault((entry.port, entry.proto), entry.name)
     return table
 
 

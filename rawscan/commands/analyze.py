@@ -8,17 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import (
-    EXIT_INTERRUPTED,
-    AllOut,
-    CsvOut,
-    GrepOut,
-    JsonOut,
-    OpenOnly,
-    Quiet,
-    XmlOut,
-    user_errors,
-)
+from ..output.options import OutputOptions
+from .common import EXIT_INTERRUPTED, user_errors, with_output_options
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,44 +18,33 @@ if TYPE_CHECKING:
     from ..analyze.report import ObservedPort
     from ..analyze.scanners import SourceSummary
     from ..output import ResultWriter, RunSummary
-    from ..output.options import OutputOptions
     from ..plan import ScanPlan
 
 SILENT_HOSTS_OVER = 25  # like ports: more silent hosts than this are summarised in one line
 WRITER_SCAN = {"SYN": "syn", "connect": "connect", "UDP": "udp"}
 
 
-def analyze(
+def _analyze(
     files: Annotated[list[Path], typer.Argument(
         help="pcap or pcapng captures (gzip'd too), read in order as one stream.")],
     min_probes: Annotated[int, typer.Option(
         "--min-probes", min=1,
         help="Probed ports or hosts (no data sent, no answer) that make a source a scanner.")] = 5,
-    xml_out: XmlOut = None,
-    grep_out: GrepOut = None,
-    json_out: JsonOut = None,
-    csv_out: CsvOut = None,
-    all_out: AllOut = None,
-    open_only: OpenOnly = False,
-    quiet: Quiet = False,
     scanners_only: Annotated[bool, typer.Option(
         "--scanners-only",
         help="Print the scanner summaries only, not every host's ports (output files get all).")] = False,
+    *,
+    output: OutputOptions,
 ) -> None:
     """Rebuild what scans learned from saved captures, whichever tool sent them; no root needed.
 
     Probes are matched to replies by 4-tuple and sequence number, ICMP errors by the packet they quote.
     """
-    from ..output.options import OutputOptions
-
     with user_errors():
-        options = OutputOptions(xml_out=xml_out, grep_out=grep_out, json_out=json_out,
-                                csv_out=csv_out, all_out=all_out, open_only=open_only,
-                                quiet=quiet)
-        _check_writable(options)  # bad output options fail before any reading
+        _check_writable(output)  # bad output options fail before any reading
         paths = [str(f) for f in files]
         _check_readable(paths)
-        _run(paths, options, min_probes, scanners_only)
+        _run(paths, output, min_probes, scanners_only)
 
 
 def _check_writable(options: OutputOptions) -> None:
@@ -277,3 +257,6 @@ def _footer(
         f"rawscan analyze done: {st.packets:,} IP packets in {len(paths)} file(s) spanning "
         f"{max(span, 0.0):.2f} s; {len(scanners)} scanner(s)"
     )
+
+
+analyze = with_output_options(_analyze, baseline=False)

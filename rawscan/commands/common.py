@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -27,8 +29,7 @@ if TYPE_CHECKING:
 EXIT_DIFFERENT = 1  # diff / --baseline: the results differ
 EXIT_INTERRUPTED = 130
 
-# The output options, one Annotated alias each so every command declares them the same way.
-# The parameter names must match OutputOptions' fields: commands pass them on as **kwargs.
+# The output options, one Annotated alias each; the parameter names are OutputOptions' fields.
 XmlOut = Annotated[Optional[str], typer.Option("-oX", help="Write nmap XML ('-': stdout).")]
 GrepOut = Annotated[Optional[str], typer.Option("-oG", help="Write nmap grepable lines ('-': stdout).")]
 JsonOut = Annotated[
@@ -50,6 +51,37 @@ Baseline = Annotated[
 Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")]
 
 
+def _output_parameters(
+    xml_out: XmlOut = None, grep_out: GrepOut = None, json_out: JsonOut = None,
+    csv_out: CsvOut = None, all_out: AllOut = None, open_only: OpenOnly = False,
+    baseline: Baseline = None, quiet: Quiet = False,
+) -> None:
+    """The output options, declared once; with_output_options() adds them to a command."""
+
+
+def with_output_options(
+    command: Callable[..., None], *, baseline: bool = True
+) -> Callable[..., None]:
+    """Give a command every output option; it receives them as one OutputOptions, `output`."""
+    extra = [p for p in inspect.signature(_output_parameters, eval_str=True).parameters.values()
+             if baseline or p.name != "baseline"]
+    names = {p.name for p in extra}
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values()
+           if p.name != "output"]
+
+    @functools.wraps(command)
+    def with_output(**options: Any) -> None:
+        with user_errors():  # impossible combinations are refused here, before anything runs
+            output = OutputOptions(**{name: options.pop(name) for name in names})
+        command(**options, output=output)
+
+    # typer reads the signature and the type hints: both must be the combined, resolved ones
+    del with_output.__wrapped__
+    with_output.__signature__ = inspect.Signature(own + extra)  # type: ignore[attr-defined]
+    with_output.__annotations__ = {p.name: p.annotation for p in own + extra}
+    return with_output
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """RawscanError -> 'rawscan: error: ...' on stderr and its exit code, never a traceback."""
@@ -64,11 +96,6 @@ def _on_sigterm(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt  # same path as Ctrl-C: stop sending, keep what was learned
 
 
-def _as_options(output: OutputOptions | str | None) -> OutputOptions:
-    # A bare path is the old -oJ-only call; keeps callers written before -oX etc. working.
-    return output if isinstance(output, OutputOptions) else OutputOptions(json_out=output)
-
-
 def _load_baseline(output: OutputOptions) -> ResultSet | None:
     from ..compare.load import load_results
 
@@ -76,8 +103,7 @@ def _load_baseline(output: OutputOptions) -> ResultSet | None:
 
 
 def run_and_report(
-    plan: ScanPlan, probe: ProbeModule, transport: Transport,
-    output: OutputOptions | str | None = None,
+    plan: ScanPlan, probe: ProbeModule, transport: Transport, options: OutputOptions
 ) -> None:
     """Run the scan, stream results to the writers, print the report; exit 130 if interrupted,
     1 if a --baseline was given and ports changed."""
@@ -90,7 +116,6 @@ def run_and_report(
     from ..scan import run_scan
     from ..targets import int_to_ip
 
-    options = _as_options(output)
     try:  # everything that can fail on bad input, before a single probe is sent
         options.destinations()
         baseline = _load_baseline(options)

@@ -12,10 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from ..errors import RawscanError
-from .common import (
-    AllOut, Baseline, CsvOut, GrepOut, JsonOut, OpenOnly, OutputOptions, Quiet, XmlOut,
-    run_and_report, user_errors,
-)
+from .common import OutputOptions, run_and_report, user_errors, with_output_options
 
 if TYPE_CHECKING:
     from ..plan import ScanPlan
@@ -49,14 +46,8 @@ def _options(
     data_hex: Annotated[Optional[str], typer.Option("--data-hex", help="UDP: send these bytes (hex) to every port instead of protocol probes.")] = None,
     data_string: Annotated[Optional[str], typer.Option("--data-string", help="UDP: send this text to every port instead of protocol probes.")] = None,
     defeat_icmp_ratelimit: Annotated[bool, typer.Option("--defeat-icmp-ratelimit", help="UDP: do not wait out ICMP rate limits; unanswered ports stay open|filtered.")] = False,
-    xml_out: XmlOut = None,
-    grep_out: GrepOut = None,
-    json_out: JsonOut = None,
-    csv_out: CsvOut = None,
-    all_out: AllOut = None,
-    open_only: OpenOnly = False,
-    baseline: Baseline = None,
-    quiet: Quiet = False,
+    *,
+    output: OutputOptions,
 ) -> None:
     """The options every live scan command takes (one list, so the commands cannot drift)."""
 
@@ -69,7 +60,7 @@ def _command(kind: str, doc: str) -> Callable[..., None]:
     command.__signature__ = inspect.signature(_options, eval_str=True)  # type: ignore[attr-defined]
     command.__doc__ = doc
     command.__name__ = kind
-    return command
+    return with_output_options(command)
 
 
 syn = _command("syn", "TCP SYN scan: SYN-ACK -> open, RST -> closed, ICMP unreachable or silence -> filtered.")
@@ -81,7 +72,7 @@ def _scan(
     exclude: str | None, excludefile: Path | None, allow_large: bool, rate: float, retries: int,
     timeout: float, seed: int | None, interface: str | None, source: str | None,
     source_port: int | None, ttl: int, pcap: Path | None, data_hex: str | None,
-    data_string: str | None, defeat_icmp_ratelimit: bool, **output: Any,
+    data_string: str | None, defeat_icmp_ratelimit: bool, output: OutputOptions,
 ) -> None:
     from ..plan import ScanPlan, random_seed
     from ..ports import parse_ports
@@ -121,7 +112,7 @@ def _scan(
         retries=retries, timeout=timeout, started=time.time(), argv=tuple(sys.argv[1:]),
         payload_hex=payload_hex, defeat_icmp_ratelimit=defeat_icmp_ratelimit,
     )
-    _run_live(plan, interface, pcap, OutputOptions(**output))
+    _run_live(plan, interface, pcap, output)
 
 
 def _payload_hex(kind: str, data_hex: str | None, data_string: str | None) -> str | None:
