@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import csv
-from typing import TextIO
 
 from ..results import RECORD_FIELDS, PortResult
-from . import RunInfo, RunSummary
-from .files import STDOUT, open_output
+from . import RunInfo
+from .base import PortRecordWriter
 
 
 def csv_row(result: PortResult) -> dict[str, object]:
@@ -18,26 +17,13 @@ def csv_row(result: PortResult) -> dict[str, object]:
     return row
 
 
-class CsvWriter:
+class CsvWriter(PortRecordWriter):
     def __init__(self, path: str, info: RunInfo | None = None) -> None:
-        self._info = info
-        self._owned = path != STDOUT
-        self._out: TextIO | None = open_output(path, newline="")  # the csv module ends rows
+        super().__init__(path, info, newline="")  # the csv module ends rows itself
+        assert self._out is not None
         self._rows = csv.DictWriter(self._out, fieldnames=RECORD_FIELDS)
         self._rows.writeheader()
         self._out.flush()
 
-    def write(self, result: PortResult) -> None:
-        if self._out is None or (self._info and not self._info.shown(result)):
-            return
+    def _record(self, result: PortResult) -> None:
         self._rows.writerow(csv_row(result))
-        self._out.flush()
-
-    def close(self, summary: RunSummary | None = None) -> None:
-        if self._out is None:
-            return
-        if self._owned:
-            self._out.close()
-        else:
-            self._out.flush()
-        self._out = None

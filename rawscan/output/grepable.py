@@ -8,13 +8,12 @@ ports are summarised under 'Ignored State'; every summarised state is named ther
 from __future__ import annotations
 
 import time
-from typing import TextIO
 
 from .. import __version__
 from ..results import PortResult
-from . import RunInfo, RunSummary
-from .files import STDOUT, open_output
-from .hosts import HostGroups, collapsed_states
+from . import RunSummary
+from .base import HostDocumentWriter
+from .hosts import collapsed_states
 
 
 def _when(epoch: float) -> str:
@@ -40,41 +39,18 @@ def host_lines(results: list[PortResult], open_only: bool = False) -> str:
     return f"{head}\tStatus: Up\n{line}\n"
 
 
-class GrepableWriter:
-    def __init__(self, path: str, info: RunInfo) -> None:
-        self._info = info
-        self._owned = path != STDOUT
-        self._out: TextIO | None = open_output(path)
-        self._hosts = HostGroups(len(info.ports))
-        self._written = 0
-        self._emit(f"# rawscan {__version__} scan initiated {_when(info.started)} as: "
-                   f"{info.command_line}\n")
+class GrepableWriter(HostDocumentWriter):
+    def _preamble(self) -> str:
+        return (f"# rawscan {__version__} scan initiated {_when(self._info.started)} as: "
+                f"{self._info.command_line}\n")
 
-    def _emit(self, text: str) -> None:
-        assert self._out is not None
-        self._out.write(text)
-        self._out.flush()
+    def _host(self, results: list[PortResult]) -> str:
+        return host_lines(results, self._info.open_only)
 
-    def write(self, result: PortResult) -> None:
-        done = self._hosts.add(result)
-        if done is not None:
-            self._write_host(done)
-
-    def _write_host(self, results: list[PortResult]) -> None:
-        self._emit(host_lines(results, self._info.open_only))
-        self._written += 1
-
-    def close(self, summary: RunSummary | None = None) -> None:
-        if self._out is None:
-            return
-        for results in self._hosts.rest():
-            self._write_host(results)
+    def _trailer(self, summary: RunSummary | None) -> str:
         elapsed = summary.elapsed if summary else time.time() - self._info.started
         end = _when(self._info.started + elapsed)
         how = "done" if summary and not summary.interrupted else (
             "interrupted" if summary else "stopped by an error")
-        self._emit(f"# rawscan {how} at {end} -- {self._info.total_hosts} IP address(es) "
-                   f"({self._written} host(s) up) scanned in {elapsed:.2f} seconds\n")
-        if self._owned:
-            self._out.close()
-        self._out = None
+        return (f"# rawscan {how} at {end} -- {self._info.total_hosts} IP address(es) "
+                f"({self._written} host(s) up) scanned in {elapsed:.2f} seconds\n")

@@ -10,15 +10,14 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict
-from typing import TextIO
 from xml.sax.saxutils import quoteattr
 
 from .. import __version__
 from ..plan import compress_ports
 from ..results import PortResult
-from . import RunInfo, RunSummary
-from .files import STDOUT, open_output
-from .hosts import HostGroups, collapsed_states, host_reason
+from . import RunSummary
+from .base import HostDocumentWriter
+from .hosts import collapsed_states, host_reason
 
 XML_OUTPUT_VERSION = "1.05"  # nmap 7.x's; the DTD and every reader know it
 DTD_SCAN_TYPES = {"syn": "syn", "udp": "udp", "ack": "ack", "connect": "connect"}
@@ -76,20 +75,7 @@ def host_xml(results: list[PortResult], open_only: bool = False) -> str:
     return "\n".join(lines + ports + ["</host>"]) + "\n"
 
 
-class NmapXmlWriter:
-    def __init__(self, path: str, info: RunInfo) -> None:
-        self._info = info
-        self._owned = path != STDOUT
-        self._out: TextIO | None = open_output(path)
-        self._hosts = HostGroups(len(info.ports))
-        self._written = 0
-        self._emit(self._preamble())
-
-    def _emit(self, text: str) -> None:
-        assert self._out is not None
-        self._out.write(text)
-        self._out.flush()  # a reader tailing the file, or a kill -9, sees every complete host
-
+class NmapXmlWriter(HostDocumentWriter):
     def _preamble(self) -> str:
         info = self._info
         scan_type = DTD_SCAN_TYPES.get(info.scan, "udp" if info.proto == "udp" else "syn")
@@ -107,20 +93,10 @@ class NmapXmlWriter:
             '<verbose level="0"/>\n<debugging level="0"/>\n'
         )
 
-    def write(self, result: PortResult) -> None:
-        done = self._hosts.add(result)
-        if done is not None:
-            self._write_host(done)
+    def _host(self, results: list[PortResult]) -> str:
+        return host_xml(results, self._info.open_only)
 
-    def _write_host(self, results: list[PortResult]) -> None:
-        self._emit(host_xml(results, self._info.open_only))
-        self._written += 1
-
-    def close(self, summary: RunSummary | None = None) -> None:
-        if self._out is None:
-            return
-        for results in self._hosts.rest():
-            self._write_host(results)
+    def _trailer(self, summary: RunSummary | None) -> str:
         info = self._info
         elapsed = summary.elapsed if summary else time.time() - info.started
         end = info.started + elapsed
@@ -134,7 +110,4 @@ class NmapXmlWriter:
         finished = _attrs(time=int(end), timestr=_timestr(end), summary=text,
                           elapsed=f"{elapsed:.2f}", **outcome)
         hosts = _attrs(up=self._written, down=0, total=info.total_hosts)
-        self._emit(f"<runstats><finished{finished}/><hosts{hosts}/>\n</runstats>\n</nmaprun>\n")
-        if self._owned:
-            self._out.close()
-        self._out = None
+        return f"<runstats><finished{finished}/><hosts{hosts}/>\n</runstats>\n</nmaprun>\n"

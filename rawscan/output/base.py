@@ -1,0 +1,90 @@
+"""What the file writers share: an output flushed as written, per-port or per-host documents."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from ..results import PortResult
+from . import RunInfo, RunSummary
+from .files import STDOUT, open_output
+from .hosts import HostGroups
+
+
+class FileWriter:
+    """A file (or stdout), flushed at every write: a killed run keeps all that was written."""
+
+    def __init__(self, path: str, **open_options: str) -> None:
+        self._owned = path != STDOUT
+        self._out: TextIO | None = open_output(path, **open_options)
+
+    def _emit(self, text: str) -> None:
+        assert self._out is not None
+        self._out.write(text)
+        self._out.flush()
+
+    def _finish(self) -> None:
+        assert self._out is not None
+        if self._owned:
+            self._out.close()
+        else:
+            self._out.flush()
+        self._out = None
+
+
+class PortRecordWriter(FileWriter):
+    """One record per port as it is learned (JSON Lines, CSV)."""
+
+    def __init__(self, path: str, info: RunInfo | None = None, **open_options: str) -> None:
+        super().__init__(path, **open_options)
+        self._info = info
+
+    def _record(self, result: PortResult) -> None:
+        raise NotImplementedError
+
+    def write(self, result: PortResult) -> None:
+        if self._out is None or (self._info and not self._info.shown(result)):
+            return
+        self._record(result)
+        self._out.flush()
+
+    def close(self, summary: RunSummary | None = None) -> None:
+        if self._out is not None:
+            self._finish()
+
+
+class HostDocumentWriter(FileWriter):
+    """A document written a host at a time, once all its ports are known (nmap XML, grepable),
+    and always ended on close, so an interrupted run still leaves a whole document."""
+
+    def __init__(self, path: str, info: RunInfo) -> None:
+        super().__init__(path)
+        self._info = info
+        self._hosts = HostGroups(len(info.ports))
+        self._written = 0  # hosts
+        self._emit(self._preamble())
+
+    def _preamble(self) -> str:
+        raise NotImplementedError
+
+    def _host(self, results: list[PortResult]) -> str:
+        raise NotImplementedError
+
+    def _trailer(self, summary: RunSummary | None) -> str:
+        raise NotImplementedError
+
+    def write(self, result: PortResult) -> None:
+        done = self._hosts.add(result)
+        if done is not None:
+            self._write_host(done)
+
+    def _write_host(self, results: list[PortResult]) -> None:
+        self._emit(self._host(results))
+        self._written += 1
+
+    def close(self, summary: RunSummary | None = None) -> None:
+        if self._out is None:
+            return
+        for results in self._hosts.rest():
+            self._write_host(results)
+        self._emit(self._trailer(summary))
+        self._finish()
