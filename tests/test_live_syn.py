@@ -85,3 +85,12 @@ def test_ctrl_c_keeps_what_was_learned(tmp_path: Path) -> None:
     expected = SYN_2000.expected()
     assert 20 <= len(partial) < 2000
     assert all(expected[port] == state for port, state in partial.items())
+
+
+def test_interface_option_sends_and_receives_on_that_interface(tmp_path: Path) -> None:
+    with Lab(SYN_SMALL.spec()) as lab:
+        states, _records, _stdout = scan(lab, tmp_path, "1-200", "-e", lab.scanner_iface)
+        assert states == SYN_SMALL.expected()
+        wrong = lab.exec_scanner([rawscan_command(), "syn", lab.target_ip, "-p", "22", "-e", "lo", "-q"])
+    # bound to loopback, nothing reaches the target: every port stays silent
+    assert wrong.returncode == 0 and "filtered" in wrong.stdout and "open" not in wrong.stdout.split("PORT")[-1]

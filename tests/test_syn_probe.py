@@ -159,3 +159,16 @@ def test_bpf_filter_compiles(probe: SynProbe) -> None:
     except ImportError as exc:  # pragma: no cover - libpcap absent
         pytest.skip(f"libpcap is not installed: {exc}")
     assert program.bf_len > 5
+
+
+def test_plan_options_reach_the_probes() -> None:
+    from rawscan.plan import ScanPlan
+    from rawscan.scan import probe_for
+    from rawscan.targets import TargetSet
+
+    plan = ScanPlan(scan="syn", targets=TargetSet(((DST, DST),), {}), ports=(22,), seed=5,
+                    sources=(SRC,), source_port=5555, ttl=3)
+    packet = IP(probe_for(plan).build(DST, 22))
+    assert (packet.ttl, packet[TCP].sport, packet.src) == (3, 5555, "198.18.0.1")
+    again = ScanPlan.from_json(plan.to_json(), "sidecar")
+    assert probe_for(again).build(DST, 22) == bytes(packet)  # the sidecar regenerates it exactly

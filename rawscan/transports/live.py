@@ -70,7 +70,7 @@ class LiveTransport:
             self._rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
         if interface:
             try:
-                self._rx.bind((interface, socket.htons(ETH_P_IP)))
+                self._rx.bind((interface, ETH_P_IP))  # Python applies htons() itself here
                 self._tx.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
             except OSError as exc:
                 raise RawscanError(f"cannot use interface '{interface}': {exc.strerror}") from None
