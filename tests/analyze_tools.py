@@ -10,16 +10,10 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from rawscan.plan import expand_ports
 
 PortStates = dict[tuple[str, int], tuple[str, str]]  # (proto, port) -> (state, reason)
 
-
-def _expand(ports: str) -> list[int]:
-    out: list[int] = []
-    for part in filter(None, ports.split(",")):
-        lo, _, hi = part.partition("-")
-        out.extend(range(int(lo), int(hi or lo) + 1))
-    return out
 
 
 def nmap_xml_states(path: Path) -> PortStates:
@@ -32,7 +26,7 @@ def nmap_xml_states(path: Path) -> PortStates:
                 ports = why.get("ports")
                 if ports is None:
                     raise ValueError(f"{path}: extrareasons without a port list (nmap too old)")
-                for port in _expand(ports):
+                for port in expand_ports(ports):
                     states[(str(why.get("proto")), port)] = (str(extra.get("state")), str(why.get("reason")))
         for port in host.iter("port"):
             state = port.find("state")

@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from lab import SERVICES, TARGET_IP, Lab, LabSpec, lab_unavailable_reason  # noqa: E402
 from lab_layouts import SynLayout  # noqa: E402
 from rawscan_cli import rawscan_command, read_jsonl  # noqa: E402
+from rawscan.plan import expand_ports  # noqa: E402
 
 SWEEP_NET = "198.19.0.0/16"  # inside 198.18.0.0/15: made local in the target namespace
 HOSTS_256 = "198.19.0.0/24"
@@ -161,17 +162,10 @@ def parse_nmap_xml(path: Path) -> States:
             states[key] = "" if state is None else state.get("state", "")
         for extra in host.iter("extraports"):  # ports nmap folded into one line
             for reason in extra.iter("extrareasons"):
-                for p in _ports(reason.get("ports", "")):
+                for p in expand_ports(reason.get("ports", "")):
                     states[addr, p] = extra.get("state", "")
     return states
 
-
-def _ports(spec: str) -> list[int]:
-    ports: list[int] = []
-    for part in filter(None, spec.split(",")):
-        lo, _, hi = part.partition("-")
-        ports.extend(range(int(lo), int(hi or lo) + 1))
-    return ports
 
 
 def masscan(rate: int) -> Tool:

@@ -12,7 +12,6 @@ import statistics
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from lab import Lab, LabSpec, lab_unavailable_reason  # noqa: E402
 from lab_layouts import UDP_1024, UDP_RATE_LIMITED, UdpLayout  # noqa: E402
 from rawscan_cli import rawscan_command, read_jsonl  # noqa: E402
+from analyze_tools import nmap_xml_states  # noqa: E402
 
 EXTRA_SOURCES = tuple(f"198.18.0.{i}" for i in range(3, 10))
 Runner = Callable[[Lab, UdpLayout, Path], dict[int, str]]
@@ -44,21 +44,8 @@ def nmap_runner(lab: Lab, layout: UdpLayout, out: Path) -> dict[int, str]:
                              lab.target_ip], timeout=900)
     if proc.returncode != 0:
         raise SystemExit(f"nmap failed: {proc.stderr}")
-    states = {int(p.get("portid", 0)): p.find("state").get("state", "")  # type: ignore[union-attr]
-              for p in ET.parse(xml).iter("port")}
-    for extra in ET.parse(xml).iter("extraports"):  # ports nmap folded into one line
-        for reason in extra.iter("extrareasons"):
-            for port in _ports(reason.get("ports", "")):
-                states[port] = extra.get("state", "")
-    return states
+    return {port: state for (_proto, port), (state, _why) in nmap_xml_states(xml).items()}
 
-
-def _ports(spec: str) -> list[int]:
-    ports: list[int] = []
-    for part in filter(None, spec.split(",")):
-        lo, _, hi = part.partition("-")
-        ports.extend(range(int(lo), int(hi or lo) + 1))
-    return ports
 
 
 def measure(name: str, runner: Runner, layout: UdpLayout, spec: LabSpec, runs: int) -> tuple[str, float, str]:
