@@ -28,6 +28,7 @@ class ScanPlan:
     started: float = 0.0  # epoch seconds
     argv: tuple[str, ...] = field(default=())
     payload_hex: str | None = None  # UDP: the user's datagram instead of protocol probes
+    fixed_source_port: bool = False  # -g: every try from source_port (else one port per try)
     defeat_icmp_ratelimit: bool = False
 
     def to_json(self) -> str:
@@ -64,6 +65,7 @@ class ScanPlan:
                 argv=tuple(data.get("argv", ())),
                 payload_hex=data.get("payload_hex"),
                 defeat_icmp_ratelimit=bool(data.get("defeat_icmp_ratelimit", False)),
+                fixed_source_port=bool(data.get("fixed_source_port", False)),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise RawscanError(f"scan description '{origin}' is not usable: {exc}") from None

@@ -17,6 +17,9 @@ from .services import service_name
 from .targets import int_to_ip
 from .transports.base import Transport
 
+SYN_SOURCE_PORTS = 16  # retransmission k uses source_port + k % 16
+
+
 def _udp_probe(plan: ScanPlan, cookie: Cookie) -> ProbeModule:
     from .payloads import payload_for, user_payload
 
@@ -27,7 +30,8 @@ def _udp_probe(plan: ScanPlan, cookie: Cookie) -> ProbeModule:
 
 
 PROBE_MODULES: dict[str, Callable[[ScanPlan, Cookie], ProbeModule]] = {
-    "syn": lambda plan, cookie: SynProbe(plan.sources, plan.source_port, cookie, plan.ttl),
+    "syn": lambda plan, cookie: SynProbe(plan.sources, plan.source_port, cookie, plan.ttl,
+                                         1 if plan.fixed_source_port else SYN_SOURCE_PORTS),
     "udp": _udp_probe,
 }
 

@@ -172,3 +172,28 @@ def test_plan_options_reach_the_probes() -> None:
     assert (packet.ttl, packet[TCP].sport, packet.src) == (3, 5555, "198.18.0.1")
     again = ScanPlan.from_json(plan.to_json(), "sidecar")
     assert probe_for(again).build(DST, 22) == bytes(packet)  # the sidecar regenerates it exactly
+
+
+def test_each_try_leaves_from_its_own_source_port() -> None:
+    probe = SynProbe((SRC,), SPORT, Cookie(derive_key(7, "cookie")), sport_span=16)
+    tries = [IP(probe.build(DST, 80, attempt)) for attempt in range(17)]
+    assert [t[TCP].sport for t in tries[:16]] == list(range(SPORT, SPORT + 16))
+    assert tries[16][TCP].sport == SPORT  # wraps around
+    for sent in tries:
+        parsed = probe.parse_reply(reply(bytes(sent), "SA"))
+        assert parsed is not None and parsed.verdict.state == "open"
+        assert probe.parse_reply(icmp(bytes(sent), 3, 13)) is not None
+    outside = IP(reply(bytes(tries[0]), "RA"))
+    outside[TCP].dport = SPORT + 16
+    assert probe.parse_reply(bytes(outside)) is None
+    assert f"portrange {SPORT}-{SPORT + 15}" in probe.bpf_filter()
+    fixed = SynProbe((SRC,), SPORT, Cookie(derive_key(7, "cookie")))
+    assert {IP(fixed.build(DST, 80, a))[TCP].sport for a in range(5)} == {SPORT}
+
+
+def test_own_probes_to_our_source_ports_looped_back_are_not_replies() -> None:
+    local = ip_to_int("127.0.0.1")
+    probe = SynProbe((local,), 40000, Cookie(derive_key(3, "cookie")), sport_span=16)
+    for port in range(40000, 40016):
+        for attempt in range(16):
+            assert probe.parse_reply(probe.build(local, port, attempt)) is None

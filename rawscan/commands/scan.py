@@ -40,7 +40,7 @@ def _options(
     seed: Annotated[Optional[int], typer.Option("--seed", min=0, max=2**63 - 1, help="Key for probe order and reply cookies (random by default).")] = None,
     interface: Annotated[Optional[str], typer.Option("-e", "--interface", help="Send and receive on this interface.")] = None,
     source: Annotated[Optional[str], typer.Option("-S", "--source", help="Source address(es) this host owns, e.g. 198.18.0.1-8: probes are spread over them (default: the route's).")] = None,
-    source_port: Annotated[Optional[int], typer.Option("-g", "--source-port", min=1, max=65535, help="Source port (default: chosen from the seed).")] = None,
+    source_port: Annotated[Optional[int], typer.Option("-g", "--source-port", min=1, max=65535, help="TCP source port for every try (default: one chosen from the seed, plus the try number, as nmap does).")] = None,
     ttl: Annotated[int, typer.Option("--ttl", min=1, max=255, help="IP TTL of probes.")] = 64,
     pcap: Annotated[Optional[Path], typer.Option("--pcap", help="Record every probe and reply to this pcap (plus FILE.json with the scan's seed and options).")] = None,
     data_hex: Annotated[Optional[str], typer.Option("--data-hex", help="UDP: send these bytes (hex) to every port instead of protocol probes.")] = None,
@@ -111,6 +111,7 @@ def _scan(
         source_port=source_port or source_port_for(scan_seed), ttl=ttl, rate=rate,
         retries=retries, timeout=timeout, started=time.time(), argv=tuple(sys.argv[1:]),
         payload_hex=payload_hex, defeat_icmp_ratelimit=defeat_icmp_ratelimit,
+        fixed_source_port=source_port is not None,
     )
     _run_live(plan, interface, pcap, output)
 
