@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import gzip
 import json
-import signal
 import struct
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 
 import pytest
 from analyze_helpers import ROUTER, T0, A, B, C, run_analyze, write_pcap
 from analyze_tools import nmap_xml_states
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from deadline import Hung, deadline
 from rawscan_cli import rawscan_command
 
 from rawscan.bench.pcapgen import ACK, RST, SYN, icmp_error, ipv4, tcp, udp
@@ -193,20 +190,6 @@ def test_every_output_format(tmp_path: Path) -> None:
     assert {p.suffix for p in tmp_path.glob("all.*")} == {".xml", ".gnmap", ".jsonl", ".csv"}
 
 
-@contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    def ring(_sig: int, _frame: FrameType | None) -> None:
-        raise TimeoutError(f"still analyzing after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
 @pytest.mark.skipif(not CORPUS_FILES, reason=f"tcpdump test corpus not found at {CORPUS}")
 def test_every_corpus_file_gives_a_result_or_a_clean_error() -> None:
     """tcpdump's own test captures (many malformed): ~2 s for the 831 files in process."""
@@ -216,7 +199,7 @@ def test_every_corpus_file_gives_a_result_or_a_clean_error() -> None:
             with deadline(10):
                 code, _, err = run_analyze(str(path), "-q")
             assert_clean(code, err)
-        except (Exception, TimeoutError) as exc:  # collect them all, report once
+        except (Exception, Hung) as exc:  # collect them all, report once
             failures.append(f"{path.name}: {type(exc).__name__}: {exc}")
     assert not failures, "\n".join(failures[:20])
 

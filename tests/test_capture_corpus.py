@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import gzip
 import random
-import signal
 import tracemalloc
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 
 import pytest
 
 from rawscan.capture import CaptureError, read_ip_packets
+from deadline import Hung, deadline
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "tcpdump-tests"
 FILES = sorted(p for p in CORPUS.iterdir() if p.is_file()) if CORPUS.is_dir() else []
@@ -26,24 +24,6 @@ ABSENT = pytest.mark.skip(reason=f"tcpdump test corpus not found at {CORPUS}")
 
 PER_FILE_SECONDS = 10.0
 PEAK_BYTES = 24 << 20  # the largest block the reader accepts is 16 MiB; real files need far less
-
-
-class Hung(BaseException):
-    """Raised by the alarm; a BaseException so the reader cannot turn it into CaptureError."""
-
-
-@contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    def ring(_sig: int, _frame: FrameType | None) -> None:
-        raise Hung(f"still reading after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def read_all(path: Path) -> int | str:
