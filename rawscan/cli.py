@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 from typing import Annotated
 
 import typer
 
 from . import __version__
-from .commands import diff, payloads, ports, replay, scan
+from .commands import diff, payloads, ports, replay, resume, scan
 from .commands import analyze
 
 app = typer.Typer(
@@ -20,6 +23,7 @@ app = typer.Typer(
 app.command("syn")(scan.syn)
 app.command("udp")(scan.udp)
 app.command("replay")(replay.replay)
+app.command("resume")(resume.resume)
 app.command("analyze")(analyze.analyze)
 app.command("diff")(diff.diff)
 app.command("ports")(ports.ports)
@@ -41,8 +45,35 @@ def _main(
     pass
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
-    app()
+    """The console script. Exits with os._exit once output is flushed: tearing down the
+    interpreter with Scapy loaded takes ~0.25 s, a third of a small scan's run time."""
+    code = 0
+    signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: partial results are kept
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+    except KeyboardInterrupt:
+        code = 130
+    except BaseException:  # a bug: show it as Python would, and fail
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass  # e.g. a closed pipe: nothing more can reach it
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -1,24 +1,33 @@
-"""The scan engine: paces probes over a keyed permutation, validates replies, retries the silent.
+"""The scan engine: paces probes over a keyed cyclic order, validates replies, retries the silent.
 
 It knows nothing of TCP or UDP (the probe module does) nor of sockets (the transport does).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from .cyclic import CyclicOrder
 from .pacing import Pacer
-from .permutation import Permutation
 from .probes.base import ProbeModule
-from .retry_policy import RetryPolicy, RoundReport, may_be_rate_limited
+from .retry_policy import (
+    RetryPolicy,
+    RoundReport,
+    estimated_loss,
+    expected_hidden,
+    may_be_rate_limited,
+)
 from .rtt import RttEstimator
 from .results import Evidence, Verdict
 from .targets import TargetSet
+from .timing import next_rate
 from .transports.base import Transport
 
-POLL_EVERY = 64  # sends between non-blocking looks at the receive queue
-RTT_SAMPLE_EVERY = 16  # time one first-round probe in this many (bounded memory, Karn-safe)
+BATCH_MAX = 128  # probes handed to the transport at once (one sendmmsg on the live one)
+BATCH_SECONDS = 0.0005  # ... or what the rate allows in this long, so low rates stay smooth
+RTT_SAMPLE_MASK = 15  # time one first-round probe in 16 (bounded memory, Karn-safe)
 RTT_SAMPLES_MAX = 65536
 PROGRESS_INTERVAL = 0.2  # seconds between progress callbacks
 
@@ -41,11 +50,17 @@ class ScanStats:
     matched: int = 0  # valid replies that decided a port
     duplicates: int = 0  # valid replies for a port already decided
     stray: int = 0  # failed validation: stray, late from another scan, or forged
+    unverified: int = 0  # bare RSTs or SYNs: no cookie to check, believed only failing better
     answered_on_retry: int = 0
     rounds: int = 0
     icmp_rate_limited: bool = False
     elapsed: float = 0.0
     interrupted: bool = False
+    unanswered: int = 0  # endpoints that never got a reply (their state is the silence's)
+    estimated_loss: float = 0.0  # share of replies lost, judged from the retry rounds
+    expected_missed: float = 0.0  # answering endpoints probably among the unanswered
+    lowest_rate: float = 0.0  # the slowest round's rate, when drops made it slow down
+    unsent: int = 0  # probes the host refused to send (no route, local firewall)
 
 
 @dataclass
@@ -55,6 +70,7 @@ class Endpoint:
 
 
 ResultCallback = Callable[[int, int, Verdict], None]
+_NOT_ALL_SET = re.compile(rb"[^\xff]")
 
 
 @dataclass
@@ -67,13 +83,30 @@ class Engine:
     order_key: bytes
     on_result: ResultCallback | None = None
     on_progress: Callable[[ScanStats], None] | None = None  # a few times a second at most
-    verdicts: dict[int, Verdict] = field(default_factory=dict)
     stats: ScanStats = field(default_factory=ScanStats)
+    done: bytes | None = None  # a resumed scan: endpoints an earlier run already reported
+
+    @property
+    def decided(self) -> bytes:
+        """One bit per endpoint (index order, least significant bit first): reported or not.
+        What a resume file keeps of an interrupted scan."""
+        return bytes(self._decided)
 
     def __post_init__(self) -> None:
         self._port_index = {port: i for i, port in enumerate(self.ports)}
         self._total = len(self.targets) * len(self.ports)
         self.stats.probes = self._total
+        # Per endpoint one bit: has it a verdict (then it is not probed again)? Verdicts that a
+        # later reply may still beat (ICMP errors) wait in _provisional; final ones are streamed.
+        self._decided = bytearray((self._total + 7) // 8)
+        self._answered = 0
+        if self.done is not None:
+            if len(self.done) != len(self._decided):
+                raise ValueError("the resume state does not match this scan's size")
+            self._decided[:] = self.done
+            self._answered = sum(bin(b).count("1") for b in self._decided)
+        self._provisional: dict[int, Verdict] = {}
+        self._unverified: dict[int, Verdict] = {}  # unanswered endpoints' uncheckable replies
         self._round = 0
         self._next_progress = 0.0
         self._icmp_answers = 0
@@ -81,6 +114,14 @@ class Engine:
         self._rtt = RttEstimator()
         self._sent_at: dict[int, float] = {}  # a sample of first-round probes' send times
         self._icmp_limit_possible = False
+        self._batch = 1
+        ranges = self.targets.ranges
+        self._single_range = ranges[0] if len(ranges) == 1 else None
+
+    @property
+    def answered(self) -> int:
+        """Endpoints with a verdict from a reply."""
+        return self._answered
 
     def endpoint(self, index: int) -> Endpoint:
         host, port = divmod(index, len(self.ports))
@@ -95,34 +136,49 @@ class Engine:
             self.stats.interrupted = True
         finally:
             self.stats.elapsed = clock.now() - started
+            self.stats.unsent = int(getattr(self.transport, "refused", 0))
         self._report_rest()
         return self.stats
 
     def _scan(self, start: float) -> None:
         if self._total == 0:
             return
-        order = Permutation(self._total, self.order_key)
-        pacer = Pacer(self.options.rate, start)
+        rate = self.options.rate
         policy = RetryPolicy(self.options.retries, self.options.sources,
                              self.options.defeat_icmp_ratelimit)
         history: list[RoundReport] = []
         clock = self.transport.clock
         while not history or policy.another_round(history):
             self._round = len(history)
-            answered_before, began = len(self.verdicts), clock.now()
+            answered_before, began = self._answered, clock.now()
             self._icmp_answers, self._icmp_hosts = 0, set()
             self.stats.rounds += 1
-            self._send_round(order, pacer)
+            if self._round > 1:  # adapt to what the last retry round found
+                rate = next_rate(rate, self.options.rate, history[-1].sent, history[-1].answered)
+                if rate < self.options.rate:
+                    self.stats.lowest_rate = min(self.stats.lowest_rate or rate, rate)
+            sent_before = self.stats.sent
+            self._batch = max(1, min(BATCH_MAX, int(rate * BATCH_SECONDS)))
+            # a new order each round: a target that drops by position (every other SYN, a
+            # burst limit) must not drop the same probes again
+            order = CyclicOrder(self._total, self.order_key + bytes([self._round & 0xFF]))
+            self._send_round(order, Pacer(rate, clock.now()))
             self._wait(clock.now() + self._wait_time(policy))
-            answered = len(self.verdicts) - answered_before
+            answered = self._answered - answered_before
             history.append(RoundReport(answered, self._icmp_answers, len(self._icmp_hosts),
-                                       clock.now() - began, self._total - len(self.verdicts)))
+                                       clock.now() - began, self._total - self._answered,
+                                       self.stats.sent - sent_before))
             if self._round > 0:
                 self.stats.answered_on_retry += answered
             if self._round == 0:
                 self._sent_at.clear()  # only first-round probes are timed
                 self._icmp_limit_possible = may_be_rate_limited(history[0], self.options.sources)
         self.stats.icmp_rate_limited = policy.rate_limited
+        self.stats.unanswered = self._total - self._answered - len(self._unverified)
+        answers = [r.answered for r in history]
+        if len(answers) > 1:
+            self.stats.estimated_loss = estimated_loss(answers)
+            self.stats.expected_missed = min(self.stats.unanswered, expected_hidden(answers))
 
     def _wait_time(self, policy: RetryPolicy) -> float:
         """How long to wait after a round's last probe: the measured RTT allows, except where
@@ -132,37 +188,58 @@ class Engine:
             return self.options.timeout
         return self._rtt.wait(self.options.timeout)
 
-    def _send_round(self, order: Permutation, pacer: Pacer) -> None:
-        clock = self.transport.clock
-        since_poll = 0
-        nports = len(self.ports)
-        for index in order:
-            if index in self.verdicts:
+    def _send_round(self, order: CyclicOrder, pacer: Pacer) -> None:
+        """One pass over every endpoint still without a verdict, in the keyed order, built
+        into batches that leave together (the engine's hot loop: keep it lean)."""
+        n, g, p, x = order.n, order.generator, order.prime, order.start
+        decided, ports, nports = self._decided, self.ports, len(self.ports)
+        attempt, first = self._round, self._round == 0
+        build_batch = self.probe.build_batch
+        single = self._single_range
+        lo = single[0] if single else 0
+        address = self.targets.address
+        targets: list[int] = []
+        dports: list[int] = []
+        timed: list[int] = []
+        batch_max = self._batch
+        for _ in range(p - 1):
+            index = x - 1
+            x = x * g % p
+            if index >= n or decided[index >> 3] >> (index & 7) & 1:
                 continue
-            slot = pacer.next_slot()
-            if clock.now() < slot:
-                self._receive_until(slot)
-                since_poll = 0
-            elif since_poll >= POLL_EVERY:
-                self._receive_until(clock.now())
-                since_poll = 0
-            if index in self.verdicts:
-                continue  # answered while we waited (a late reply to an earlier round)
-            host, port = divmod(index, nports)
-            target = self.targets.address(host)
-            self.transport.send(self.probe.build(target, self.ports[port], self._round))
-            now = clock.now()
-            pacer.take(now)
-            if not self._round and index % RTT_SAMPLE_EVERY == 0 and len(self._sent_at) < RTT_SAMPLES_MAX:
+            host, port_i = divmod(index, nports)
+            targets.append(lo + host if single else address(host))
+            dports.append(ports[port_i])
+            if first and not index & RTT_SAMPLE_MASK:
+                timed.append(index)
+            if len(targets) >= batch_max:
+                self._flush(build_batch(targets, dports, attempt), timed, pacer)
+                targets, dports, timed = [], [], []
+        if targets:
+            self._flush(build_batch(targets, dports, attempt), timed, pacer)
+        self.transport.drain()  # the wait for replies starts once the last probe has left
+
+    def _flush(self, batch: list[bytes], timed: list[int], pacer: Pacer) -> None:
+        clock = self.transport.clock
+        slot = pacer.next_slot()
+        if clock.now() < slot:
+            self._receive_until(slot)
+        # Replies that came while we waited may have answered some of these: send them
+        # anyway (a duplicate probe is cheaper than rebuilding the batch).
+        self.transport.send_batch(batch)
+        now = clock.now()
+        pacer.take(now, len(batch))
+        if timed and len(self._sent_at) < RTT_SAMPLES_MAX:
+            for index in timed:
                 self._sent_at[index] = now
-            since_poll += 1
-            self.stats.sent += 1
-            if self._round:
-                self.stats.retransmitted += 1
+        self.stats.sent += len(batch)
+        if self._round:
+            self.stats.retransmitted += len(batch)
+        self._receive_until(now)  # a non-blocking look at the receive queue
 
     def _wait(self, until: float) -> None:
         clock = self.transport.clock
-        while len(self.verdicts) < self._total and clock.now() < until:
+        while self._answered < self._total and clock.now() < until:
             self._receive_until(until, stop_when_done=True)
 
     def _progress(self, now: float) -> None:
@@ -172,11 +249,13 @@ class Engine:
 
     def _receive_until(self, deadline: float, stop_when_done: bool = False) -> None:
         clock = self.transport.clock
+        handle = self._handle
         while True:
             for item in self.transport.receive(deadline):
-                self._handle(item.packet)
-            self._progress(clock.now())
-            if clock.now() >= deadline or (stop_when_done and len(self.verdicts) == self._total):
+                handle(item.packet)
+            now = clock.now()
+            self._progress(now)
+            if now >= deadline or (stop_when_done and self._answered == self._total):
                 return
 
     def _handle(self, packet: bytes) -> None:
@@ -186,40 +265,76 @@ class Engine:
         if reply is None or index is None:
             self.stats.stray += 1
             return
-        previous = self.verdicts.get(index)
-        if not reply.verdict.beats(previous):
-            self.stats.duplicates += 1
+        verdict = reply.verdict
+        byte, bit = index >> 3, 1 << (index & 7)
+        if verdict.evidence is Evidence.UNVERIFIED:
+            # Kept only in case nothing checkable ever comes: the port is still retried, and
+            # a reply that passes the cookie check replaces it.
+            if self._decided[byte] & bit or index in self._unverified:
+                self.stats.duplicates += 1
+            else:
+                self._unverified[index] = verdict
+                self.stats.unverified += 1
             return
-        if previous is None and reply.icmp:
-            self._icmp_answers += 1
-            self._icmp_hosts.add(reply.target)
-        sent_at = self._sent_at.pop(index, None)
-        if sent_at is not None and self._round == 0:
-            self._rtt.add(self.transport.clock.now() - sent_at)
-        self.verdicts[index] = reply.verdict
+        if self._decided[byte] & bit:
+            previous = self._provisional.get(index)
+            if previous is None or not verdict.beats(previous):
+                self.stats.duplicates += 1
+                return
+            del self._provisional[index]
+        else:
+            self._decided[byte] |= bit
+            self._answered += 1
+            if reply.icmp:
+                self._icmp_answers += 1
+                self._icmp_hosts.add(reply.target)
+            if self._unverified:
+                self._unverified.pop(index, None)
+        if self._sent_at:
+            sent_at = self._sent_at.pop(index, None)
+            if sent_at is not None and self._round == 0:
+                self._rtt.add(self.transport.clock.now() - sent_at)
         self.stats.matched += 1
-        if reply.verdict.evidence is Evidence.RESPONSE and self.on_result:
-            self.on_result(reply.target, reply.port, reply.verdict)  # final: stream it now
+        if verdict.evidence is Evidence.RESPONSE:
+            if self.on_result:
+                self.on_result(reply.target, reply.port, verdict)  # final: stream it now
+        else:
+            self._provisional[index] = verdict
 
     def _index_of(self, target: int, port: int) -> int | None:
-        host = self.targets.index(target)
         port_i = self._port_index.get(port)
-        if host is None or port_i is None:
+        if port_i is None:
             return None
-        return host * len(self.ports) + port_i
+        single = self._single_range
+        if single:
+            if not single[0] <= target <= single[1]:
+                return None
+            return (target - single[0]) * len(self.ports) + port_i
+        host = self.targets.index(target)
+        return None if host is None else host * len(self.ports) + port_i
 
     def _report_rest(self) -> None:
         """Verdicts that were not final when they came, and silence for the unanswered."""
         if self.on_result is None:
             return
-        for index, verdict in sorted(self.verdicts.items()):
-            if verdict.evidence is not Evidence.RESPONSE:
-                ep = self.endpoint(index)
-                self.on_result(ep.target, ep.port, verdict)
+        for index in sorted(self._provisional):
+            ep = self.endpoint(index)
+            self.on_result(ep.target, ep.port, self._provisional[index])
         if self.stats.interrupted:
             return  # unanswered ports were not given every chance: unknown, not filtered
         silence = self.probe.silence()
-        for index in range(self._total):
-            if index not in self.verdicts:
-                ep = self.endpoint(index)
-                self.on_result(ep.target, ep.port, silence)
+        unverified = self._unverified
+        for index in self.unanswered():
+            ep = self.endpoint(index)
+            self.on_result(ep.target, ep.port, unverified.get(index, silence))
+
+    def unanswered(self) -> Iterator[int]:
+        """Endpoints without a verdict, in index order (whole bytes of answered ones skipped)."""
+        decided, total = self._decided, self._total
+        for match in _NOT_ALL_SET.finditer(decided):
+            byte_i = match.start()
+            value = decided[byte_i]
+            for bit in range(8):
+                index = byte_i * 8 + bit
+                if index < total and not value >> bit & 1:
+                    yield index

@@ -14,9 +14,9 @@ class Pacer:
         self._next = start
 
     def next_slot(self) -> float:
-        """The earliest time the next packet may be sent."""
+        """The earliest time the next packet (or batch) may be sent."""
         return self._next
 
-    def take(self, now: float) -> None:
-        """Account for one packet sent at now."""
-        self._next = max(self._next, now - self._credit) + self.interval
+    def take(self, now: float, packets: int = 1) -> None:
+        """Account for packets sent at now."""
+        self._next = max(self._next, now - self._credit) + packets * self.interval

@@ -15,8 +15,10 @@ class Evidence(IntEnum):
     """How strong a verdict is; a weaker one never replaces a stronger one."""
 
     SILENCE = 0  # no reply after every retry
-    ICMP = 1  # an ICMP error quoting our probe
-    RESPONSE = 2  # the target's own TCP/UDP answer: final
+    UNVERIFIED = 1  # a reply that carries no cookie to check (a bare RST or SYN): only if
+    #                 nothing better comes, and the port is still retried
+    ICMP = 2  # an ICMP error quoting our probe
+    RESPONSE = 3  # the target's own TCP/UDP answer: final
 
 
 @dataclass(frozen=True, slots=True)

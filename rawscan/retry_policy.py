@@ -24,6 +24,7 @@ class RoundReport:
     icmp_hosts: int  # distinct targets those ICMP errors came from
     duration: float  # seconds from the round's first probe to the end of its wait
     unanswered: int  # endpoints still without a verdict after it
+    sent: int = 0  # probes the round sent
 
 
 def expected_hidden(answers_per_round: list[int]) -> float:
@@ -35,10 +36,15 @@ def expected_hidden(answers_per_round: list[int]) -> float:
     """
     if len(answers_per_round) < 2:
         return float("inf")
-    found = sum(answers_per_round[1:])
-    loss = min(0.9, (found + 0.5) / (sum(answers_per_round[:-1]) + 1))
+    loss = estimated_loss(answers_per_round)
     missed_all = loss ** len(answers_per_round)
     return sum(answers_per_round) * missed_all / (1 - missed_all)
+
+
+def estimated_loss(answers_per_round: list[int]) -> float:
+    """The share of replies lost, from how many retries found answers (see expected_hidden)."""
+    found = sum(answers_per_round[1:])
+    return min(0.9, (found + 0.5) / (sum(answers_per_round[:-1]) + 1))
 
 
 def within_icmp_budget(report: RoundReport, sources: int) -> bool:
@@ -48,8 +54,12 @@ def within_icmp_budget(report: RoundReport, sources: int) -> bool:
 
 
 def looks_rate_limited(report: RoundReport, sources: int) -> bool:
-    """A retry round whose ICMP answers fit a per-host token bucket, with more left unanswered."""
+    """A retry round whose answers are ICMP errors that fit a per-host token bucket, with more
+    left unanswered. Under plain loss, retries find the lost TCP/UDP answers too; a rate limit
+    holds back only the ICMP errors."""
     if report.icmp_answered == 0 or report.unanswered <= report.icmp_answered:
+        return False
+    if report.answered - report.icmp_answered > report.icmp_answered // 10:
         return False
     return within_icmp_budget(report, sources)
 
@@ -75,7 +85,9 @@ class RetryPolicy:
         if rounds == 1:
             return True  # silence needs at least one retransmission to mean anything
         if (not self.rate_limited and rounds >= 3
-                and all(looks_rate_limited(r, self.sources) for r in history[-2:])):
+                and all(looks_rate_limited(r, self.sources) for r in history[-2:])
+                and history[-1].icmp_answered * 2 >= history[-2].icmp_answered):
+            # ... and a trickle, not a geometric decay (loss shrinks each round's finds)
             # two retry rounds in a row: one late reply is not a trickle
             self.rate_limited = True
             # each further round must find something: bounded by what is left to find

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from .cookies import Cookie, derive_key
 from .engine import Engine, ScanOptions, ScanStats
 from .output import ResultWriter
+from .output.table import ReportTally
 from .plan import ScanPlan
 from .probes.base import ProbeModule
 from .probes.tcp_syn import SynProbe
@@ -44,7 +45,9 @@ def probe_for(plan: ScanPlan) -> ProbeModule:
 class ScanOutcome:
     plan: ScanPlan
     stats: ScanStats
-    results: list[PortResult] = field(default_factory=list)
+    tally: ReportTally = field(default_factory=ReportTally)  # what the human report needs
+    results: list[PortResult] | None = None  # every result, only when asked (--baseline)
+    decided: bytes = b""  # one bit per endpoint reported: what a resume file keeps
 
 
 def run_scan(
@@ -53,29 +56,44 @@ def run_scan(
     transport: Transport,
     writers: Sequence[ResultWriter] = (),
     on_progress: Callable[[ScanStats], None] | None = None,
+    keep_results: bool = False,
+    open_only: bool = False,
+    done: bytes | None = None,
 ) -> ScanOutcome:
-    outcome = ScanOutcome(plan, ScanStats())
+    """Results stream to the writers and into a compact per-host tally; the full list is kept
+    only with keep_results, so memory follows the open ports, not the probes."""
+    outcome = ScanOutcome(plan, ScanStats(), ReportTally(open_only), [] if keep_results else None)
     names = plan.targets.names
+    kept, tally, proto = outcome.results, outcome.tally, probe.proto
 
     def deliver(target: int, port: int, verdict: Verdict) -> None:
-        result = PortResult(
-            ip=int_to_ip(target), proto=probe.proto, port=port, state=verdict.state,
-            reason=verdict.reason, ttl=verdict.ttl, service=service_name(port, probe.proto),
-            host=names.get(target),
-        )
-        outcome.results.append(result)
+        result = PortResult(int_to_ip(target), proto, port, verdict.state, verdict.reason,
+                            verdict.ttl, service_name(port, proto), names.get(target))
+        tally.add(result)
+        if kept is not None:
+            kept.append(result)
         for writer in writers:
             writer.write(result)
+
+    flushing = [w.flush for w in writers if hasattr(w, "flush")]
+
+    def progress(stats: ScanStats) -> None:
+        for flush in flushing:  # results on disk within a progress tick, not only at the end
+            flush()
+        if on_progress is not None:
+            on_progress(stats)
 
     engine = Engine(
         probe=probe, targets=plan.targets, ports=plan.ports, transport=transport,
         options=ScanOptions(rate=plan.rate, retries=plan.retries, timeout=plan.timeout,
                             sources=len(plan.sources),
                             defeat_icmp_ratelimit=plan.defeat_icmp_ratelimit),
-        order_key=derive_key(plan.seed, "order"), on_result=deliver, on_progress=on_progress,
+        order_key=derive_key(plan.seed, "order"), on_result=deliver, on_progress=progress,
+        done=done,
     )
     try:
         outcome.stats = engine.run()
     finally:
         transport.close()
+        outcome.decided = engine.decided
     return outcome

@@ -15,19 +15,26 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from lab import Lab, LabSpec, lab_unavailable_reason  # noqa: E402
 from lab_layouts import SYN_SMALL, UDP_1024, UDP_RATE_LIMITED, SynLayout, UdpLayout  # noqa: E402
-from rawscan_cli import port_states, rawscan_command, read_jsonl  # noqa: E402
+from rawscan_cli import rawscan_command, read_jsonl  # noqa: E402
 
 PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
 SMALL_UDP = UdpLayout(  # UDP_1024's kinds on fewer ports, to keep the file small
     ports=tuple(range(1, 201)) + (1900, 5000), dns=True, open=(7, 1900, 5000), drop=(81, 161),
     admin=(82, 123), host=(83, 137),
 )
-# name -> command, layout, lab spec, seed
-RECORDINGS: dict[str, tuple[str, SynLayout | UdpLayout, LabSpec, int]] = {
-    "syn-every-reply-kind": ("syn", SYN_SMALL, SYN_SMALL.spec(), 1001),
-    "syn-loss10": ("syn", SYN_SMALL, SYN_SMALL.spec(loss_percent=10), 1002),
-    "udp-every-reply-kind": ("udp", SMALL_UDP, SMALL_UDP.spec(), 1003),
-    "udp-icmp-rate-limited": ("udp", UDP_RATE_LIMITED, UDP_RATE_LIMITED.spec(lift_icmp_ratelimit=False), 1004),
+# every reply kind of each family, ICMP port-unreachable from the firewall included
+DUAL_SYN = SynLayout(ports=range(1, 101), open=(22, 80), drop=(23, 50), admin=(25, 60),
+                     host=(53, 70), port=(81, 90))
+DUAL_UDP = UdpLayout(ports=tuple(range(1, 61)) + (1900,), dns=True, open=(7, 1900), drop=(21, 22),
+                     admin=(23, 24), host=(25, 26), port=(27, 28))
+# name -> command, layout, lab spec, seed, families scanned (4, 6: both in one scan)
+RECORDINGS: dict[str, tuple[str, SynLayout | UdpLayout, LabSpec, int, tuple[int, ...]]] = {
+    "syn-every-reply-kind": ("syn", SYN_SMALL, SYN_SMALL.spec(), 1001, (4,)),
+    "syn-loss10": ("syn", SYN_SMALL, SYN_SMALL.spec(loss_percent=10), 1002, (4,)),
+    "udp-every-reply-kind": ("udp", SMALL_UDP, SMALL_UDP.spec(), 1003, (4,)),
+    "udp-icmp-rate-limited": ("udp", UDP_RATE_LIMITED, UDP_RATE_LIMITED.spec(lift_icmp_ratelimit=False), 1004, (4,)),
+    "dual-syn-every-reply-kind": ("syn", DUAL_SYN, DUAL_SYN.spec(), 1005, (4, 6)),
+    "dual-udp-every-reply-kind": ("udp", DUAL_UDP, DUAL_UDP.spec(), 1006, (4, 6)),
 }
 
 
@@ -37,13 +44,26 @@ def port_list(layout: SynLayout | UdpLayout) -> str:
     return layout.port_list()
 
 
-def record(name: str, command: str, layout: SynLayout | UdpLayout, spec: LabSpec, seed: int) -> None:
+def expected(lab: Lab, layout: SynLayout | UdpLayout, families: tuple[int, ...]) -> dict[tuple[str, int], tuple[str, str]]:
+    """(address, port) -> (state, reason) for each family's target address."""
+    address = {4: lab.target_ip, 6: lab.target_ip6}
+    return {(address[f], port): v for f in families for port, v in layout.expected(f).items()}
+
+
+def endpoint_states(records: list[dict[str, object]]) -> dict[tuple[str, int], tuple[str, str]]:
+    return {(str(r["ip"]), int(r["port"])): (str(r["state"]), str(r["reason"]))  # type: ignore[arg-type]
+            for r in records}
+
+
+def record(name: str, command: str, layout: SynLayout | UdpLayout, spec: LabSpec, seed: int,
+           families: tuple[int, ...]) -> None:
     with tempfile.TemporaryDirectory() as tmp, Lab(spec) as lab:
         capture, out = Path(tmp) / f"{name}.pcap", Path(tmp) / "out.jsonl"
-        proc = lab.exec_scanner([rawscan_command(), command, lab.target_ip, "-p", port_list(layout),
+        targets = [{4: lab.target_ip, 6: lab.target_ip6}[f] for f in families]
+        proc = lab.exec_scanner([rawscan_command(), command, *targets, "-p", port_list(layout),
                                  "--seed", str(seed), "--pcap", str(capture), "-oJ", str(out)])
         print(proc.stdout)
-        if proc.returncode != 0 or port_states(read_jsonl(out)) != layout.expected():
+        if proc.returncode != 0 or endpoint_states(read_jsonl(out)) != expected(lab, layout, families):
             raise SystemExit(f"{name}: live result differs from the lab's ground truth: {proc.stderr}")
         shutil.copy(capture, PCAPS / f"{name}.pcap")
         shutil.copy(f"{capture}.json", PCAPS / f"{name}.pcap.json")
@@ -56,9 +76,9 @@ def main() -> None:
         raise SystemExit(f"cannot build the lab: {reason}")
     PCAPS.mkdir(exist_ok=True)
     only = set(sys.argv[1:])
-    for name, (command, layout, spec, seed) in RECORDINGS.items():
+    for name, (command, layout, spec, seed, families) in RECORDINGS.items():
         if not only or name in only:
-            record(name, command, layout, spec, seed)
+            record(name, command, layout, spec, seed, families)
 
 
 if __name__ == "__main__":

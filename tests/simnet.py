@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from scapy.layers.inet import ICMP, IP, TCP
 
-from rawscan.transports.base import Received
+from rawscan.transports.base import Received, SendsOneByOne
 from rawscan.transports.replay import VirtualClock
 
 Behaviour = Callable[[IP], list[bytes]]
@@ -31,7 +31,7 @@ def syn_behaviour(kind: str) -> Behaviour:
     return answer
 
 
-class SimulatedNetwork:
+class SimulatedNetwork(SendsOneByOne):
     """Answers each probe after `rtt` seconds, losing replies with probability `loss`."""
 
     def __init__(self, ports: dict[int, str], rtt: float = 0.01, loss: float = 0.0, seed: int = 1,

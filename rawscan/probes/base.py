@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from ..addresses import addr_to_str
 from ..results import Verdict
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A validated reply: which endpoint it is about and what it says."""
+class Reply(NamedTuple):
+    """A validated reply: which endpoint it is about and what it says (a tuple: one is made
+    per reply, and tuples are the cheapest objects to make)."""
 
-    target: int  # IPv4 address as int
+    target: int  # address as int (see addresses.py)
     port: int
     verdict: Verdict
     icmp: bool = False  # an ICMP error: hosts and routers rate-limit those
@@ -41,6 +43,10 @@ class ProbeModule(ABC):
     def build(self, target: int, port: int, attempt: int = 0) -> bytes:
         """The IPv4 packet probing target:port; attempt counts retransmissions from 0."""
 
+    def build_batch(self, targets: list[int], ports: list[int], attempt: int = 0) -> list[bytes]:
+        """build() for each (target, port) pair; modules may do it faster."""
+        return [self.build(t, p, attempt) for t, p in zip(targets, ports)]
+
     @abstractmethod
     def parse_reply(self, packet: bytes) -> Reply | None:
         """A validated reply to one of our probes, or None (stray, forged, unrelated)."""
@@ -62,12 +68,11 @@ def pick_source(sources: tuple[int, ...], target: int, port: int, attempt: int) 
     return sources[(target * 7 + port * 13 + attempt) % len(sources)]
 
 
-def int_to_ip(n: int) -> str:
-    return ".".join(str((n >> s) & 0xFF) for s in (24, 16, 8, 0))
-
-
 def bpf_to_us(sources: tuple[int, ...]) -> str:
-    return "(" + " or ".join(f"dst host {int_to_ip(s)}" for s in sources) + ")"
+    return "(" + " or ".join(f"dst host {addr_to_str(s)}" for s in sources) + ")"
 
 
-ICMP_ERRORS_BPF = "(icmp and (icmp[0] == 3 or icmp[0] == 11))"
+# ICMP destination unreachable and time exceeded; ICMPv6 the same (types 1 and 3; the type
+# byte is at ip6[40] when no extension header comes first, as in errors from Linux)
+ICMP_ERRORS_BPF = ("((icmp and (icmp[0] == 3 or icmp[0] == 11))"
+                   " or (icmp6 and (ip6[40] == 1 or ip6[40] == 3)))")

@@ -5,17 +5,23 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import queue
 import select
 import socket
+import threading
 
 from ..errors import RawscanError
 from .base import Received, SystemClock
+from .sendmmsg import RawSender
 
-ETH_P_IP = 0x0800
+ETH_P_ALL = 0x0003  # IPv4 and IPv6 on one socket; the BPF filter picks ours
 PACKET_OUTGOING = 4
+PACKET_IGNORE_OUTGOING = 23  # Linux 4.20+: our own probes are not looped back to us
+SOL_PACKET = 263
 SO_ATTACH_FILTER = 26
 SO_RCVBUFFORCE = 33
 RECV_BUFFER = 32 * 1024 * 1024  # bursts of replies must not overflow while we are sending
+SEND_QUEUE = 4  # batches waiting for the sending thread at most
 DRAIN_MAX = 4096  # per receive() call, so sending is never starved
 
 
@@ -52,30 +58,42 @@ def _attach_bpf(sock: socket.socket, expression: str) -> None:
 
 
 class LiveTransport:
-    """IPv4 over the host's stack: the kernel routes and resolves neighbours for us."""
+    """IPv4 and IPv6 over the host's stack: the kernel routes and resolves neighbours for us."""
 
     def __init__(self, bpf_filter: str, interface: str | None = None) -> None:
         self.clock = SystemClock()
         try:
-            self._tx = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
             # SOCK_DGRAM strips the link header whatever the link type (Ethernet, loopback, tun).
-            self._rx = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
+            self._rx = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+            self._senders = {4: RawSender(socket.AF_INET, interface)}
         except PermissionError:
             raise privilege_error() from None
+        self._interface = interface
         _attach_bpf(self._rx, bpf_filter)
         self._drain_unfiltered()
+        try:
+            self._rx.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+            self._outgoing_seen = False
+        except OSError:  # before Linux 4.20: our own probes come back and are skipped below
+            self._outgoing_seen = True
         try:
             self._rx.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECV_BUFFER)
         except OSError:
             self._rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
         if interface:
             try:
-                self._rx.bind((interface, ETH_P_IP))  # Python applies htons() itself here
-                self._tx.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+                self._rx.bind((interface, ETH_P_ALL))  # Python applies htons() itself here
             except OSError as exc:
                 raise RawscanError(f"cannot use interface '{interface}': {exc.strerror}") from None
         self._rx.setblocking(False)
-        self._tx.setblocking(False)  # a full queue is waited for, never blocks the receiver
+        self._failure: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if os.environ.get("RAWSCAN_SEND_THREAD", "1") == "1":
+            # sendmmsg runs without the GIL: the kernel's share of sending overlaps the
+            # engine's Python work (building the next batch, handling replies)
+            self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=SEND_QUEUE)
+            self._thread = threading.Thread(target=self._sending, name="rawscan-send", daemon=True)
+            self._thread.start()
 
     def _drain_unfiltered(self) -> None:
         # Packets queued before the filter was attached were never filtered.
@@ -86,21 +104,59 @@ class LiveTransport:
         except BlockingIOError:
             pass
 
+    def _sender(self, version: int) -> RawSender:
+        sender = self._senders.get(version)
+        if sender is None:
+            sender = self._senders[version] = RawSender(socket.AF_INET6, self._interface)
+        return sender
+
     def send(self, packet: bytes) -> None:
-        dst = socket.inet_ntoa(packet[16:20])
+        self.send_batch([packet])
+
+    def send_batch(self, packets: list[bytes]) -> None:
+        if self._thread is None:
+            self._send_now(packets)
+            return
+        if self._failure is not None:
+            raise self._failure
+        self._queue.put(packets)
+
+    @property
+    def refused(self) -> int:
+        """Packets the kernel would not send (no route, local firewall): lost before leaving."""
+        return sum(sender.lost for sender in self._senders.values())
+
+    def drain(self) -> None:
+        """Return once every batch handed to send_batch has left."""
+        if self._thread is not None:
+            self._queue.join()
+            if self._failure is not None:
+                raise self._failure
+
+    def _sending(self) -> None:
         while True:
+            packets = self._queue.get()
             try:
-                self._tx.sendto(packet, (dst, 0))
-                return
-            except BlockingIOError:
-                select.select([], [self._tx], [], 0.01)
-            except OSError as exc:
-                if exc.errno in (errno.ENOBUFS, errno.EINTR):
-                    select.select([], [], [], 0.001)
-                    continue
-                if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EPERM):
-                    return  # no route or local firewall: the probe is lost, as on a bad network
-                raise RawscanError(f"cannot send to {dst}: {exc.strerror}") from None
+                if packets is None:
+                    return
+                if self._failure is None:
+                    self._send_now(packets)
+            except BaseException as exc:  # handed to the engine's thread at its next send
+                self._failure = exc
+            finally:
+                self._queue.task_done()
+
+    def _send_now(self, packets: list[bytes]) -> None:
+        if not packets:
+            return
+        version = packets[0][0] >> 4
+        if all(p[0] >> 4 == version for p in packets):
+            self._sender(version).send(packets)
+            return
+        for v in (4, 6):  # a mixed-family batch: one call per family
+            part = [p for p in packets if p[0] >> 4 == v]
+            if part:
+                self._sender(v).send(part)
 
     def receive(self, deadline: float) -> list[Received]:
         timeout = max(0.0, deadline - self.clock.now())
@@ -109,17 +165,30 @@ class LiveTransport:
             return []
         received: list[Received] = []
         wall = self.clock.wall()
+        rx = self._rx
+        if self._outgoing_seen:
+            for _ in range(DRAIN_MAX):
+                try:
+                    packet, address = rx.recvfrom(65535)
+                except BlockingIOError:
+                    break
+                if address[2] != PACKET_OUTGOING:  # our own probes, seen leaving
+                    received.append(Received(packet, wall))
+            return received
         for _ in range(DRAIN_MAX):
             try:
-                packet, address = self._rx.recvfrom(65535)
+                received.append(Received(rx.recv(65535), wall))
             except BlockingIOError:
                 break
-            if address[2] != PACKET_OUTGOING:  # our own probes, seen leaving
-                received.append(Received(packet, wall))
         return received
 
     def close(self) -> None:
-        self._tx.close()
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(5)
+            self._thread = None
+        for sender in self._senders.values():
+            sender.close()
         self._rx.close()
 
 

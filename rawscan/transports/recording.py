@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 from .base import Received, Transport
 
 LINKTYPE_RAW = 101  # packets start at the IP header; tshark and Wireshark read it
 
 
 class RecordingTransport:
-    def __init__(self, inner: Transport, path: str) -> None:
+    def __init__(self, inner: Transport, path: str | BinaryIO) -> None:
+        """`path`: a file name, or a file opened by the caller (rawscan.output.files opens
+        it safely: no links, no foreign file overwritten); the writer closes it."""
         from scapy.utils import PcapWriter
 
         self._inner = inner
@@ -26,6 +30,19 @@ class RecordingTransport:
     def send(self, packet: bytes) -> None:
         self._write(packet, self.clock.wall())
         self._inner.send(packet)
+
+    def send_batch(self, packets: list[bytes]) -> None:
+        wall = self.clock.wall()
+        for packet in packets:
+            self._write(packet, wall)
+        self._inner.send_batch(packets)
+
+    @property
+    def refused(self) -> int:
+        return int(getattr(self._inner, "refused", 0))
+
+    def drain(self) -> None:
+        self._inner.drain()
 
     def receive(self, deadline: float) -> list[Received]:
         received = self._inner.receive(deadline)

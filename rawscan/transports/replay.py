@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from itertools import count
 
 from ..probes.base import Flow
-from .base import Received
+from .base import Received, SendsOneByOne
 
 _Endpoint = tuple[int, int]
 
@@ -35,7 +35,7 @@ class VirtualClock:
         self._now = max(self._now, t)
 
 
-class ReplayTransport:
+class ReplayTransport(SendsOneByOne):
     def __init__(
         self, recording: Iterable[tuple[float, bytes]], flow_of: Callable[[bytes], Flow | None]
     ) -> None:

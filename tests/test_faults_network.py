@@ -1,0 +1,223 @@
+"""Live lab, network faults: reply loss, delay with jitter, duplication and reordering, a target
+answering every other SYN, a host going silent mid-scan, a network with no route.
+
+Each test checks every port against the lab's truth (or, where rawscan cannot know, that it
+says less rather than something false) and, where the fault makes it matter, that the scan ends
+within the bound computable from --rate, --retries and --timeout (lab_faults.time_bound).
+Loss is random, so a loss test can fail by chance: rawscan's retry policy stops once fewer than
+0.01 answering ports are expected to be still hidden, about a 1% chance per scan by design.
+Where rawscan cannot get every port (40% loss, every other SYN, a host gone silent) the tests
+assert that it says less (filtered, no-response; counted in the summary), never something false.
+The MEASURED lines (pytest -rA) are the figures of the README's fault table.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lab import Lab, lab_unavailable_reason
+from lab_faults import (
+    EVERY_OTHER_SYN, FAULT_SYN, FAULT_TRANSPORT, FAULT_UDP, ScanRun, add_fault_rules, run_rawscan,
+    scanner_argv, silence_target, stop, time_bound, wrong_ports,
+)
+from rawscan_cli import rawscan_command, read_jsonl
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(lab_unavailable_reason() is not None, reason=str(lab_unavailable_reason())),
+]
+
+STARTUP_SLACK = 15.0  # what a process may add to the engine's time (interpreter, Scapy) when busy
+ENGINE_SLACK = 0.5  # scheduling on a 2-core machine shared with other work
+SYN_PORTS = "1-300"
+ANSWERING = [p for p in FAULT_SYN.ports if p not in FAULT_SYN.drop]  # every port that replies
+
+
+def syn_scan(lab: Lab, tmp_path: Path, *extra: str) -> ScanRun:
+    run = run_rawscan(lab, tmp_path / "syn.jsonl", "syn", lab.target_ip, "-p", SYN_PORTS, *extra)
+    assert run.returncode == 0, run.stderr
+    return run
+
+
+def measured(name: str, run: ScanRun | None = None, **figures: object) -> None:
+    """Print what a test measured (pytest -rA shows it): the figures of the README's fault table."""
+    if run is not None:
+        s = run.summary
+        figures = {"sent": s.sent, "retransmitted": s.retransmitted, "rounds": s.rounds,
+                   "duplicate": s.duplicate, "stray": s.stray, "unanswered": s.never_answered,
+                   "loss_seen": s.loss_seen, "rate_limited": s.rate_limited,
+                   "elapsed": s.elapsed, "wall": round(run.wall, 2), **figures}
+    print(f"MEASURED {name}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+
+
+# --- reply loss (nftables numgen random in the target's output hook) ---
+
+
+@pytest.mark.parametrize("loss", [5, 20])
+def test_reply_loss_gets_every_port_right(tmp_path: Path, loss: int) -> None:
+    with Lab(FAULT_SYN.spec(loss_percent=loss)) as lab:
+        run = syn_scan(lab, tmp_path, "--rate", "5000")
+    measured(f"syn reply loss {loss}%", run, wrong=len(wrong_ports(run.states, FAULT_SYN.expected())))
+    assert wrong_ports(run.states, FAULT_SYN.expected()) == {}
+    s = run.summary
+    assert s.sent == len(FAULT_SYN.ports) + s.retransmitted
+    assert s.matched >= len(ANSWERING)
+    # the silent ports are resent every retry round; anything beyond that answered a lost reply
+    assert s.retransmitted > len(FAULT_SYN.drop) * (s.rounds - 1)
+    # and the summary says what it could not get, and the loss it measured
+    assert s.never_answered == len(FAULT_SYN.drop)
+    assert s.loss_seen is not None and loss / 3 <= s.loss_seen <= loss * 2 + 5
+
+
+def test_udp_reply_loss_gets_every_port_right(tmp_path: Path) -> None:
+    with Lab(FAULT_UDP.spec(reply_loss_percent=20)) as lab:
+        run = run_rawscan(lab, tmp_path / "udp.jsonl", "udp", lab.target_ip, "-p",
+                          FAULT_UDP.port_list(), "--rate", "5000")
+    assert run.returncode == 0, run.stderr
+    measured("udp reply loss 20%", run, wrong=len(wrong_ports(run.states, FAULT_UDP.expected())))
+    assert wrong_ports(run.states, FAULT_UDP.expected()) == {}
+    s = run.summary
+    assert s.retransmitted > len(FAULT_UDP.drop) * (s.rounds - 1)
+    assert s.never_answered == len(FAULT_UDP.drop)
+    assert s.loss_seen is not None and 20 / 3 <= s.loss_seen <= 45
+
+
+@pytest.fixture(scope="module")
+def forty_percent_loss(tmp_path_factory: pytest.TempPathFactory) -> ScanRun:
+    with Lab(FAULT_SYN.spec(loss_percent=40)) as lab:
+        return syn_scan(lab, tmp_path_factory.mktemp("loss40"), "--rate", "5000")
+
+
+def test_forty_percent_loss_says_less_but_nothing_false(forty_percent_loss: ScanRun) -> None:
+    run, truth = forty_percent_loss, FAULT_SYN.expected()
+    wrong = wrong_ports(run.states, truth)
+    measured("syn reply loss 40%", run, answering_ports_lost=len(wrong))
+    # all ports reported; a port may end unanswered (filtered, no-response) but never
+    # open, closed or ICMP-filtered when it is not
+    assert set(run.states) == set(truth)
+    assert all(got == ("filtered", "no-response") for got, _truth in wrong.values()), wrong
+    s = run.summary
+    assert s.sent == len(FAULT_SYN.ports) + s.retransmitted
+    assert s.rounds >= 4  # at 40% loss the policy cannot be sure sooner
+    assert s.retransmitted > len(FAULT_SYN.drop) * (s.rounds - 1)
+
+
+def test_forty_percent_loss_summary_says_how_sure(forty_percent_loss: ScanRun) -> None:
+    """The summary counts the ports that never answered and says what loss it measured."""
+    run = forty_percent_loss
+    silent = sum(1 for state in run.states.values() if state == ("filtered", "no-response"))
+    assert run.summary.never_answered == silent
+    assert run.summary.loss_seen is not None and 25 <= run.summary.loss_seen <= 55
+
+
+# --- delay, jitter, duplication, reordering (fault-injecting transport, see fault_transport.py) ---
+
+
+def test_delay_jitter_duplication_and_reordering(tmp_path: Path) -> None:
+    report = tmp_path / "faults.json"
+    driver = [sys.executable, str(FAULT_TRANSPORT), "--delay", "0.2", "--jitter", "0.05",
+              "--duplicate", "0.2", "--report", str(report), "--"]
+    with Lab(FAULT_SYN.spec()) as lab:
+        run = run_rawscan(lab, tmp_path / "out.jsonl", "syn", lab.target_ip, "-p", SYN_PORTS,
+                          "--rate", "5000", program=driver)
+    assert run.returncode == 0, run.stderr
+    [faults] = json.loads(report.read_text())["transports"]  # the scan went through the wrapper
+    measured("delay", run, wrong=len(wrong_ports(run.states, FAULT_SYN.expected())), **faults)
+    assert wrong_ports(run.states, FAULT_SYN.expected()) == {}
+    assert faults["received"] > 0 and faults["pairs_delivered"] > 0 and faults["reordered"] > 0
+    assert 0.15 <= faults["min_delay"] and faults["max_delay"] <= 0.25
+    # each duplicated reply of which both copies reached the engine was counted, not believed twice
+    assert run.summary.duplicate >= faults["pairs_delivered"]
+
+
+# --- a target that answers only every other SYN (nftables numgen inc) ---
+
+
+def test_target_answering_every_other_syn(tmp_path: Path) -> None:
+    """Every port right in 11 of 12 seeds measured. Not asserted: with the same probe order
+    every round, when a round sends an even number of SYNs the target's alternation drops the
+    same probes again, so a port can stay unanswered through every retry (seed 8 on the
+    committed engine: ports 83 and 181, closed, end filtered). What is asserted: nothing false."""
+    with Lab(FAULT_SYN.spec()) as lab:
+        add_fault_rules(lab, input=[EVERY_OTHER_SYN])
+        run = syn_scan(lab, tmp_path, "--rate", "5000")
+    wrong = wrong_ports(run.states, FAULT_SYN.expected())
+    measured("every other SYN", run, wrong=len(wrong))
+    assert set(run.states) == set(FAULT_SYN.ports)
+    assert all(got == ("filtered", "no-response") for got, _ in wrong.values()), wrong
+    assert len(wrong) <= len(ANSWERING) // 20, wrong  # a few lost at most, never most of them
+    # the first round alone lost half its SYNs
+    assert run.summary.retransmitted >= len(FAULT_SYN.ports) // 2
+
+
+# --- a host going silent mid-scan, and a network with no route: a clear result, no hang ---
+
+
+def test_host_going_silent_mid_scan(tmp_path: Path) -> None:
+    rate, retries, timeout = 300, 3, 0.5
+    bound = time_bound(len(FAULT_SYN.ports), rate, retries, timeout)
+    out = tmp_path / "silent.jsonl"
+    with Lab(FAULT_SYN.spec()) as lab:
+        argv = [rawscan_command(), "syn", lab.target_ip, "-p", SYN_PORTS, "--rate", str(rate),
+                "--retries", str(retries), "--timeout", str(timeout), "-oJ", str(out), "-q"]
+        began = time.monotonic()
+        proc = subprocess.Popen(scanner_argv(lab, argv), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            # wait until the scan has learned a few ports, then cut the target off
+            while (not out.exists() or out.read_bytes().count(b"\n") < 3) and proc.poll() is None:
+                assert time.monotonic() - began < STARTUP_SLACK + bound, "scan never started"
+                time.sleep(0.01)
+            silence_target(lab)
+            stdout, stderr = proc.communicate(timeout=bound + STARTUP_SLACK)
+        finally:
+            stop(proc)
+        wall = time.monotonic() - began
+    assert proc.returncode == 0, stderr
+    run = ScanRun(proc.returncode, read_jsonl(out), stdout, stderr, wall)
+    states, truth, summary = run.states, FAULT_SYN.expected(), run.summary
+    wrong = wrong_ports(states, truth)
+    measured("silent mid-scan", run, bound=bound, lost_to_silence=len(wrong))
+    assert set(states) == set(truth)
+    assert all(got == ("filtered", "no-response") for got, _ in wrong.values()), wrong
+    assert len(wrong) >= 50, "the host went silent too late to test anything"
+    assert sum(1 for p, st in states.items() if st == truth[p] and st[0] != "filtered") >= 3
+    assert summary.never_answered == len(wrong) + len(FAULT_SYN.drop)
+    assert summary.rounds <= retries + 1
+    assert summary.elapsed <= bound + ENGINE_SLACK
+    assert wall <= bound + STARTUP_SLACK
+
+
+def test_no_route_is_one_error_line(tmp_path: Path) -> None:
+    with Lab(FAULT_SYN.spec()) as lab:
+        proc = lab.exec_scanner([rawscan_command(), "syn", "198.18.5.0/30", "-p", "1-50", "-q"],
+                                timeout=STARTUP_SLACK + 5)
+    print(f"MEASURED no route: exit {proc.returncode}: {proc.stderr.strip()}")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("rawscan: error: no route to 198.18.5.0")
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_no_route_with_a_source_address_ends_filtered_within_the_bound(tmp_path: Path) -> None:
+    rate, retries, timeout, ports = 1000, 2, 0.5, 50
+    bound = time_bound(4 * ports, rate, retries, timeout)
+    with Lab(FAULT_SYN.spec()) as lab:
+        run = run_rawscan(lab, tmp_path / "noroute.jsonl", "syn", "198.18.5.0/30",
+                          "-p", f"1-{ports}", "-S", lab.scanner_ip, "--rate", str(rate),
+                          "--retries", str(retries), "--timeout", str(timeout),
+                          timeout=bound + STARTUP_SLACK)
+    assert run.returncode == 0, run.stderr
+    measured("no route, -S", run, bound=bound)
+    got = {(r["ip"], r["port"]): (r["state"], r["reason"]) for r in run.records}
+    assert got == {(f"198.18.5.{h}", p): ("filtered", "no-response")
+                   for h in range(4) for p in range(1, ports + 1)}
+    s = run.summary
+    assert s.matched == 0 and s.sent == 4 * ports + s.retransmitted and s.rounds <= retries + 1
+    assert s.elapsed <= bound + ENGINE_SLACK
+    assert run.wall <= bound + STARTUP_SLACK

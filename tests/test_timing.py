@@ -1,0 +1,79 @@
+"""Timing templates and the adaptive rate of retry rounds (pure decisions), and the engine
+slowing its retry rounds down when retransmissions get answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from rawscan.cookies import Cookie, derive_key
+from rawscan.cyclic import CyclicOrder, safe_prime_above, is_probable_prime
+from rawscan.engine import Engine, ScanOptions
+from rawscan.probes.tcp_syn import SynProbe
+from rawscan.targets import TargetSet, ip_to_int
+from rawscan.timing import MIN_FLOOR, TEMPLATES, next_rate, resolve
+from simnet import SimulatedNetwork
+
+SRC, DST = ip_to_int("198.18.0.1"), ip_to_int("198.18.0.2")
+
+
+def test_templates_get_faster_and_options_win() -> None:
+    rates = [TEMPLATES[t].rate for t in range(6)]
+    assert rates == sorted(rates) and len(set(rates)) == 6
+    assert resolve(None, None, None, None) == TEMPLATES[3]
+    t = resolve(4, 123.0, None, 0.5)
+    assert (t.rate, t.retries, t.timeout) == (123.0, TEMPLATES[4].retries, 0.5)
+
+
+def test_rate_halves_on_answered_retransmissions_and_recovers() -> None:
+    assert next_rate(80_000, 80_000, 1000, 300) == 40_000
+    assert next_rate(40_000, 80_000, 1000, 0) == 80_000
+    assert next_rate(80_000, 80_000, 1000, 0) == 80_000  # never above the user's rate
+    assert next_rate(80_000, 80_000, 0, 0) == 80_000  # nothing retransmitted: nothing learned
+    floor = 80_000 / 16
+    r = 80_000.0
+    for _ in range(10):
+        r = next_rate(r, 80_000, 100, 50)
+    assert r == floor
+    assert next_rate(300, 300, 10, 10) == 300  # a low user rate is its own floor
+    r = 5000.0
+    for _ in range(5):
+        r = next_rate(r, 5000, 10, 10)
+    assert r == MIN_FLOOR
+
+
+def test_engine_slows_retry_rounds_under_loss() -> None:
+    net = SimulatedNetwork({p: "open" for p in range(1, 2001)}, loss=0.3, seed=3)
+    engine = Engine(SynProbe((SRC,), 40000, Cookie(derive_key(1, "cookie"))),
+                    TargetSet(((DST, DST),), {}), tuple(range(1, 2001)), net,
+                    ScanOptions(rate=50_000), derive_key(1, "order"))
+    stats = engine.run()
+    assert stats.unanswered == 0
+    assert stats.rounds >= 3 and 0 < stats.lowest_rate < 50_000
+    assert 0.2 < stats.estimated_loss < 0.4
+
+
+def test_unanswered_ports_are_counted_with_an_estimate() -> None:
+    net = SimulatedNetwork({p: "open" if p % 2 else "drop" for p in range(1, 201)}, loss=0.4, seed=5)
+    engine = Engine(SynProbe((SRC,), 40000, Cookie(derive_key(2, "cookie"))),
+                    TargetSet(((DST, DST),), {}), tuple(range(1, 201)), net,
+                    ScanOptions(rate=10_000, retries=2), derive_key(2, "order"))
+    stats = engine.run()
+    assert stats.unanswered >= 100  # the dropped half, plus opens lost three times
+    assert stats.expected_missed > 0 and 0.2 < stats.estimated_loss < 0.6
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 64, 1000, 65535])
+def test_cyclic_order_visits_every_index_once(n: int) -> None:
+    order = list(CyclicOrder(n, b"key"))
+    assert sorted(order) == list(range(n))
+    if n > 10:
+        assert order != sorted(order)
+        assert order != list(CyclicOrder(n, b"other key"))
+
+
+def test_safe_primes() -> None:
+    for n in (5, 100, 2**32, 2**48 + 12345):
+        p = safe_prime_above(n)
+        assert p > n and is_probable_prime(p) and is_probable_prime((p - 1) // 2)
+    assert not is_probable_prime(2**32 + 1)  # 641 x 6700417
+    assert not is_probable_prime(3215031751)  # a strong pseudoprime to bases 2, 3, 5, 7
