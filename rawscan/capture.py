@@ -86,8 +86,10 @@ def _strip_ethernet(buf: bytes, s: int, e: int) -> int:
     if p >= e:
         return -1
     t = buf[p - 2] << 8 | buf[p - 1]
-    if t == 0x0800:  # the common case first, inline: this runs for every packet
+    if t == 0x0800:  # the common cases first, inline: this runs for every packet
         return p if buf[p] >> 4 == 4 else -1
+    if t == 0x86DD:
+        return p if buf[p] >> 4 == 6 else -1
     while t in _VLAN_TPIDS:  # 802.1Q, QinQ
         p += 4
         if p > e:

@@ -52,6 +52,42 @@ def classify_icmp(
     return Verdict("filtered", reason, Evidence.ICMP, ttl)
 
 
+# ICMPv6 (RFC 4443) error types
+ICMP6_DEST_UNREACH = 1
+ICMP6_PACKET_TOO_BIG = 2
+ICMP6_TIME_EXCEEDED = 3
+
+# ICMPv6 destination-unreachable codes, with nmap's reason names (reason.cc, icmpv6_to_reason):
+# nmap reports code 3 as host-unreach and code 5 (source address failed ingress/egress policy)
+# as admin-prohibited, so those two names are shared with ICMP.
+UNREACH6_REASONS: dict[int, str] = {
+    0: "no-route",
+    1: "admin-prohibited",
+    2: "beyond-scope",
+    3: "host-unreach",  # address unreachable
+    4: "port-unreach",
+    5: "admin-prohibited",  # source address failed ingress/egress policy
+    6: "reject-route",
+}
+UNREACH6_PORT = 4
+
+
+def classify_icmp6(
+    proto: str, icmp_type: int, code: int, from_target: bool, hlim: int | None = None
+) -> Verdict | None:
+    """An ICMPv6 error quoting one of our probes; None for kinds that say nothing about the
+    port: packet too big (a path MTU matter), parameter problem, unknown codes."""
+    if icmp_type == ICMP6_TIME_EXCEEDED:
+        return Verdict("filtered", "time-exceeded", Evidence.ICMP, hlim)
+    if icmp_type != ICMP6_DEST_UNREACH or code not in UNREACH6_REASONS:
+        return None
+    reason = UNREACH6_REASONS[code]
+    if code == UNREACH6_PORT and proto == "udp" and from_target:
+        # Only the target itself can say nothing listens on the port.
+        return Verdict("closed", reason, Evidence.RESPONSE, hlim)
+    return Verdict("filtered", reason, Evidence.ICMP, hlim)
+
+
 def classify_silence(proto: str) -> Verdict:
     """No reply after every retry: a firewall drop for TCP, ambiguous for UDP."""
     state = "open|filtered" if proto == "udp" else "filtered"

@@ -9,7 +9,13 @@ from typing import Annotated
 
 import typer
 
+try:  # typer >= 0.22 vendors click; earlier versions use it
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click.exceptions import ClickException
+
 from . import __version__
+from .errors import one_line
 from .commands import diff, payloads, ports, replay, resume, scan
 from .commands import analyze
 
@@ -55,7 +61,17 @@ def main() -> None:
     code = 0
     signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: partial results are kept
     try:
-        app()
+        returned = app(standalone_mode=False)
+        code = returned if isinstance(returned, int) else 0
+    except ClickException as exc:  # a usage error: one line, as for every other bad input
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        message = one_line(exc.format_message()).strip()
+        if message:  # (an empty one: help was shown for a bare `rawscan`)
+            print(f"rawscan: error: {message}{where}", file=sys.stderr)
+        code = exc.exit_code
+    except typer.Abort:
+        code = 130
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if isinstance(exc.code, str):

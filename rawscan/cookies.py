@@ -7,6 +7,7 @@ import sys
 from array import array
 
 HOST_CACHE_MAX = 1 << 12  # (src, dst) pairs remembered: enough for replies to recent probes
+RANGE_MAX = 1 << 20  # targets whose host values remember_range() keeps in arrays (4 MB)
 
 
 def derive_key(seed: int, purpose: str) -> bytes:
@@ -26,13 +27,31 @@ class Cookie:
     of them; a target sees only its own flows' cookies, which tell it nothing about another
     target's keyed value."""
 
-    __slots__ = ("_key", "_hosts", "_dports", "_sports")
+    __slots__ = ("_key", "_hosts", "_dports", "_sports", "_lo", "_hi", "_by_source")
 
     def __init__(self, key: bytes) -> None:
         self._key = key
         self._hosts: dict[int, int] = {}
         self._dports: array | None = None
         self._sports: array | None = None
+        self._lo, self._hi = 1, 0  # a target range whose host values live in arrays
+        self._by_source: dict[int, array] = {}
+
+    def remember_range(self, lo: int, hi: int) -> None:
+        """Keep the host values of targets lo..hi in arrays (4 bytes a target and source
+        address, filled as met) instead of the small cache: a /16 sweep then computes each
+        target's BLAKE2 value once, not once for its probe and again for its reply."""
+        if 0 <= hi - lo < RANGE_MAX:
+            self._lo, self._hi, self._by_source = lo, hi, {}
+
+    def range_table(self, src: int) -> tuple[int, int, array] | None:
+        """(lo, hi, values) for inlined hot loops: values[dst - lo], 0 when not yet known."""
+        if self._hi < self._lo:
+            return None
+        table = self._by_source.get(src)
+        if table is None:
+            table = self._by_source[src] = array("I", bytes(4 * (self._hi - self._lo + 1)))
+        return self._lo, self._hi, table
 
     def _table(self, purpose: bytes) -> array:
         stream = hashlib.shake_256(self._key + b"rawscan-cookie-" + purpose).digest(4 * 65536)
@@ -41,15 +60,26 @@ class Cookie:
             table.byteswap()  # the same values on every machine: replays must agree
         return table
 
+    def _compute(self, pair: int) -> int:
+        digest = hashlib.blake2b(pair.to_bytes(34, "big"), digest_size=4, key=self._key,
+                                 person=b"host").digest()
+        return int.from_bytes(digest, "big")
+
     def host(self, src: int, dst: int) -> int:
+        if self._lo <= dst <= self._hi:
+            table = self.range_table(src)
+            assert table is not None
+            values = table[2]
+            value = values[dst - self._lo]
+            if not value:  # not met yet (or a true 0, which is then recomputed: harmless)
+                value = values[dst - self._lo] = self._compute((src << 136) | dst)
+            return value
         pair = (src << 136) | dst
         value = self._hosts.get(pair)
         if value is None:
             if len(self._hosts) >= HOST_CACHE_MAX:
                 self._hosts.clear()
-            digest = hashlib.blake2b(pair.to_bytes(34, "big"), digest_size=4, key=self._key,
-                                     person=b"host").digest()
-            value = self._hosts[pair] = int.from_bytes(digest, "big")
+            value = self._hosts[pair] = self._compute(pair)
         return value
 
     def host_table(self) -> dict[int, int]:
@@ -73,7 +103,13 @@ class Cookie:
         return self.sport_table()[port]
 
     def __call__(self, src: int, dst: int, sport: int, dport: int) -> int:
-        host = self._hosts.get((src << 136) | dst)
-        if host is None or self._dports is None or self._sports is None:
+        if self._dports is None or self._sports is None:
             return self.host(src, dst) ^ self.dport(dport) ^ self.sport(sport)
+        if self._lo <= dst <= self._hi:
+            values = self._by_source.get(src)
+            host = values[dst - self._lo] if values is not None else 0
+        else:
+            host = self._hosts.get((src << 136) | dst) or 0
+        if not host:
+            host = self.host(src, dst)
         return host ^ self._dports[dport] ^ self._sports[sport]

@@ -17,6 +17,7 @@ from .retry_policy import (
     RoundReport,
     estimated_loss,
     expected_hidden,
+    icmp_budget,
     may_be_rate_limited,
 )
 from .rtt import RttEstimator
@@ -51,6 +52,7 @@ class ScanStats:
     duplicates: int = 0  # valid replies for a port already decided
     stray: int = 0  # failed validation: stray, late from another scan, or forged
     unverified: int = 0  # bare RSTs or SYNs: no cookie to check, believed only failing better
+    unverified_ports: int = 0  # endpoints that ended on such a reply
     answered_on_retry: int = 0
     rounds: int = 0
     icmp_rate_limited: bool = False
@@ -61,6 +63,7 @@ class ScanStats:
     expected_missed: float = 0.0  # answering endpoints probably among the unanswered
     lowest_rate: float = 0.0  # the slowest round's rate, when drops made it slow down
     unsent: int = 0  # probes the host refused to send (no route, local firewall)
+    send_rate: float = 0.0  # probes per second while the first round was sending
 
 
 @dataclass
@@ -110,7 +113,8 @@ class Engine:
         self._round = 0
         self._next_progress = 0.0
         self._icmp_answers = 0
-        self._icmp_hosts: set[int] = set()
+        self._icmp_hosts: dict[int, int] = {}  # this round's first answers by ICMP, per host
+        self._may_be_limited: set[int] = set()  # after round 0: hosts that may be rate limited
         self._rtt = RttEstimator()
         self._sent_at: dict[int, float] = {}  # a sample of first-round probes' send times
         self._icmp_limit_possible = False
@@ -151,7 +155,7 @@ class Engine:
         while not history or policy.another_round(history):
             self._round = len(history)
             answered_before, began = self._answered, clock.now()
-            self._icmp_answers, self._icmp_hosts = 0, set()
+            self._icmp_answers, self._icmp_hosts = 0, {}
             self.stats.rounds += 1
             if self._round > 1:  # adapt to what the last retry round found
                 rate = next_rate(rate, self.options.rate, history[-1].sent, history[-1].answered)
@@ -162,11 +166,22 @@ class Engine:
             # a new order each round: a target that drops by position (every other SYN, a
             # burst limit) must not drop the same probes again
             order = CyclicOrder(self._total, self.order_key + bytes([self._round & 0xFF]))
-            self._send_round(order, Pacer(rate, clock.now()))
+            sending = clock.now()
+            self._send_round(order, Pacer(rate, sending))
+            if self._round == 0 and clock.now() > sending:
+                self.stats.send_rate = self.stats.sent / (clock.now() - sending)
             self._wait(clock.now() + self._wait_time(policy))
             answered = self._answered - answered_before
-            history.append(RoundReport(answered, self._icmp_answers, len(self._icmp_hosts),
-                                       clock.now() - began, self._total - self._answered,
+            duration = clock.now() - began
+            if self._round == 0:
+                # A host whose ICMP errors in the first round outnumber what a rate-limited
+                # host can send (a burst, then a trickle) is not limited: later rounds' ICMP
+                # answers from it are plain loss being made up, not a trickle.
+                budget = icmp_budget(duration, self.options.sources)
+                self._may_be_limited = {h for h, n in self._icmp_hosts.items() if n <= budget}
+            icmp_hosts = {h: n for h, n in self._icmp_hosts.items() if h in self._may_be_limited}
+            history.append(RoundReport(answered, sum(icmp_hosts.values()), len(icmp_hosts),
+                                       duration, self._total - self._answered,
                                        self.stats.sent - sent_before))
             if self._round > 0:
                 self.stats.answered_on_retry += answered
@@ -175,6 +190,7 @@ class Engine:
                 self._icmp_limit_possible = may_be_rate_limited(history[0], self.options.sources)
         self.stats.icmp_rate_limited = policy.rate_limited
         self.stats.unanswered = self._total - self._answered - len(self._unverified)
+        self.stats.unverified_ports = len(self._unverified)
         answers = [r.answered for r in history]
         if len(answers) > 1:
             self.stats.estimated_loss = estimated_loss(answers)
@@ -287,7 +303,7 @@ class Engine:
             self._answered += 1
             if reply.icmp:
                 self._icmp_answers += 1
-                self._icmp_hosts.add(reply.target)
+                self._icmp_hosts[reply.target] = self._icmp_hosts.get(reply.target, 0) + 1
             if self._unverified:
                 self._unverified.pop(index, None)
         if self._sent_at:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 
 from . import __version__
 from .errors import RawscanError
-from .targets import TargetSet
+from .targets import TargetSet, int_to_ip
 
 SIDECAR_FORMAT = "rawscan-scan/1"
 
@@ -19,7 +19,8 @@ class ScanPlan:
     targets: TargetSet
     ports: tuple[int, ...]
     seed: int
-    sources: tuple[int, ...]  # our IPv4 addresses as ints; probes are spread over them
+    sources: tuple[int, ...]  # our addresses (tagged ints, both families); probes are spread
+    # over those of their target's family. Ints over 64 bits are fine in JSON.
     source_port: int  # TCP: the scan's source port (UDP derives one per probe)
     ttl: int = 64
     rate: float = 5000.0
@@ -55,7 +56,7 @@ class ScanPlan:
                 targets=TargetSet(ranges, names),
                 ports=expand_ports(str(data["ports"])),
                 seed=int(data["seed"]),
-                sources=tuple(int(a) for a in data["sources"]),
+                sources=tuple(_address(a) for a in data["sources"]),
                 source_port=int(data["source_port"]),
                 ttl=int(data["ttl"]),
                 rate=float(data["rate"]),
@@ -69,6 +70,13 @@ class ScanPlan:
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise RawscanError(f"scan description '{origin}' is not usable: {exc}") from None
+
+
+def _address(value: object) -> int:
+    """A source address from the sidecar; ValueError unless it is one (either family)."""
+    address = int(value)  # type: ignore[call-overload]
+    int_to_ip(address)  # raises ValueError outside both families
+    return address
 
 
 def random_seed() -> int:
@@ -93,8 +101,15 @@ def compress_ports(ports: tuple[int, ...]) -> str:
 
 
 def expand_ports(text: str) -> tuple[int, ...]:
+    """"1-3,7" -> (1, 2, 3, 7). ValueError for anything but ports 0-65535: a damaged sidecar
+    must not ask for a list of billions."""
     ports: list[int] = []
     for part in filter(None, text.split(",")):
         lo, _, hi = part.partition("-")
-        ports.extend(range(int(lo), int(hi or lo) + 1))
+        first, last = int(lo), int(hi or lo)
+        if not 0 <= first <= last <= 65535:
+            raise ValueError(f"'{part[:40]}' is not a range of ports 0-65535")
+        ports.extend(range(first, last + 1))
+        if len(ports) > 65536:
+            raise ValueError("more than 65,536 ports")
     return tuple(ports)

@@ -47,10 +47,14 @@ def estimated_loss(answers_per_round: list[int]) -> float:
     return min(0.9, (found + 0.5) / (sum(answers_per_round[:-1]) + 1))
 
 
+def icmp_budget(duration: float, sources: int) -> float:
+    """The most ICMP errors one rate-limited host sends us in duration seconds."""
+    return (ICMP_PER_SECOND * duration + ICMP_BURST) * sources
+
+
 def within_icmp_budget(report: RoundReport, sources: int) -> bool:
     """Could a rate-limited host have sent all of the round's ICMP answers?"""
-    budget = (ICMP_PER_SECOND * report.duration + ICMP_BURST) * sources * report.icmp_hosts
-    return report.icmp_answered <= budget
+    return report.icmp_answered <= icmp_budget(report.duration, sources) * report.icmp_hosts
 
 
 def looks_rate_limited(report: RoundReport, sources: int) -> bool:
@@ -84,7 +88,9 @@ class RetryPolicy:
             return False
         if rounds == 1:
             return True  # silence needs at least one retransmission to mean anything
-        if (not self.rate_limited and rounds >= 3
+        # (ICMP errors beyond a limited host's burst in the first round: no rate limit there,
+        # and later rounds' ICMP answers are lost replies being made up)
+        if (not self.rate_limited and rounds >= 3 and may_be_rate_limited(history[0], self.sources)
                 and all(looks_rate_limited(r, self.sources) for r in history[-2:])
                 and history[-1].icmp_answered * 2 >= history[-2].icmp_answered):
             # ... and a trickle, not a geometric decay (loss shrinks each round's finds)

@@ -38,7 +38,10 @@ PROBE_MODULES: dict[str, Callable[[ScanPlan, Cookie], ProbeModule]] = {
 
 
 def probe_for(plan: ScanPlan) -> ProbeModule:
-    return PROBE_MODULES[plan.scan](plan, Cookie(derive_key(plan.seed, "cookie")))
+    cookie = Cookie(derive_key(plan.seed, "cookie"))
+    if len(plan.targets.ranges) == 1:
+        cookie.remember_range(*plan.targets.ranges[0])
+    return PROBE_MODULES[plan.scan](plan, cookie)
 
 
 @dataclass

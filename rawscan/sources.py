@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterable
 
+from .addresses import family, parse_addr
 from .cookies import derive_key
 from .errors import RawscanError
-from .targets import int_to_ip, ip_to_int
+from .targets import TargetSet, int_to_ip
 
 EPHEMERAL_LOW, EPHEMERAL_SPAN = 40000, 20000
+_FAMILY_NAME = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6"}
 
 
 def source_address(target: int, interface: str | None = None) -> int:
-    """Ask the kernel's routing table (a connected UDP socket sends nothing)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+    """Ask the kernel's routing table (a connected UDP socket sends nothing); either family,
+    as a tagged int."""
+    af = family(target)
+    with socket.socket(af, socket.SOCK_DGRAM) as probe:
         try:
             if interface:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
@@ -23,7 +28,32 @@ def source_address(target: int, interface: str | None = None) -> int:
             raise RawscanError(
                 f"no route to {int_to_ip(target)}{where}: {exc.strerror} (give -S or -e)"
             ) from None
-        return ip_to_int(probe.getsockname()[0])
+        # a link-local source comes back as 'fe80::1%eth0'; the zone is not part of it
+        return parse_addr(str(probe.getsockname()[0]).partition("%")[0])
+
+
+def sources_for(
+    targets: TargetSet, given: Iterable[int] = (), interface: str | None = None
+) -> tuple[int, ...]:
+    """The scan's source addresses: -S's (`given`), which must include one of every family
+    the targets have, or else one kernel-chosen address per family (the route to that
+    family's first target). IPv4 ones first; the probe picks those of its target's family."""
+    chosen = tuple(sorted(set(given)))
+    if chosen:
+        have = {family(a) for a in chosen}
+        missing = [af for af in targets.families() if af not in have]
+        if missing:
+            name = _FAMILY_NAME[missing[0]]
+            raise RawscanError(
+                f"the targets include {name} addresses but -S names no {name} source address"
+                f" (give one of each family, e.g. -S 198.18.0.1,2001:2::1)"
+            )
+        return chosen
+    return tuple(
+        source_address(first, interface)
+        for af in targets.families()
+        if (first := targets.first_of(af)) is not None
+    )
 
 
 def source_port_for(seed: int) -> int:

@@ -1,8 +1,9 @@
 """Target specifications (nmap syntax) parsed into compact sorted address ranges.
 
-Addresses are plain ints and the set is a tuple of inclusive (lo, hi) ranges, so a /8 or
-even /0 costs a few bytes and the engine can pick the i-th address without a list.
-Only IPv4 for now; IPv6 can reuse the same range representation with 128-bit ints.
+Addresses are plain ints in rawscan.addresses' tagged space (IPv4 as is, IPv6 with bit 128
+set), and the set is a tuple of inclusive (lo, hi) ranges, so a /8 or an IPv6 /64 costs a
+few bytes and the engine can pick the i-th address without a list. A range never spans the
+two families, and every IPv4 address sorts before every IPv6 one.
 """
 
 from __future__ import annotations
@@ -10,15 +11,19 @@ from __future__ import annotations
 import re
 import socket
 import sys
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from rawscan.addresses import IPV4_MAX, V6, V6_MASK, addr_to_str
 from rawscan.errors import RawscanError
 
 __all__ = [
+    "FAMILIES",
     "LARGE_SCAN_LIMIT",
+    "LARGE_V6_SCAN_LIMIT",
+    "MAX_TARGETS",
     "TargetError",
     "TargetSet",
     "int_to_ip",
@@ -29,13 +34,26 @@ __all__ = [
 
 # More addresses than a /8 needs --allow-large: protects against a typo such as /1 for /31.
 LARGE_SCAN_LIMIT = 2**24
+# The same guard for IPv6, where a /64 is routine to type: more than a /112 needs the flag.
+LARGE_V6_SCAN_LIMIT = 2**16
+# Never more, even with --allow-large: hosts x 65,536 ports must fit the engine's 2**64
+# probe order, and len() an index-sized int. 2**48 is an IPv6 /80.
+MAX_TARGETS = 2**48
+# Which answers a host name resolves to: "4" the first A (nmap's default), "6" the first
+# AAAA (-6), "all" every A and AAAA (--all-families). Literal addresses of either family
+# are taken whatever the family.
+FAMILIES = ("4", "6", "all")
 # One octet-range spec such as '*.*.*.1' can fragment into millions of ranges; cap memory.
 _MAX_RANGES_PER_SPEC = 2**20
-_IPV4_MAX = 2**32 - 1
-# Specs made only of these characters are address patterns, anything else is a host name.
+_IPV4_MAX = IPV4_MAX
+_MAX_ADDR = V6 | V6_MASK  # the highest IPv6 address, tagged
+# Specs made only of these characters are address patterns, anything else is a host name
+# (or, with a ':' or '[', an IPv6 address: host names never hold either).
 _PATTERN_CHARS = re.compile(r"[0-9.,*-]+")
 
 Range = tuple[int, int]
+# A resolver returns the textual addresses a name has, of any family; the parser keeps
+# those the requested family allows.
 Resolver = Callable[[str], list[str]]
 
 
@@ -59,9 +77,10 @@ def ip_to_int(s: str) -> int:
 
 
 def int_to_ip(n: int) -> str:
-    if not 0 <= n <= _IPV4_MAX:
-        raise ValueError(f"{n} is not an IPv4 address")
-    return f"{n >> 24}.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+    """A tagged address int (either family) as text: '198.18.0.2', '2001:2::2'."""
+    if not (0 <= n <= _IPV4_MAX or V6 <= n <= _MAX_ADDR):
+        raise ValueError(f"{n} is not an address")
+    return addr_to_str(n)
 
 
 def _octet(text: str) -> int:
@@ -73,15 +92,24 @@ def _octet(text: str) -> int:
     # inet_aton would read '010' as octal 8; refuse rather than guess which host is meant.
     if len(text) > 1 and text[0] == "0":
         raise ValueError(f"octet '{text}' has a leading zero")
-    value = int(text)
-    if value > 255:
+    if len(text) > 3 or int(text) > 255:  # length first: int() of 5,000 digits raises
         raise ValueError("octet out of range")
-    return value
+    return int(text)
+
+
+def _family_bits(addr: int) -> int:
+    return 128 if addr >= V6 else 32
+
+
+def _range_ok(lo: int, hi: int) -> bool:
+    """Inside one family: all IPv4 or all (tagged) IPv6."""
+    return 0 <= lo <= hi <= _IPV4_MAX or V6 <= lo <= hi <= _MAX_ADDR
 
 
 @dataclass(frozen=True)
 class TargetSet:
-    """Sorted, merged, non-overlapping inclusive IPv4 ranges, plus names the user gave."""
+    """Sorted, merged, non-overlapping inclusive address ranges (IPv4 ones first, then IPv6,
+    none spanning both), plus names the user gave."""
 
     ranges: tuple[Range, ...]
     names: Mapping[int, str] = field(default_factory=dict, hash=False)
@@ -91,13 +119,15 @@ class TargetSet:
         # Normalise so hand-built sets keep the invariants bisect relies on.
         ranges = _merge(self.ranges)
         for lo, hi in ranges:
-            if lo < 0 or hi > _IPV4_MAX:
-                raise ValueError(f"range {lo}-{hi} is outside IPv4")
+            if not _range_ok(lo, hi):
+                raise ValueError(f"range {lo}-{hi} is not within one address family")
         ends: list[int] = []
         total = 0
         for lo, hi in ranges:
             total += hi - lo + 1
             ends.append(total)
+        if total > MAX_TARGETS:
+            raise ValueError(f"{total} addresses is more than {MAX_TARGETS}")
         object.__setattr__(self, "ranges", ranges)
         object.__setattr__(self, "names", MappingProxyType(dict(self.names)))
         object.__setattr__(self, "_ends", tuple(ends))
@@ -115,7 +145,7 @@ class TargetSet:
 
     def index(self, addr: int) -> int | None:
         """The position of addr in ascending order (inverse of address()), None if absent."""
-        i = bisect_right(self.ranges, (addr, _IPV4_MAX + 1)) - 1
+        i = bisect_right(self.ranges, (addr, _MAX_ADDR + 1)) - 1
         if i < 0 or not self.ranges[i][0] <= addr <= self.ranges[i][1]:
             return None
         before = self._ends[i - 1] if i else 0
@@ -129,13 +159,30 @@ class TargetSet:
         return isinstance(addr, int) and _contains(self.ranges, addr)
 
     def label(self, addr: int) -> str:
+        """'name (address)' for a name the user gave, else the address: nmap's report line."""
         name = self.names.get(addr)
         ip = int_to_ip(addr)
         return f"{name} ({ip})" if name else ip
 
+    def families(self) -> tuple[int, ...]:
+        """The address families present (socket.AF_INET before socket.AF_INET6)."""
+        present = []
+        if self.ranges and self.ranges[0][0] <= _IPV4_MAX:
+            present.append(socket.AF_INET)
+        if self.ranges and self.ranges[-1][1] >= V6:
+            present.append(socket.AF_INET6)
+        return tuple(present)
+
+    def first_of(self, family: int) -> int | None:
+        """The lowest address of that family (socket.AF_INET or AF_INET6), None if absent."""
+        if family == socket.AF_INET6:
+            i = bisect_left(self.ranges, (V6, V6))  # the first IPv6 range, if any
+            return self.ranges[i][0] if i < len(self.ranges) else None
+        return self.ranges[0][0] if self.ranges and self.ranges[0][0] <= _IPV4_MAX else None
+
 
 def _contains(ranges: tuple[Range, ...], addr: int) -> bool:
-    i = bisect_right(ranges, (addr, _IPV4_MAX + 1)) - 1
+    i = bisect_right(ranges, (addr, _MAX_ADDR + 1)) - 1
     return i >= 0 and ranges[i][0] <= addr <= ranges[i][1]
 
 
@@ -222,43 +269,48 @@ def _octet_pattern(spec: str) -> list[Range]:
     return ranges
 
 
-def _default_resolve(name: str) -> list[str]:
-    infos = socket.getaddrinfo(name, None, socket.AF_INET)
-    return [str(info[4][0]) for info in infos]
+_GAI_FAMILY = {"4": socket.AF_INET, "6": socket.AF_INET6, "all": socket.AF_UNSPEC}
+
+
+def _system_resolver(family: str) -> Resolver:
+    def resolve(name: str) -> list[str]:
+        infos = socket.getaddrinfo(name, None, _GAI_FAMILY[family], socket.SOCK_STREAM)
+        return [str(info[4][0]) for info in infos]
+
+    return resolve
 
 
 class _Parser:
     """Parses many specs, resolving each host name once and remembering it for labels."""
 
-    def __init__(self, resolve: Resolver) -> None:
+    def __init__(self, resolve: Resolver, family: str) -> None:
         self._resolve = resolve
-        self._resolved: dict[str, int] = {}
+        self._family = family
+        self._resolved: dict[str, list[int]] = {}
         self.names: dict[int, str] = {}
 
     def spec(self, spec: str, what: str) -> list[Range]:
         try:
             return self._spec(spec)
-        except ValueError as e:
+        except ValueError as e:  # UnicodeError too, from odd text reaching inet_pton
             raise TargetError(f"invalid {what} '{spec}': {e}") from None
 
     def _spec(self, spec: str) -> list[Range]:
         if "/" in spec:
-            base, _, prefix_text = spec.partition("/")
-            if not (prefix_text.isascii() and prefix_text.isdigit()) or int(prefix_text) > 32:
-                raise ValueError("prefix length must be 0-32")
-            prefix = int(prefix_text)
-            if not base:
-                raise ValueError("missing address before '/'")
-            if _PATTERN_CHARS.fullmatch(base):
-                addr = _single(base)
-            else:
-                addr = self._host(base)
-            size = 1 << (32 - prefix)
-            lo = addr & ~(size - 1) & _IPV4_MAX  # host bits set are fine, as in nmap
-            return [(lo, lo + size - 1)]
-        if not _PATTERN_CHARS.fullmatch(spec):
-            addr = self._host(spec)
+            return self._prefix(spec)
+        if _looks_v6(spec):
+            if "-" in spec:
+                first, _, last = spec.partition("-")
+                if not (_looks_v6(first) and _looks_v6(last)):
+                    raise ValueError("both ends of an IPv6 range must be full IPv6 addresses")
+                lo, hi = _v6_addr(first), _v6_addr(last)
+                if lo > hi:
+                    raise ValueError("range start is after its end")
+                return [(lo, hi)]
+            addr = _v6_addr(spec)
             return [(addr, addr)]
+        if not _PATTERN_CHARS.fullmatch(spec):
+            return [(addr, addr) for addr in self._host(spec)]
         halves = spec.split("-")
         if len(halves) == 2 and halves[0].count(".") == 3 and halves[1].count(".") == 3:
             lo, hi = _single(halves[0]), _single(halves[1])
@@ -267,23 +319,80 @@ class _Parser:
             return [(lo, hi)]
         return _octet_pattern(spec)
 
-    def _host(self, name: str) -> int:
+    def _prefix(self, spec: str) -> list[Range]:
+        base, _, prefix_text = spec.partition("/")
+        # The family bounds the length: a literal's is plain; a name's is known once it is
+        # resolved (checked per answer below), so only -6/--all-families allow up to 128.
+        is_name = bool(base) and not _looks_v6(base) and not _PATTERN_CHARS.fullmatch(base)
+        limit = 128 if _looks_v6(base) or (is_name and self._family != "4") else 32
+        if not (prefix_text.isascii() and prefix_text.isdigit()) or len(prefix_text) > 3 \
+                or int(prefix_text) > limit:
+            raise ValueError(f"prefix length must be 0-{limit}")
+        prefix = int(prefix_text)
+        if not base:
+            raise ValueError("missing address before '/'")
+        if _looks_v6(base):
+            addrs = [_v6_addr(base)]
+        elif _PATTERN_CHARS.fullmatch(base):
+            addrs = [_single(base)]
+        else:
+            addrs = self._host(base)
+        out = []
+        for addr in addrs:
+            bits = _family_bits(addr)
+            if prefix > bits:
+                raise ValueError(f"prefix length must be 0-{bits} for {int_to_ip(addr)}")
+            size = 1 << (bits - prefix)
+            lo = addr & ~(size - 1)  # host bits set are fine, as in nmap; keeps the V6 tag
+            out.append((lo, lo + size - 1))
+        return out
+
+    def _host(self, name: str) -> list[int]:
         if name not in self._resolved:
             self._resolved[name] = self._lookup(name)
-            self.names.setdefault(self._resolved[name], name)
+            for addr in self._resolved[name]:
+                self.names.setdefault(addr, name)
         return self._resolved[name]
 
-    def _lookup(self, name: str) -> int:
+    def _lookup(self, name: str) -> list[int]:
         try:
             answers = self._resolve(name)
         except (OSError, UnicodeError, ValueError):
             answers = []
+        found: list[int] = []
         for answer in answers:
             try:
-                return ip_to_int(answer)
-            except TargetError:
-                continue  # e.g. an IPv6 answer from a custom resolver
-        raise TargetError(f"cannot resolve host '{name}'")
+                addr = _v6_addr(answer) if ":" in answer else ip_to_int(answer)
+            except (TargetError, ValueError):
+                continue  # e.g. a scoped link-local answer
+            wanted = {"4": addr <= _IPV4_MAX, "6": addr >= V6, "all": True}[self._family]
+            if wanted and addr not in found:
+                found.append(addr)
+        if not found:
+            which = {"4": "", "6": " to an IPv6 address", "all": ""}[self._family]
+            raise TargetError(f"cannot resolve host '{name}'{which}")
+        # nmap scans a name's first address of the family; --all-families scans them all.
+        return found if self._family == "all" else found[:1]
+
+
+def _looks_v6(text: str) -> bool:
+    return ":" in text or text.startswith("[")
+
+
+def _v6_addr(text: str) -> int:
+    """An IPv6 literal, bracketed or not, as a tagged int; ValueError saying why not."""
+    if text.startswith("[") or text.endswith("]"):
+        if not (text.startswith("[") and text.endswith("]")):
+            raise ValueError("unbalanced '[' or ']'")
+        text = text[1:-1]
+        if ":" not in text:
+            raise ValueError("brackets are for IPv6 addresses only")
+    if "%" in text:
+        raise ValueError("scoped IPv6 addresses (with %zone) are not supported")
+    try:
+        return V6 | int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
+    except OSError:
+        raise ValueError(f"'{text}' is not an IPv6 address") from None
 
 
 def _single(text: str) -> int:
@@ -301,15 +410,23 @@ def _split(specs: Iterable[str]) -> list[str]:
     return [word for spec in specs for word in spec.split()]
 
 
+def _count(ranges: Iterable[Range]) -> int:
+    return sum(hi - lo + 1 for lo, hi in ranges)
+
+
 def parse_targets(
     specs: Iterable[str],
     *,
     exclude: Iterable[str] = (),
     resolve: Resolver | None = None,
     allow_large: bool = False,
+    family: str = "4",
 ) -> TargetSet:
-    """Parse nmap-style target specs minus excludes into a TargetSet."""
-    parser = _Parser(resolve or _default_resolve)
+    """Parse nmap-style target specs minus excludes into a TargetSet. `family` says what
+    host names resolve to (see FAMILIES); literal addresses of both families always count."""
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, not {family!r}")
+    parser = _Parser(resolve or _system_resolver(family), family)
     include: list[Range] = []
     given = _split(specs)
     for spec in given:
@@ -322,12 +439,24 @@ def parse_targets(
         if not given:
             raise TargetError("no targets to scan: give at least one target")
         raise TargetError("no targets to scan: every target is excluded")
-    total = sum(hi - lo + 1 for lo, hi in ranges)
-    if total > LARGE_SCAN_LIMIT and not allow_large:
+    v4_total = _count(r for r in ranges if r[1] <= _IPV4_MAX)
+    v6_total = _count(r for r in ranges if r[0] >= V6)
+    if v4_total + v6_total > MAX_TARGETS:
         raise TargetError(
-            f"{total} addresses is more than {LARGE_SCAN_LIMIT} (a /8);"
-            " pass --allow-large if you really mean to scan that many"
+            f"{v4_total + v6_total} addresses is more than rawscan can scan at once"
+            " (at most 2^48, an IPv6 /80)"
         )
+    if not allow_large:
+        if v4_total > LARGE_SCAN_LIMIT:
+            raise TargetError(
+                f"{v4_total} addresses is more than {LARGE_SCAN_LIMIT} (a /8);"
+                " pass --allow-large if you really mean to scan that many"
+            )
+        if v6_total > LARGE_V6_SCAN_LIMIT:
+            raise TargetError(
+                f"{v6_total} IPv6 addresses is more than {LARGE_V6_SCAN_LIMIT} (a /112);"
+                " pass --allow-large if you really mean to scan that many"
+            )
     names = {addr: name for addr, name in parser.names.items() if _contains(ranges, addr)}
     return TargetSet(ranges, names)
 

@@ -360,6 +360,11 @@ def measure_once(case: Case, tool: Tool, truth: States, timeout: float,
 
 
 def send_rate(stdout: str) -> float | None:
+    """rawscan's sustained send rate: its first round's probes over the time it took to send
+    them (the summary line), else probes sent over its whole elapsed time."""
+    sustained = re.search(r"first round sent at ([\d,]+) probes/s", stdout)
+    if sustained:
+        return float(sustained.group(1).replace(",", ""))
     sent = re.search(r"Probes: (\d+) sent", stdout)
     took = re.search(r"scanned in ([\d.]+) seconds", stdout)
     if not sent or not took or float(took.group(1)) <= 0:

@@ -22,6 +22,7 @@ from typing import Any
 
 from lab import Lab
 from lab_layouts import SynLayout, UdpLayout
+from rawscan.timing import DEFAULT_TEMPLATE, TEMPLATES
 from rawscan_cli import port_states, rawscan_command, read_jsonl
 
 TESTS = Path(__file__).parent
@@ -97,8 +98,13 @@ class Summary:
     duplicate: int
     stray: int
     never_answered: int | None  # the "Unanswered:" line's count (the line is left out at 0)
-    loss_seen: float | None  # its estimate of the reply loss, percent
-    rate_limited: bool
+    tries: int | None  # ... "got no reply to up to R tries"
+    loss_seen: float | None  # its estimate of the reply loss in retries, percent
+    expected_missed: float | None  # ... "about X answering port(s) are among them"
+    no_reply_at_all: bool  # ... or "no reply came at all" instead of those two
+    not_sent: int | None  # the "Not sent:" line's count (probes the scanner's host refused)
+    unverified: int | None  # the "Unverified:" line's count (bare RSTs / SYNs)
+    rate_limited: bool  # "ICMP rate limiting seen"
     elapsed: float
 
     @classmethod
@@ -112,16 +118,24 @@ class Summary:
             assert value is not None, f"no /{pattern}/ in rawscan's output:\n{stdout[-2000:]}"
             return value
 
-        loss = re.search(r"reply loss seen ([0-9.]+)%", stdout)
-        elapsed = re.search(r"scanned in ([0-9.]+) seconds", stdout)
+        def real(pattern: str) -> float | None:
+            found = re.search(pattern, stdout)
+            return float(found.group(1)) if found else None
+
+        elapsed = real(r"scanned in ([0-9.]+) seconds")
         assert elapsed is not None, f"no 'scanned in' line:\n{stdout[-2000:]}"
         return cls(
             sent=must(r"Probes: (\d+) sent"), retransmitted=must(r"(\d+) retransmitted"),
             rounds=must(r"in (\d+) round"), matched=must(r"(\d+) replies matched"),
             duplicate=must(r"(\d+) duplicate"), stray=must(r"(\d+) stray or forged dropped"),
             never_answered=figure(r"Unanswered: (\d+) port"),
-            loss_seen=float(loss.group(1)) if loss else None,
-            rate_limited="ICMP rate limiting seen" in stdout, elapsed=float(elapsed.group(1)),
+            tries=figure(r"got no reply to up to (\d+) tr"),
+            loss_seen=real(r"reply loss seen ([0-9.]+)%"),
+            expected_missed=real(r"about ([0-9.e+-]+) answering port"),
+            no_reply_at_all="no reply came at all" in stdout,
+            not_sent=figure(r"Not sent: (\d+) probe"),
+            unverified=figure(r"Unverified: (\d+) bare"),
+            rate_limited="ICMP rate limiting seen" in stdout, elapsed=elapsed,
         )
 
 
@@ -168,6 +182,7 @@ def wrong_ports(states: dict[int, tuple[str, str]], expected: dict[int, tuple[st
 
 
 RATE_FLOOR = 1000.0  # retry rounds slow down after losses: never below min(rate, max(rate/16, this))
+ENGINE_SLACK = 0.5  # what scheduling on a 2-core machine shared with other work adds to a bound
 
 
 def time_bound(endpoints: int, rate: float, retries: int, timeout: float) -> float:
@@ -178,6 +193,22 @@ def time_bound(endpoints: int, rate: float, retries: int, timeout: float) -> flo
     host; the summary then says "ICMP rate limiting seen"."""
     floor = min(rate, max(rate / 16, RATE_FLOOR))
     return endpoints / rate + endpoints * retries / floor + (retries + 1) * timeout
+
+
+def check_time_bound(run: ScanRun, endpoints: int, rate: float, retries: int | None = None,
+                     timeout: float | None = None) -> float:
+    """Assert the scan kept to the time bound (and so to retries + 1 rounds), given what it
+    was run with (None: rawscan's default). Not checked once "ICMP rate limiting seen" is
+    reported: rounds then go on while the ICMP trickle lasts. Returns the bound."""
+    default = TEMPLATES[DEFAULT_TEMPLATE]
+    retries = default.retries if retries is None else retries
+    timeout = default.timeout if timeout is None else timeout
+    bound = time_bound(endpoints, rate, retries, timeout)
+    s = run.summary
+    if not s.rate_limited:
+        assert s.rounds <= retries + 1, f"{s.rounds} rounds with --retries {retries}"
+        assert s.elapsed <= bound + ENGINE_SLACK, f"engine {s.elapsed} s, bound {bound:.2f} s"
+    return bound
 
 
 def start_in_target(lab: Lab, argv: Sequence[str]) -> subprocess.Popen[str]:

@@ -1,8 +1,10 @@
 """Helper run inside a lab network namespace (via `ip netns exec`); see tests/lab.py.
 
-  serve --addr A --tcp 22,80 --udp 53   listen on TCP ports (the kernel answers SYNs with
-                                        SYN-ACK; connections are accepted and closed) and
-                                        answer every UDP datagram; prints "ready" once bound.
+  serve --addr A [--addr A6] --tcp 22,80 --udp 53
+                                        listen on TCP ports of every address (IPv4 or IPv6;
+                                        the kernel answers SYNs with SYN-ACK; connections are
+                                        accepted and closed) and answer every UDP datagram;
+                                        prints "ready" once bound.
   configure --iface IF [--sysctl k=v]   turn off TX checksum offload on IF (so captured
                                         packets carry real checksums) and set sysctls.
 
@@ -42,21 +44,26 @@ def raise_fd_limit(needed: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
-def serve(addr: str, tcp: list[int], udp: list[int]) -> None:
-    raise_fd_limit(len(tcp) + len(udp))
+def family_of(addr: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def serve(addrs: list[str], tcp: list[int], udp: list[int]) -> None:
+    raise_fd_limit((len(tcp) + len(udp)) * len(addrs))
     sel = selectors.DefaultSelector()  # epoll: fine with thousands of sockets
-    for port in tcp:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        bind(s, addr, port, "tcp")
-        s.listen(128)
-        s.setblocking(False)
-        sel.register(s, selectors.EVENT_READ, "tcp")
-    for port in udp:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        bind(s, addr, port, "udp")
-        s.setblocking(False)
-        sel.register(s, selectors.EVENT_READ, "udp")
+    for addr in addrs:
+        for port in tcp:
+            s = new_socket(addr, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            bind(s, addr, port, "tcp")
+            s.listen(128)
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ, "tcp")
+        for port in udp:
+            s = new_socket(addr, socket.SOCK_DGRAM)
+            bind(s, addr, port, "udp")
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ, "udp")
     print("ready", flush=True)
     while True:
         for key, _ in sel.select():
@@ -70,6 +77,13 @@ def serve(addr: str, tcp: list[int], udp: list[int]) -> None:
                     sock.sendto(UDP_REPLY_PREFIX + data[:64], peer)
             except OSError:
                 pass  # e.g. a connection reset before accept; keep serving
+
+
+def new_socket(addr: str, kind: socket.SocketKind) -> socket.socket:
+    s = socket.socket(family_of(addr), kind)
+    if family_of(addr) == socket.AF_INET6:  # this address only, never IPv4-mapped ones
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    return s
 
 
 def bind(s: socket.socket, addr: str, port: int, proto: str) -> None:
@@ -103,7 +117,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p_serve = sub.add_parser("serve")
-    p_serve.add_argument("--addr", required=True)
+    p_serve.add_argument("--addr", required=True, action="append", help="repeat for more")
     p_serve.add_argument("--tcp", type=ports, default=[])
     p_serve.add_argument("--udp", type=ports, default=[])
     p_conf = sub.add_parser("configure")

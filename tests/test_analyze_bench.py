@@ -26,3 +26,19 @@ def test_benchmark_script_prints_its_figures() -> None:
                            "--no-tshark"], check=False, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "packets/s" in proc.stdout and "peak RSS" in proc.stdout and "exit 0" in proc.stdout
+
+
+def test_the_ipv6_sweep_is_analyzed_as_the_ipv4_one(tmp_path: Path) -> None:
+    """--ipv6 writes the same sweep in 2001:2::/48: the same counts, verdict for verdict."""
+    stats = []
+    for v6 in (False, True):
+        path = tmp_path / f"sweep{int(v6)}.pcap"
+        count = generate(path, 5000, v6)
+        obs = analyze(path)
+        assert obs.stats.ipv6 == (count if v6 else 0)
+        verdicts = sorted((obs.verdicts.table[obs.endpoints.verdict[row]] or "silent").__repr__()
+                          for row in obs.endpoints.rows.values())
+        stats.append((count, obs.stats.matched, obs.stats.probes, obs.stats.ordinary, verdicts))
+    ipv4, ipv6 = stats
+    # ICMP 3/13 and ICMPv6 1/1 are both admin-prohibited: the verdicts agree too
+    assert ipv4 == ipv6

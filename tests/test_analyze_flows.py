@@ -221,7 +221,9 @@ def test_ip_options_fragments_and_cut_headers(tmp_path: Path) -> None:
     assert obs.stats.fragments == 1 and obs.stats.cut == 2
 
 
-def test_ipv6_is_counted_and_skipped(tmp_path: Path) -> None:
-    v6 = bytes([0x60]) + bytes(39)
-    obs = analyze(write_pcap(tmp_path / "c.pcap", [v6, syn(1)]))
-    assert obs.stats.ipv6 == 1 and len(obs.endpoints) == 1
+def test_cut_ipv6_headers_are_counted(tmp_path: Path) -> None:
+    """(IPv6 itself: test_analyze_ipv6.py.) A hop-by-hop header announced but cut off, and an
+    IPv6 header shorter than 40 bytes, are cut packets; the IPv4 probe beside them counts."""
+    v6 = [bytes([0x60]) + bytes(39), bytes([0x60]) + bytes(18)]
+    obs = analyze(write_pcap(tmp_path / "c.pcap", [*v6, syn(1)]))
+    assert obs.stats.ipv6 == 2 and obs.stats.cut == 2 and len(obs.endpoints) == 1

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from deadline import Hung, deadline
 from rawscan_cli import rawscan_command
 
-from rawscan.bench.pcapgen import ACK, RST, SYN, icmp_error, ipv4, tcp, udp
+from rawscan.addresses import V6
+from rawscan.bench.pcapgen import ACK, RST, SYN, icmp_error, ipv4, ipv6, tcp, udp
 from rawscan.results import RECORD_FIELDS
 
 PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
@@ -217,13 +218,18 @@ def test_random_bytes(tmp_path: Path, data: bytes, header: bool) -> None:
     assert_clean(code, err)
 
 
-hosts = st.sampled_from([A, B, C, ROUTER])
+HOSTS4 = [A, B, C, ROUTER]
+HOSTS6 = [V6 | 0x20010002 << 96 | n for n in (1, 2, 3, 0xFF0001)]  # 2001:2::1, ::2, ::3, ::ff:1
 ports = st.sampled_from([22, 23, 53, 40000])
 numbers = st.sampled_from([0, 1, 9, 10, 0xFFFFFFFF])
 
 
 @st.composite
-def packets(draw: st.DrawFn) -> bytes:
+def packets(draw: st.DrawFn, family: list[int] | None = None) -> bytes:
+    """A packet of one family (both addresses, and what an ICMP error quotes), maybe damaged."""
+    family = family or draw(st.sampled_from([HOSTS4, HOSTS6]))
+    v6 = family is HOSTS6
+    hosts = st.sampled_from(family)
     kind = draw(st.sampled_from(["tcp", "udp", "icmp", "raw"]))
     if kind == "tcp":
         packet = tcp(draw(hosts), draw(hosts), draw(ports), draw(ports),
@@ -232,9 +238,16 @@ def packets(draw: st.DrawFn) -> bytes:
     elif kind == "udp":
         packet = udp(draw(hosts), draw(hosts), draw(ports), draw(ports), draw(st.binary(max_size=4)))
     elif kind == "icmp":
-        quoted = draw(packets())
+        quoted = draw(packets(family))
+        if v6:  # an ICMPv6 error quotes an IPv6 header (damaged or not, the nibble says 6)
+            quoted = bytes([0x60 | (quoted[0] & 0x0F if quoted else 0)]) + quoted[1:]
+            quoted += bytes(max(0, 48 - len(quoted)))
         packet = icmp_error(draw(hosts), quoted if len(quoted) >= 28 else quoted + bytes(28),
-                            draw(st.sampled_from([3, 11, 0, 5])), draw(st.integers(0, 15)))
+                            draw(st.sampled_from([1, 2, 3, 4, 128] if v6 else [3, 11, 0, 5])),
+                            draw(st.integers(0, 15)))
+    elif v6:
+        packet = ipv6(draw(hosts), draw(hosts), draw(st.sampled_from([0, 6, 17, 44, 58, 60, 59])),
+                      draw(st.binary(max_size=48)))
     else:
         packet = ipv4(draw(hosts), draw(hosts), draw(st.sampled_from([1, 6, 17, 47])),
                       draw(st.binary(max_size=30)))

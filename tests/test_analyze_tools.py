@@ -1,6 +1,8 @@
 """rawscan analyze against other tools' own reports, on captures of them recorded in the lab
 (tests/record_analyze_pcaps.py): nmap -sS, nmap -sU, masscan, hping3, and an nmap connect scan
-amid ordinary traffic. Also rawscan's own recordings, whose scans printed what analyze must."""
+amid ordinary traffic; over IPv6, nmap -6 -sS and -sU, and nmap -4 and -6 at once in one
+capture. Also rawscan's own recordings, whose scans printed what analyze must, and a Scapy-built
+capture of every ICMPv6 error kind."""
 
 from __future__ import annotations
 
@@ -26,25 +28,42 @@ def analyze(tmp_path: Path, *args: str) -> tuple[list[dict[str, object]], str]:
     return read_jsonl(out), proc.stdout
 
 
-def by_port(records: list[dict[str, object]], scanner: str = "198.18.0.1") -> dict[tuple[str, int], tuple[str, str]]:
+def by_port(records: list[dict[str, object]], scanner: str = "198.18.0.1",
+            target: str = TARGET) -> dict[tuple[str, int], tuple[str, str]]:
     table: dict[tuple[str, int], tuple[str, str]] = {}
     for r in records:
-        assert r["ip"] == TARGET
         if r["scanner"] == scanner:
+            assert r["ip"] == target
             key = (str(r["proto"]), int(r["port"]))  # type: ignore[call-overload]
             assert key not in table, f"{key} reported twice"
             table[key] = (str(r["state"]), str(r["reason"]))
     return table
 
 
-@pytest.mark.parametrize("name", ["analyze-nmap-syn.pcap", "analyze-nmap-udp.pcap.gz"])
-def test_agrees_with_nmap_port_for_port(tmp_path: Path, name: str) -> None:
+@pytest.mark.parametrize(("name", "host"), [
+    ("analyze-nmap-syn.pcap", "198.18.0.1"), ("analyze-nmap-udp.pcap.gz", "198.18.0.1"),
+    ("analyze-nmap6-syn.pcap", "::1"), ("analyze-nmap6-udp.pcap.gz", "::1"),
+])
+def test_agrees_with_nmap_port_for_port(tmp_path: Path, name: str, host: str) -> None:
     records, stdout = analyze(tmp_path, str(PCAPS / name))
     nmap = nmap_xml_states(PCAPS / name.replace(".pcap.gz", ".pcap").replace(".pcap", ".nmap.xml"))
     assert len(nmap) > 100
-    assert by_port(records) == nmap  # state and reason, every port, the collapsed ones too
+    target = TARGET if host == "198.18.0.1" else "::1"  # the IPv6 scans are of ::1, from ::1
+    assert by_port(records, host, target) == nmap  # state and reason, every port, the collapsed ones too
     kind = "UDP" if "udp" in name else "SYN"
-    assert f"Scanner 198.18.0.1: {kind} scan of 1 host(s)" in stdout
+    assert f"Scanner {host}: {kind} scan of 1 host(s)" in stdout
+
+
+def test_agrees_with_nmap_over_both_families_in_one_capture(tmp_path: Path) -> None:
+    """nmap -4 of 127.0.0.1 and nmap -6 of ::1 at once, on Linux cooked (SLL2) frames."""
+    records, stdout = analyze(tmp_path, str(PCAPS / "analyze-nmap-dual.pcap"))
+    v4 = nmap_xml_states(PCAPS / "analyze-nmap-dual.nmap4.xml")
+    v6 = nmap_xml_states(PCAPS / "analyze-nmap-dual.nmap6.xml")
+    assert by_port(records, "127.0.0.1", "127.0.0.1") == v4
+    assert by_port(records, "::1", "::1") == v6
+    assert v4 != v6  # the same ports, rejected with ICMP and ICMPv6 codes of other names
+    assert {r["scanner"] for r in records} == {"127.0.0.1", "::1"}
+    assert stdout.index("Scanner 127.0.0.1: SYN scan") < stdout.index("Scanner ::1: SYN scan")
 
 
 def test_agrees_with_masscan(tmp_path: Path) -> None:
@@ -120,3 +139,48 @@ def test_seed_check_rejects_replies_to_another_seed(tmp_path: Path) -> None:
     records, stdout = analyze(tmp_path, str(capture))
     assert {r["reason"] for r in records} == {"no-response"}
     assert "197 failed the seed check" in stdout
+
+
+ICMP6_KINDS = PCAPS / "analyze-icmp6-kinds.pcap"
+# The issue's table: ICMPv6 (type, code) -> nmap's reason; port unreachable from the target
+# closes a UDP port; packet too big, parameter problem and unassigned codes say nothing.
+DECIDING6 = {(1, 0): "no-route", (1, 1): "admin-prohibited", (1, 2): "beyond-scope",
+             (1, 3): "host-unreach", (1, 4): "port-unreach", (1, 5): "admin-prohibited",
+             (1, 6): "reject-route", (3, 0): "time-exceeded", (3, 1): "time-exceeded"}
+SILENT6 = [(1, 7), (1, 8), (2, 0), (4, 0), (4, 1), (4, 2)]
+
+
+def expected_icmp6_kinds() -> dict[tuple[str, int], tuple[str, str, int | None]]:
+    """From the recorder's port scheme (port = 1000 + 100 type + 10 code, + 1 from a router;
+    hop limit 60 from the target, 250 from the router), not from analyze's code."""
+    table: dict[tuple[str, int], tuple[str, str, int | None]] = {}
+    for (icmp_type, code), reason in DECIDING6.items():
+        for router in (0, 1):
+            port, hlim = 1000 + 100 * icmp_type + 10 * code + router, (60, 250)[router]
+            table[("tcp", port)] = ("filtered", reason, hlim)
+            closed = (icmp_type, code) == (1, 4) and not router
+            table[("udp", port)] = ("closed" if closed else "filtered", reason, hlim)
+    for icmp_type, code in SILENT6:
+        for router in (0, 1):
+            port = 1000 + 100 * icmp_type + 10 * code + router
+            table[("tcp", port)] = ("filtered", "no-response", None)
+            table[("udp", port)] = ("open|filtered", "no-response", None)
+    table[("tcp", 2000)] = ("filtered", "admin-prohibited", 60)  # probe behind extension headers
+    table[("udp", 2001)] = ("closed", "port-unreach", 60)
+    return table
+
+
+def test_every_icmp6_error_kind(tmp_path: Path) -> None:
+    records, stdout = analyze(tmp_path, str(ICMP6_KINDS))
+    got = {(str(r["proto"]), int(r["port"])): (r["state"], r["reason"], r["ttl"])  # type: ignore[call-overload]
+           for r in records if r["scanner"] == "2001:2::1" and r["ip"] == "2001:2::2"}
+    assert got == expected_icmp6_kinds() and len(records) == len(got)
+    assert "Replies: 38 matched, 0 duplicate, 0 answering no probe seen" in stdout
+
+
+def test_icmp6_kinds_capture_is_what_the_recorder_writes(tmp_path: Path) -> None:
+    from record_analyze_pcaps import write_icmp6_kinds
+
+    fresh = tmp_path / "kinds.pcap"
+    write_icmp6_kinds(fresh)
+    assert fresh.read_bytes() == ICMP6_KINDS.read_bytes()

@@ -70,6 +70,30 @@ def test_known_corpus_counts(name: str) -> None:
     assert read_all(path) == KNOWN_COUNTS[name]
 
 
+# IPv6 packets only, cross-checked against `tcpdump -r FILE --count 'ip6 or (vlan and ip6)'`
+# ('ip6' alone for link types without VLANs).
+KNOWN_V6_COUNTS = {
+    "babel_rfc6126bis.pcap": 130,  # Ethernet
+    "ahcp.pcapng": 8,  # pcapng, Ethernet
+    "bgp-orf.pcapng": 1,  # pcapng, Linux cooked
+    "babel.pcap": 25,  # Linux cooked (113)
+    "icmpv6-RFC2894-RR.pcap": 6,  # BSD loopback, AF_INET6 = 28 (FreeBSD)
+    "quic_retry.pcap": 23,  # BSD loopback, AF_INET6 = 30 (Darwin)
+    "LINKTYPE_RAW_ipv6.pcap": 1,  # raw IP (101)
+    "ipv6_mobility_1.pcap": 16,  # LINKTYPE_IPV6 (229)
+    "ipv6-bad-version.pcap": 2,  # tcpdump counts 4: two carry a version nibble other than 6
+}
+
+
+@pytest.mark.parametrize("name", list(KNOWN_V6_COUNTS))
+def test_known_corpus_ipv6_counts(name: str) -> None:
+    path = CORPUS / name
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    with deadline(PER_FILE_SECONDS):
+        assert sum(1 for p in read_ip_packets(str(path)) if p.ip[0] >> 4 == 6) == KNOWN_V6_COUNTS[name]
+
+
 def mutations(data: bytes, rng: random.Random) -> Iterator[tuple[str, bytes]]:
     """Damaged variants of a capture: cut short, bogus lengths, flipped bytes, gzip'd and cut."""
     n = len(data)

@@ -38,7 +38,8 @@ def test_ctrl_c_leaves_parseable_xml_and_every_line_learned(tmp_path: Path) -> N
     with Lab(SYN_2000.spec()) as lab:
         argv = ["ip", "netns", "exec", lab.scanner_ns, rawscan_command(), "syn", lab.target_ip,
                 "-p", "1-2000", "--rate", "300", "-oA", str(base)]
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=tmp_path)  # where the resume file goes
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and (

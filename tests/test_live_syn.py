@@ -67,7 +67,8 @@ def test_ctrl_c_keeps_what_was_learned(tmp_path: Path) -> None:
     with Lab(SYN_2000.spec()) as lab:
         argv = ["ip", "netns", "exec", lab.scanner_ns, rawscan_command(), "syn", lab.target_ip,
                 "-p", "1-2000", "--rate", "400", "-oJ", str(out)]
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=tmp_path)  # where the resume file goes
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < 25):
@@ -81,6 +82,7 @@ def test_ctrl_c_keeps_what_was_learned(tmp_path: Path) -> None:
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert "Interrupted" in stdout
+    assert (tmp_path / "rawscan.resume").exists() and "rawscan resume rawscan.resume" in stdout
     partial = port_states(read_jsonl(out))
     expected = SYN_2000.expected()
     assert 20 <= len(partial) < 2000

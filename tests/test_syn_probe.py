@@ -79,7 +79,7 @@ def test_template_patching_gives_valid_checksums(probe: SynProbe) -> None:
 
 
 @pytest.mark.parametrize("flags, state, reason", [("SA", "open", "syn-ack"), ("RA", "closed", "reset"),
-                                                  ("S", "open", "split-handshake-syn"), ("R", "closed", "reset")])
+                                                  ("S", "open", "split-handshake-syn"), ("R", "closed", "bare-reset")])
 def test_genuine_replies_are_classified(probe: SynProbe, flags: str, state: str, reason: str) -> None:
     parsed = probe.parse_reply(reply(probe.build(DST, 22), flags))
     assert parsed is not None

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,8 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rawscan.addresses import V6, parse_addr
 from rawscan.errors import RawscanError
 from rawscan.targets import (
+    FAMILIES,
+    MAX_TARGETS,
     TargetError,
     TargetSet,
     int_to_ip,
@@ -343,3 +347,256 @@ def test_index_is_the_inverse_of_address() -> None:
     for outside in (ip_to_int("198.18.0.0"), ip_to_int("198.18.0.4"), ip_to_int("198.18.1.249"),
                     ip_to_int("198.19.0.4"), 0, 2**32 - 1):
         assert targets.index(outside) is None
+
+
+# --- IPv6 ---
+
+V6_BASE = parse_addr("2001:2::")
+
+
+def v6ips(ts: TargetSet) -> list[str]:
+    return [int_to_ip(a) for a in ts]
+
+
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("2001:2::2", ["2001:2::2"]),
+        ("[2001:2::2]", ["2001:2::2"]),
+        ("2001:0002:0000::0002", ["2001:2::2"]),  # any spelling, one canonical address
+        ("2001:2::5/126", ["2001:2::4", "2001:2::5", "2001:2::6", "2001:2::7"]),  # host bits set
+        ("[2001:2::]/127", ["2001:2::", "2001:2::1"]),
+        ("2001:2::9/128", ["2001:2::9"]),
+        ("2001:2::fe-2001:2::101", ["2001:2::fe", "2001:2::ff", "2001:2::100", "2001:2::101"]),
+        ("[2001:2::1]-[2001:2::2]", ["2001:2::1", "2001:2::2"]),
+        ("::ffff:198.18.0.1", ["::ffff:198.18.0.1"]),  # IPv4-mapped is an IPv6 address
+        ("::1", ["::1"]),
+    ],
+)
+def test_valid_v6_specs(spec: str, expected: list[str]) -> None:
+    ts = parse_targets([spec])
+    assert v6ips(ts) == expected
+    assert all(a >= V6 for a in ts)
+    assert ts.families() == (socket.AF_INET6,)
+
+
+def test_v6_and_v4_are_distinct_and_v4_sorts_first() -> None:
+    ts = parse_targets(["::1", "0.0.0.1", "2001:2::/127", "198.18.0.1"])
+    assert v6ips(ts) == ["0.0.0.1", "198.18.0.1", "::1", "2001:2::", "2001:2::1"]
+    assert len(ts) == 5
+    assert ts.families() == (socket.AF_INET, socket.AF_INET6)
+    assert ts.first_of(socket.AF_INET) == 1
+    assert ts.first_of(socket.AF_INET6) == parse_addr("::1")
+    assert all(lo <= hi and (hi <= 2**32 - 1 or lo >= V6) for lo, hi in ts.ranges)
+    only_v4 = parse_targets(["198.18.0.1"])
+    assert only_v4.families() == (socket.AF_INET,) and only_v4.first_of(socket.AF_INET6) is None
+    only_v6 = parse_targets(["2001:2::1"])
+    assert only_v6.first_of(socket.AF_INET) is None
+
+
+def test_v6_excludes_and_mixed_excludes() -> None:
+    ts = parse_targets(["2001:2::/124", "198.18.0.0/30"],
+                       exclude=["2001:2::/126", "2001:2::8-2001:2::a", "[2001:2::f]", "198.18.0.1"])
+    assert v6ips(ts) == ["198.18.0.0", "198.18.0.2", "198.18.0.3",
+                         "2001:2::4", "2001:2::5", "2001:2::6", "2001:2::7",
+                         "2001:2::b", "2001:2::c", "2001:2::d", "2001:2::e"]
+    # an IPv4 exclude never removes an IPv6 address with the same low bits, nor the reverse
+    assert len(parse_targets(["::1"], exclude=["0.0.0.1"])) == 1
+    assert len(parse_targets(["0.0.0.1"], exclude=["::/96"])) == 1
+    with pytest.raises(TargetError, match="every target is excluded"):
+        parse_targets(["2001:2::1"], exclude=["2001:2::/64"])
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("2001:2::1/129", "invalid target '2001:2::1/129': prefix length must be 0-128"),
+        ("[2001:2::]/x", "invalid target '[2001:2::]/x': prefix length must be 0-128"),
+        ("2001:2::1-ff", "invalid target '2001:2::1-ff': both ends of an IPv6 range must be full "
+                         "IPv6 addresses"),
+        ("2001:2::1-198.18.0.1", "invalid target '2001:2::1-198.18.0.1': both ends of an IPv6 "
+                                 "range must be full IPv6 addresses"),
+        ("2001:2::9-2001:2::1", "invalid target '2001:2::9-2001:2::1': range start is after its end"),
+        ("2001:2:::1", "invalid target '2001:2:::1': '2001:2:::1' is not an IPv6 address"),
+        ("2001:2::g", "invalid target '2001:2::g': '2001:2::g' is not an IPv6 address"),
+        ("[2001:2::1", "invalid target '[2001:2::1': unbalanced '[' or ']'"),
+        ("2001:2::1]", "invalid target '2001:2::1]': unbalanced '[' or ']'"),
+        ("[198.18.0.1]", "invalid target '[198.18.0.1]': brackets are for IPv6 addresses only"),
+        ("fe80::1%eth0", "invalid target 'fe80::1%eth0': scoped IPv6 addresses (with %zone) are "
+                         "not supported"),
+        ("2001:2::1,2", "invalid target '2001:2::1,2': '2001:2::1,2' is not an IPv6 address"),
+    ],
+)
+def test_invalid_v6_specs(spec: str, message: str) -> None:
+    with pytest.raises(TargetError) as info:
+        parse_targets([spec], resolve=lambda name: [])
+    assert str(info.value) == message
+
+
+def test_large_v6_needs_allow_large_and_huge_is_refused() -> None:
+    assert len(parse_targets(["2001:2::/112"])) == 2**16  # exactly 65,536: allowed
+    with pytest.raises(TargetError) as info:
+        parse_targets(["2001:2::/111"])
+    assert str(info.value) == ("131072 IPv6 addresses is more than 65536 (a /112);"
+                               " pass --allow-large if you really mean to scan that many")
+    # excludes count, and the two families have their own limits
+    assert len(parse_targets(["2001:2::/111"], exclude=["2001:2::/112"])) == 2**16
+    both = parse_targets(["2001:2::/112", "10.0.0.0/8"])
+    assert len(both) == 2**16 + 2**24
+    big = parse_targets(["2001:2::/96"], allow_large=True)
+    assert len(big) == 2**32 and big.address(2**32 - 1) == parse_addr("2001:2::ffff:ffff")
+    assert len(parse_targets(["2001:2::/80"], allow_large=True)) == 2**48
+    for huge in ("2001:2::/79", "2001:2::/64", "::/0"):  # never, whatever the flag
+        with pytest.raises(TargetError, match=r"more than rawscan can scan at once \(at most 2\^48"):
+            parse_targets([huge], allow_large=True)
+
+
+def test_names_resolve_per_family() -> None:
+    resolve, calls = fake_resolver({
+        "dual.example": ["2001:2::7", "198.18.0.9", "2001:2::8", "198.18.0.10"],
+        "v4.example": ["198.18.0.3"],
+        "v6.example": ["2001:2::3"],
+    })
+    default = parse_targets(["dual.example"], resolve=resolve)  # like nmap: the first IPv4
+    assert v6ips(default) == ["198.18.0.9"]
+    six = parse_targets(["dual.example", "v6.example"], resolve=resolve, family="6")
+    assert v6ips(six) == ["2001:2::3", "2001:2::7"]
+    assert six.label(V6_BASE + 7) == "dual.example (2001:2::7)"
+    assert six.label(V6_BASE + 3) == "v6.example (2001:2::3)"
+    every = parse_targets(["dual.example", "v4.example", "v6.example"], resolve=resolve,
+                          family="all")
+    assert v6ips(every) == ["198.18.0.3", "198.18.0.9", "198.18.0.10", "2001:2::3", "2001:2::7",
+                            "2001:2::8"]
+    assert every.names[BASE + 10] == "dual.example" and every.names[V6_BASE + 8] == "dual.example"
+    assert calls.count("dual.example") == 3  # once per parse, not once per use
+    with pytest.raises(TargetError) as info:
+        parse_targets(["v4.example"], resolve=resolve, family="6")
+    assert str(info.value) == "cannot resolve host 'v4.example' to an IPv6 address"
+    with pytest.raises(TargetError, match="^cannot resolve host 'v6.example'$"):
+        parse_targets(["v6.example"], resolve=resolve)
+    with pytest.raises(ValueError):
+        parse_targets(["v6.example"], resolve=resolve, family="5")
+
+
+def test_names_with_prefix_per_family() -> None:
+    resolve, _ = fake_resolver({"net.example": ["2001:2::77", "198.18.0.77"]})
+    ts = parse_targets(["net.example/126"], resolve=resolve, family="6")
+    assert v6ips(ts) == ["2001:2::74", "2001:2::75", "2001:2::76", "2001:2::77"]
+    assert ts.label(V6_BASE + 0x77) == "net.example (2001:2::77)"
+    # --all-families: the prefix applies to every answer, so it must suit both families
+    with pytest.raises(TargetError, match="more than rawscan can scan"):  # a v6 /31
+        parse_targets(["net.example/31"], resolve=resolve, family="all", allow_large=True)
+    with pytest.raises(TargetError, match=r"prefix length must be 0-32 for 198\.18\.0\.77$"):
+        parse_targets(["net.example/64"], resolve=resolve, family="all")
+    with pytest.raises(TargetError, match="prefix length must be 0-32$"):  # default: IPv4 only
+        parse_targets(["net.example/64"], resolve=resolve)
+
+
+def test_scoped_and_odd_resolver_answers_are_skipped() -> None:
+    resolve, _ = fake_resolver({"odd.example": ["fe80::1%eth0", "not-an-address", "2001:2::5"]})
+    assert v6ips(parse_targets(["odd.example"], resolve=resolve, family="6")) == ["2001:2::5"]
+
+
+def test_int_to_ip_both_families() -> None:
+    assert int_to_ip(parse_addr("2001:2::2")) == "2001:2::2"
+    assert int_to_ip(V6) == "::"
+    assert int_to_ip(V6 | (2**128 - 1)) == "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+    assert int_to_ip(1) == "0.0.0.1"
+    for bad in (2**32, V6 - 1, 2**129, -1):  # between the families, or outside both
+        with pytest.raises(ValueError):
+            int_to_ip(bad)
+    with pytest.raises(TargetError):
+        ip_to_int("2001:2::1")  # ip_to_int stays strictly IPv4
+
+
+def test_targetset_refuses_ranges_across_families() -> None:
+    with pytest.raises(ValueError, match="not within one address family"):
+        TargetSet(((2**32 - 2, V6 + 1),))
+    with pytest.raises(ValueError, match="not within one address family"):
+        TargetSet(((2**32, 2**32 + 5),))  # neither family
+    with pytest.raises(ValueError):
+        TargetSet(((V6, V6 + 2**64),))  # more than MAX_TARGETS
+    ts = TargetSet(((V6 + 5, V6 + 9), (3, 4), (V6 + 1, V6 + 4)))
+    assert ts.ranges == ((3, 4), (V6 + 1, V6 + 9))
+
+
+# Property tests: the parser's contract for any text, and IPv6 specs against a set model.
+
+_SPEC_ALPHABET = "0123456789abcdefABCDEF:.[]/-,*% x\x00é"
+_V6ISH = r"\[?[0-9a-f:.]{0,24}\]?(/[0-9]{1,4})?(-\[?[0-9a-f:]{0,20}\]?)?"  # near-valid IPv6 specs
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.one_of(st.text(_SPEC_ALPHABET, max_size=45), st.text(max_size=20),
+                       st.from_regex(_V6ISH, fullmatch=True)), min_size=1, max_size=3),
+    st.lists(st.text(_SPEC_ALPHABET, max_size=45), max_size=2),
+    st.sampled_from(FAMILIES),
+    st.booleans(),
+)
+def test_any_text_gives_a_target_set_or_a_target_error(
+    specs: list[str], excludes: list[str], family: str, allow_large: bool
+) -> None:
+    def resolve(name: str) -> list[str]:
+        if len(name) % 3 == 0:
+            raise OSError("no such host")
+        return ["198.18.0.5", "2001:2::5", "fe80::1%lo", name][: len(name) % 5]
+
+    try:
+        ts = parse_targets(specs, exclude=excludes, resolve=resolve, family=family,
+                           allow_large=allow_large)
+    except TargetError as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return
+    assert 0 < len(ts) <= MAX_TARGETS
+    for lo, hi in ts.ranges:
+        assert 0 <= lo <= hi <= 2**32 - 1 or V6 <= lo <= hi < 2 * V6
+        ts.label(lo)
+    assert ts.address(len(ts) - 1) == ts.ranges[-1][1]
+
+
+_V6_SPAN = 1024  # model space: 2001:2::/118
+
+
+@st.composite
+def v6_spec_and_model(draw: st.DrawFn) -> tuple[str, set[int]]:
+    kind = draw(st.sampled_from(["single", "bracketed", "cidr", "bracketed-cidr", "range"]))
+    a = V6_BASE + draw(st.integers(0, _V6_SPAN - 1))
+    if kind in ("single", "bracketed"):
+        text = int_to_ip(a)
+        return (f"[{text}]" if kind == "bracketed" else text), {a}
+    if kind in ("cidr", "bracketed-cidr"):
+        prefix = draw(st.integers(118, 128))
+        net = ipaddress.ip_network(f"{int_to_ip(a)}/{prefix}", strict=False)
+        text = int_to_ip(a) if kind == "cidr" else f"[{int_to_ip(a)}]"
+        return f"{text}/{prefix}", {V6 | int(x) for x in net}
+    lo, hi = sorted(draw(st.lists(st.integers(0, _V6_SPAN - 1), min_size=2, max_size=2)))
+    return (f"{int_to_ip(V6_BASE + lo)}-{int_to_ip(V6_BASE + hi)}",
+            set(range(V6_BASE + lo, V6_BASE + hi + 1)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(v6_spec_and_model(), spec_and_model()), min_size=1, max_size=6),
+    st.lists(st.one_of(v6_spec_and_model(), spec_and_model()), max_size=4),
+)
+def test_random_v6_and_mixed_specs_match_set_model(
+    include: list[tuple[str, set[int]]], exclude: list[tuple[str, set[int]]]
+) -> None:
+    model = set().union(*(m for _, m in include)) - set().union(*(m for _, m in exclude))
+    specs, excludes = [s for s, _ in include], [s for s, _ in exclude]
+    if not model:
+        with pytest.raises(TargetError, match="^no targets to scan"):
+            parse_targets(specs, exclude=excludes)
+        return
+    ts = parse_targets(specs, exclude=excludes)
+    ordered = sorted(model)
+    assert list(ts) == ordered and len(ts) == len(model)
+    for i in range(0, len(ts), 5):
+        assert ts.address(i) == ordered[i]
+        assert ts.index(ordered[i]) == i
+    for a in ordered[::3]:
+        assert ts.address(ts.index(a)) == a  # type: ignore[arg-type]
+    for probe in (V6_BASE - 1, V6_BASE, V6_BASE + 700, V6_BASE + _V6_SPAN, V6 | 1, 1):
+        assert (probe in ts) == (probe in model)
+        assert (ts.index(probe) is None) == (probe not in model)

@@ -146,13 +146,20 @@ def test_a_complete_host_is_written_before_the_scan_ends(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("kind", ["json", "csv"])
-def test_line_formats_flush_every_port(tmp_path: Path, kind: str) -> None:
+def test_line_formats_reach_the_disk_while_the_scan_runs(tmp_path: Path, kind: str) -> None:
+    import time
+
     path = tmp_path / f"out.{kind}"
-    writer = WRITERS[kind](str(path), info_for((1, 2, 3), 1))
+    writer = WRITERS[kind](str(path), info_for((1, 2, 3, 4), 1))
     header = 1 if kind == "csv" else 0
-    for n, port in enumerate((1, 2, 3), 1):
-        writer.write(result("198.18.0.2", port, "closed"))
-        assert len(path.read_text().splitlines()) == n + header  # on disk before close()
+    writer.write(result("198.18.0.2", 1, "closed"))
+    assert len(path.read_text().splitlines()) == 1 + header  # the first write flushes
+    writer.write(result("198.18.0.2", 2, "closed"))
+    writer.flush()  # what the scan does at each progress tick
+    assert len(path.read_text().splitlines()) == 2 + header
+    time.sleep(writer.FLUSH_EVERY * 1.5)
+    writer.write(result("198.18.0.2", 3, "closed"))  # a write after FLUSH_EVERY flushes too
+    assert len(path.read_text().splitlines()) == 3 + header  # on disk before close()
     writer.close()
 
 
@@ -175,3 +182,24 @@ def test_open_only_filters_line_formats(tmp_path: Path) -> None:
         path = tmp_path / f"o.{kind}"
         write_all(kind, path, info_for(ports, 1, open_only=True), results)
         assert sorted(load_results(str(path)).states.values()) == ["open", "open|filtered"]
+
+
+@given(
+    ip=st.sampled_from(["198.18.0.2", "2001:2::2", "::1"]),
+    port=st.integers(0, 65535),
+    ttl=st.one_of(st.none(), st.integers(0, 255)),
+    service=st.text(max_size=20),
+    host=st.one_of(st.none(), st.text(max_size=20)),
+)
+def test_json_lines_record_is_the_json_encoding_of_the_result(ip: str, port: int, ttl: int | None,
+                                                              service: str, host: str | None) -> None:
+    import json
+
+    from rawscan.output.jsonl import record_line
+    from rawscan.results import PortResult
+
+    r = PortResult(ip=ip, proto="tcp", port=port, state="open|filtered", reason="no-response",
+                   ttl=ttl, service=service, host=host)
+    line = record_line(r)
+    assert line.endswith("\n") and "\n" not in line[:-1]
+    assert json.loads(line) == r.as_dict()

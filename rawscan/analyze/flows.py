@@ -1,4 +1,4 @@
-"""One pass over captured IPv4 packets: probes found, replies matched to them, verdicts kept.
+"""One pass over captured IP packets: probes found, replies matched to them, verdicts kept.
 
 A probe is a TCP SYN without ACK, or a UDP datagram that answers no earlier one; its flow is
 the 4-tuple (scanner, target, sport, dport). A reply is found by the reversed 4-tuple and must
@@ -15,6 +15,12 @@ as unmatched, as it would for the scanner itself, whose own timeout is far short
 
 Speed. This loop runs per packet, so it reads fixed offsets with one struct call, keys flows by
 ints, and caches classifier verdicts by (flags, TTL); no Scapy, no object per packet.
+
+IPv6. Addresses are the tagged ints of rawscan.addresses, and both families share the loop:
+only the header parsing differs (IPv6 extension headers are walked by rawscan.wire), and the
+keys shift the scanner's address by a per-family amount (FLOW_SHIFT*, store.SCANNER_SHIFT*)
+so IPv4 keys keep their size and the families never collide. ICMPv6 errors are classified by
+classify_icmp6, ICMP ones by classify_icmp.
 """
 
 from __future__ import annotations
@@ -24,14 +30,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ..capture import CapturedPacket
-from ..classify import classify_icmp, classify_tcp, classify_udp_response
-from ..wire import icmp_error, ipv4
+from ..addresses import V6
+from ..classify import classify_icmp, classify_icmp6, classify_tcp, classify_udp_response
+from ..wire import IPV6_EXTENSIONS, LATER_FRAGMENT, ip_header, ip_icmp_error, ipv6_upper_layer
 from .store import (
     CONNECTED,
     DATA,
     FRAME_BITS,
     HALF_OPEN,
     REPLIED_UDP,
+    SCANNER_SHIFT4,
+    SCANNER_SHIFT6,
     Endpoints,
     Sources,
     Verdicts,
@@ -45,6 +54,8 @@ SEQ_MASK = 0xFFFFFFFF
 STAGE_SYNACK = 1 << 32  # flow stage bits above the 32-bit sequence number
 STAGE_CONNECTED = 2 << 32
 ROW_SHIFT = 34  # a TCP flow is row << 34 | stage << 32 | probe sequence number
+# Flow keys: src << FLOW_SHIFT | dst << 32 | sport << 16 | dport (an IPv6 dst takes 129 bits).
+FLOW_SHIFT4, FLOW_SHIFT6 = 64, 161
 
 # IPv4 header without options, then TCP or UDP: one unpack per packet.
 _TCP20 = struct.Struct("!2xH4xBx2xIIHHIIBB")  # total len, ttl, src, dst, sport, dport, seq, ack, off, flags
@@ -53,6 +64,8 @@ _IP = struct.Struct("!2xH4xBx2xII")  # total len, ttl, src, dst: headers with op
 _TCP = struct.Struct("!HHIIBB")
 _UDP = struct.Struct("!HH")
 _QUOTED = struct.Struct("!HHI")  # an ICMP error's quoted ports and sequence number
+_IP6 = struct.Struct("!4xHBB16s16s")  # payload length, next header, hop limit, src, dst
+_from_bytes = int.from_bytes
 
 
 class SeedCheck:
@@ -68,7 +81,7 @@ class SeedCheck:
 @dataclass
 class FlowStats:
     packets: int = 0  # IP packets read
-    ipv6: int = 0  # skipped: IPv6 analysis is not implemented yet
+    ipv6: int = 0  # of `packets`, IPv6 ones
     fragments: int = 0  # later fragments: no transport header
     cut: int = 0  # headers cut short by the snaplen (or malformed)
     probes: int = 0  # TCP SYNs and UDP datagrams opening or repeating a flow
@@ -129,7 +142,8 @@ class FlowAnalyzer:
         none: frozenset[int] = frozenset()
         tcp_checked = check.sources if check is not None and check.proto == "tcp" else none
         udp_checked = check.sources if check is not None and check.proto == "udp" else none
-        tcp20, udp20 = _TCP20.unpack_from, _UDP20.unpack_from
+        tcp20, udp20, ip6 = _TCP20.unpack_from, _UDP20.unpack_from, _IP6.unpack_from
+        extensions, upper_layer = IPV6_EXTENSIONS, ipv6_upper_layer
         file_base = file_no << FRAME_BITS
         last_src, srow = -1, -1
         seen = probes = retrans = matched = dups = unmatched = forged = ordinary = 0
@@ -155,12 +169,39 @@ class FlowAnalyzer:
                 nbytes += n
                 if tick is not None and not seen & 0xFFFF:
                     tick(seen, nbytes)
-                if n < 20 or b[0] >> 4 != 4:
+                if n < 20:
                     if n and b[0] >> 4 == 6:
                         ipv6 += 1
+                        cut += 1
                     continue
-                if b[6] & 0x1F or b[7]:  # fragment offset: no transport header here
-                    frags += 1
+                version = b[0] >> 4
+                if version == 4:
+                    if b[6] & 0x1F or b[7]:  # fragment offset: no transport header here
+                        frags += 1
+                        continue
+                    proto = b[9]
+                    ihl = (b[0] & 0x0F) << 2
+                    fs, es = FLOW_SHIFT4, SCANNER_SHIFT4
+                elif version == 6:
+                    # The whole IPv6 header here; the TCP/UDP branches below read only their own.
+                    ipv6 += 1
+                    if n < 40:
+                        cut += 1
+                        continue
+                    plen, proto, ttl, src, dst = ip6(b)
+                    src, dst = V6 | _from_bytes(src), V6 | _from_bytes(dst)
+                    tot = plen + 40 if plen else 0  # 0 (a jumbogram): the captured length counts
+                    ihl = 40
+                    if proto in extensions:
+                        proto, ihl = upper_layer(b, proto, 40)
+                        if ihl < 0:
+                            if ihl == LATER_FRAGMENT:
+                                frags += 1
+                            else:
+                                cut += 1
+                            continue
+                    fs, es = FLOW_SHIFT6, SCANNER_SHIFT6
+                else:
                     continue
                 t = pkt.time
                 if first_time is None:
@@ -169,8 +210,6 @@ class FlowAnalyzer:
                     tcp_old, tcp_new = tcp_new, {}
                     udp_old, udp_new = udp_new, {}
                     horizon = t + WINDOW
-                proto = b[9]
-                ihl = (b[0] & 0x0F) << 2
 
                 if proto == 6:
                     if n < ihl + 14 or ihl < 20:
@@ -179,12 +218,13 @@ class FlowAnalyzer:
                     if ihl == 20:
                         tot, ttl, src, dst, sp, dp, seq, ack, off, flags = tcp20(b)
                     else:
-                        tot, ttl, src, dst = _IP.unpack_from(b)
+                        if version == 4:  # with IP options (IPv6 headers are read above)
+                            tot, ttl, src, dst = _IP.unpack_from(b)
                         sp, dp, seq, ack, off, flags = _TCP.unpack_from(b, ihl)
 
                     if flags & SYN and not flags & ACK:
                         # A probe: the first SYN of a flow, or a retransmission of it.
-                        key = (src << 64) | (dst << 32) | (sp << 16) | dp
+                        key = (src << fs) | (dst << 32) | (sp << 16) | dp
                         flow = tcp_new.get(key)
                         if flow is None:
                             flow = tcp_old.pop(key, None)
@@ -194,7 +234,7 @@ class FlowAnalyzer:
                             # SYNs the two dict lookups).
                             rflow = None
                             if dp in probe_sports:
-                                rkey = (dst << 64) | (src << 32) | (dp << 16) | sp
+                                rkey = (dst << fs) | (src << 32) | (dp << 16) | sp
                                 rflow = tcp_new.get(rkey)
                                 if rflow is None:
                                     rflow = tcp_old.get(rkey)
@@ -212,7 +252,7 @@ class FlowAnalyzer:
                                     dups += 1
                                 continue
                             probe_sports.add(sp)
-                            ekey = (src << 49) | (dst << 17) | dp
+                            ekey = (src << es) | (dst << 17) | dp
                             row = erows.get(ekey, -1)
                             if row < 0:  # a new endpoint: a row in every array
                                 row = erows[ekey] = len(everdict)
@@ -241,7 +281,7 @@ class FlowAnalyzer:
 
                     if flags & (SYN | RST):
                         # A SYN-ACK or RST answering a probe: the reversed 4-tuple is pending.
-                        rkey = (dst << 64) | (src << 32) | (dp << 16) | sp
+                        rkey = (dst << fs) | (src << 32) | (dp << 16) | sp
                         flow = tcp_new.get(rkey)
                         if flow is None:
                             flow = tcp_old.pop(rkey, None)
@@ -273,7 +313,7 @@ class FlowAnalyzer:
 
                     # The initiator following up on a probe: completing the handshake,
                     # resetting it, or sending data (then this is an ordinary connection).
-                    key = (src << 64) | (dst << 32) | (sp << 16) | dp
+                    key = (src << fs) | (dst << 32) | (sp << 16) | dp
                     flow = tcp_new.get(key)
                     if flow is None:
                         flow = tcp_old.get(key)
@@ -303,9 +343,10 @@ class FlowAnalyzer:
                     if ihl == 20:
                         tot, ttl, src, dst, sp, dp = udp20(b)
                     else:
-                        tot, ttl, src, dst = _IP.unpack_from(b)
+                        if version == 4:
+                            tot, ttl, src, dst = _IP.unpack_from(b)
                         sp, dp = _UDP.unpack_from(b, ihl)
-                    rkey = (dst << 64) | (src << 32) | (dp << 16) | sp
+                    rkey = (dst << fs) | (src << 32) | (dp << 16) | sp
                     row = udp_new.get(rkey, -1)
                     if row < 0:
                         row = udp_old.get(rkey, -1)
@@ -322,14 +363,14 @@ class FlowAnalyzer:
                         else:
                             dups += 1
                         continue
-                    key = (src << 64) | (dst << 32) | (sp << 16) | dp
+                    key = (src << fs) | (dst << 32) | (sp << 16) | dp
                     row = udp_new.get(key, -1)
                     if row < 0:
                         row = udp_old.pop(key, -1)
                         if row >= 0:
                             udp_new[key] = row  # active again: keep it in the new generation
                     if row < 0:
-                        ekey = (src << 49) | (dst << 17) | 0x10000 | dp
+                        ekey = (src << es) | (dst << 17) | 0x10000 | dp
                         row = erows.get(ekey, -1)
                         if row < 0:
                             row = erows[ekey] = len(everdict)
@@ -355,16 +396,18 @@ class FlowAnalyzer:
                         last_seen[srow] = t
                     continue
 
-                if proto == 1 and n > ihl and b[ihl] in (3, 11):
+                if (proto == 1 and version == 4 and n > ihl and b[ihl] in (3, 11)) or (
+                    proto == 58 and version == 6 and n > ihl and 0 < b[ihl] < 5  # ICMPv6 errors
+                ):
                     # An ICMP error: the packet it quotes names the probe's flow.
-                    outer = ipv4(b)
-                    error = icmp_error(b, outer) if outer is not None else None
+                    outer = ip_header(b)
+                    error = ip_icmp_error(b, outer) if outer is not None else None
                     if error is None:
                         cut += 1
                         continue
                     quoted = error.quoted
                     qsp, qdp, qseq = _QUOTED.unpack_from(error.quoted_l4)
-                    key = (quoted.src << 64) | (quoted.dst << 32) | (qsp << 16) | qdp
+                    key = (quoted.src << fs) | (quoted.dst << 32) | (qsp << 16) | qdp
                     if quoted.proto == 6:
                         flows_new, flows_old, udp = tcp_new, tcp_old, 0
                     elif quoted.proto == 17:
@@ -375,7 +418,7 @@ class FlowAnalyzer:
                     if flow is None:
                         flow = flows_old.get(key)
                     if flow is None or (not udp and (flow & SEQ_MASK) != qseq):
-                        rkey = (quoted.dst << 64) | (quoted.src << 32) | (qdp << 16) | qsp
+                        rkey = (quoted.dst << fs) | (quoted.src << 32) | (qdp << 16) | qsp
                         if rkey not in flows_new and rkey not in flows_old:
                             unmatched += 1  # (an error about a reply, e.g. the scanner's
                         continue  # kernel refusing it, is no news about the port)
@@ -384,11 +427,12 @@ class FlowAnalyzer:
                         forged += 1
                         continue
                     from_target = outer.src == quoted.dst  # type: ignore[union-attr]
-                    ckey = (1, udp, error.icmp_type, error.code, from_target, outer.ttl)  # type: ignore[union-attr]
+                    ckey = (proto, udp, error.icmp_type, error.code, from_target, outer.ttl)  # type: ignore[union-attr]
                     code = cache.get(ckey)
                     if code is None:
-                        verdict = classify_icmp(("tcp", "udp")[udp], error.icmp_type, error.code,
-                                                from_target, outer.ttl)  # type: ignore[union-attr]
+                        classify = classify_icmp6 if proto == 58 else classify_icmp
+                        verdict = classify(("tcp", "udp")[udp], error.icmp_type, error.code,
+                                           from_target, outer.ttl)  # type: ignore[union-attr]
                         code = cache[ckey] = verdicts.code(verdict)
                     if code == 0:
                         continue  # an ICMP kind that says nothing about the port

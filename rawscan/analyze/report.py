@@ -9,10 +9,10 @@ from ..classify import classify_silence
 from ..plan import compress_ports
 from ..results import PortResult, Verdict
 from ..services import service_name
-from ..targets import int_to_ip
+from ..addresses import addr_to_str
 from .flows import Observations
 from .scanners import SourceSummary, source_ranges, summarize
-from .store import split_ref
+from .store import split_ref, target_mask
 
 SILENCE = {"tcp": classify_silence("tcp"), "udp": classify_silence("udp")}
 PORT_LIST_MAX = 60  # characters of a compressed port list shown in a scanner's summary
@@ -53,16 +53,17 @@ def host_results(
     ep = obs.endpoints
     table = obs.verdicts.table
     names = names or {}
-    scanner = int_to_ip(summary.address)
+    scanner = addr_to_str(summary.address)
+    mask = target_mask(summary.address)
     group: list[ObservedPort] = []
     last_target, ip = -1, ""
     for key in keys[summary.start : summary.stop]:
-        target = (key >> 17) & 0xFFFFFFFF
+        target = (key >> 17) & mask
         if target != last_target:
             if group:
                 yield group
                 group = []
-            last_target, ip = target, int_to_ip(target)
+            last_target, ip = target, addr_to_str(target)
         row = ep.rows[key]
         proto = "udp" if key >> 16 & 1 else "tcp"
         port = key & 0xFFFF
@@ -95,7 +96,7 @@ def scanner_line(s: SourceSummary) -> str:
     rate = f", {s.rate:,.0f} probes/s" if s.rate is not None else ""
     states = ", ".join(f"{n:,} {state}" for state, n in s.states)
     return (
-        f"Scanner {int_to_ip(s.address)}: {kinds} scan of {s.hosts:,} host(s), "
+        f"Scanner {addr_to_str(s.address)}: {kinds} scan of {s.hosts:,} host(s), "
         f"{' and '.join(ports)}; {s.probes:,} probes ({s.retransmissions:,} retransmitted) "
         f"over {s.span:.2f} s{rate}; {states}"
     )
@@ -109,10 +110,11 @@ def silent_host(results: Sequence[PortResult]) -> bool:
 def count_silent_hosts(obs: Observations, keys: Sequence[int], summary: SourceSummary) -> int:
     """Hosts of this source that answered no probe, from the arrays (no results built)."""
     verdict, rows = obs.endpoints.verdict, obs.endpoints.rows
+    mask = target_mask(summary.address)
     silent = 0
     last_target, replied = -1, True
     for key in keys[summary.start : summary.stop]:
-        target = (key >> 17) & 0xFFFFFFFF
+        target = (key >> 17) & mask
         if target != last_target:
             silent += not replied
             last_target, replied = target, False

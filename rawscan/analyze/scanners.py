@@ -12,7 +12,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from ..results import Verdict
-from .store import CONNECTED, DATA, HALF_OPEN, REPLIED_UDP, Endpoints
+from .store import (
+    CONNECTED,
+    DATA,
+    HALF_OPEN,
+    REPLIED_UDP,
+    SCANNER_SHIFT4,
+    SCANNER_SHIFT6,
+    V6_KEYS,
+    Endpoints,
+    key_scanner,
+    target_mask,
+)
 
 DEFAULT_MIN_PROBES = 5  # probed endpoints that make a source a scanner
 
@@ -79,10 +90,12 @@ def scan_kinds(flags_seen: int, tcp_probed: int, udp_probed: int) -> tuple[str, 
 def source_ranges(keys: Sequence[int]) -> Iterator[tuple[int, int, int]]:
     """(source, start, stop) for each run of keys with the same source (keys are sorted)."""
     start = 0
-    while start < len(keys):
-        source = keys[start] >> 49
+    n = len(keys)
+    while start < n:
+        shift = SCANNER_SHIFT6 if keys[start] >= V6_KEYS else SCANNER_SHIFT4
+        source = keys[start] >> shift
         stop = start + 1
-        while stop < len(keys) and keys[stop] >> 49 == source:
+        while stop < n and keys[stop] >> shift == source:  # an IPv6 key never equals an IPv4 source
             stop += 1
         yield source, start, stop
         start = stop
@@ -95,6 +108,8 @@ def summarize(
 ) -> SourceSummary:
     """The summary of one source from its endpoints keys[start:stop]."""
     rows, flags, probes, verdict = endpoints.rows, endpoints.flags, endpoints.probes, endpoints.verdict
+    address = key_scanner(keys[start])
+    mask = target_mask(address)
     hosts = 0
     last_target = -1
     tcp_ports: set[int] = set()
@@ -104,7 +119,7 @@ def summarize(
     states: dict[str, int] = {}
     for key in keys[start:stop]:
         row = rows[key]
-        target = (key >> 17) & 0xFFFFFFFF
+        target = (key >> 17) & mask
         if target != last_target:
             hosts += 1
             last_target = target
@@ -126,7 +141,7 @@ def summarize(
             v = silence["udp" if udp else "tcp"]
         states[v.state] = states.get(v.state, 0) + 1
     return SourceSummary(
-        address=keys[start] >> 49, start=start, stop=stop, hosts=hosts,
+        address=address, start=start, stop=stop, hosts=hosts,
         tcp_ports=tuple(sorted(tcp_ports)), udp_ports=tuple(sorted(udp_ports)),
         probed=probed, ordinary=(stop - start) - probed, probes=sent, replied=replied,
         states=tuple(sorted(states.items(), key=lambda kv: (-kv[1], kv[0]))),

@@ -2,7 +2,8 @@
 
 An endpoint is (scanner, target, proto, port): the unit of the output, so every one seen is
 kept until the end. A row costs about 130 bytes (a dict entry, its int key and index, and
-23 bytes of arrays) instead of ~600 for a small object per endpoint.
+23 bytes of arrays; an IPv6 row's 290-bit key adds 28) instead of ~600 for a small object
+per endpoint.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from array import array
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from ..addresses import V6
 from ..results import Verdict
 
 # Endpoint flags: how the scanner followed up on its probes (scan type, ordinary traffic).
@@ -23,10 +25,28 @@ PROTO_BITS = {6: 0, 17: 1}
 PROTO_NAMES = ("tcp", "udp")
 FRAME_BITS = 40  # a packet reference is file index << FRAME_BITS | frame number
 
+# Endpoint keys: scanner << SHIFT | target << 17 | udp << 16 | port. Both addresses of an
+# endpoint are of one family (addresses.py ints), and each family has its own shift, so IPv4
+# keys stay 81-bit ints (~130 bytes a row) and every IPv6 key (scanner << 146, the scanner
+# >= 2^128) sorts after every IPv4 one: still scanner, target, protocol, port order.
+SCANNER_SHIFT4, SCANNER_SHIFT6 = 49, 146
+TARGET_MASK4, TARGET_MASK6 = (1 << 32) - 1, (1 << 129) - 1
+V6_KEYS = 1 << 81  # every IPv4 key is below, every IPv6 key above
+
 
 def endpoint_key(scanner: int, target: int, udp: int, port: int) -> int:
     """Keys sort by scanner, then target, protocol and port: the report's order."""
-    return (scanner << 49) | (target << 17) | (udp << 16) | port
+    shift = SCANNER_SHIFT6 if scanner >= V6 else SCANNER_SHIFT4
+    return (scanner << shift) | (target << 17) | (udp << 16) | port
+
+
+def key_scanner(key: int) -> int:
+    return key >> (SCANNER_SHIFT6 if key >= V6_KEYS else SCANNER_SHIFT4)
+
+
+def target_mask(scanner: int) -> int:
+    """(key >> 17) & target_mask(scanner) is the target of one of the scanner's keys."""
+    return TARGET_MASK6 if scanner >= V6 else TARGET_MASK4
 
 
 class EndpointKey(NamedTuple):
@@ -37,7 +57,9 @@ class EndpointKey(NamedTuple):
 
 
 def split_key(key: int) -> EndpointKey:
-    return EndpointKey(key >> 49, (key >> 17) & 0xFFFFFFFF, PROTO_NAMES[(key >> 16) & 1], key & 0xFFFF)
+    scanner = key_scanner(key)
+    target = (key >> 17) & target_mask(scanner)
+    return EndpointKey(scanner, target, PROTO_NAMES[(key >> 16) & 1], key & 0xFFFF)
 
 
 def packet_ref(file_no: int, frame: int) -> int:

@@ -1,13 +1,14 @@
 """Benchmark: rawscan analyze on a generated capture of a /16 sweep (>= 1M packets), beside
 tshark -T fields reading the same file when tshark is installed.
 
-    python -m rawscan.bench.analyze [--packets 1000000] [--keep FILE]
+    python -m rawscan.bench.analyze [--packets 1000000] [--keep FILE] [--ipv6]
 
 The capture: one scanner (198.18.0.1) SYN-scans 8 ports of every address in 198.19.0.0/16
 at 20,000 probes/s and retransmits each unanswered probe once, as nmap does; 5% of the hosts
 are up (RST from closed ports, SYN-ACK from open ones, answered by the scanner's RST), 1% sit
 behind a router answering ICMP admin-prohibited, and 256 clients make ordinary HTTPS
 connections throughout. Prints packets/s and peak memory (max RSS of the process).
+--ipv6 makes the same capture over IPv6 (2001:2::/48 addresses, ICMPv6 1/1 for the filtered).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..addresses import V6
 from .pcapgen import ACK, PSH, RST, SYN, PcapWriter, icmp_error, tcp
 
 SCANNER = 0xC6120001  # 198.18.0.1
@@ -36,6 +38,10 @@ SPORT = 61000
 PROBE_GAP = 1 / 20000  # seconds between probes
 RTT = PROBE_GAP / 3
 ORDINARY_EVERY = 200  # probes between two ordinary connections
+# --ipv6: the same layout in 2001:2::/48 (2001:2::1 scans 2001:2:1::/112), ICMPv6 1/1
+V6_BASE = V6 | 0x20010002 << 96
+V6_ADDRESSES = {SCANNER: V6_BASE | 1, SWEEP: V6_BASE | 1 << 80, ROUTER: V6_BASE | 0xFE01,
+                CLIENTS: V6_BASE | 2 << 80, SERVER: V6_BASE | 0x201}
 
 
 def _host_kind(index: int) -> str:
@@ -51,39 +57,45 @@ def _cookie(target: int, port: int) -> int:
     return (target * 0x9E3779B1 + port * 0x85EBCA77) & 0xFFFFFFFF
 
 
-def _probe_and_reply(target_index: int, port: int, t: float) -> Iterator[tuple[float, bytes]]:
-    target = SWEEP + target_index
+def _addr(addr: int, v6: bool) -> int:
+    return V6_ADDRESSES[addr] if v6 else addr
+
+
+def _probe_and_reply(target_index: int, port: int, t: float, v6: bool = False) -> Iterator[tuple[float, bytes]]:
+    scanner = _addr(SCANNER, v6)
+    target = _addr(SWEEP, v6) + target_index
     seq = _cookie(target, port)
-    probe = tcp(SCANNER, target, SPORT, port, SYN, seq)
+    probe = tcp(scanner, target, SPORT, port, SYN, seq)
     yield t, probe
     kind = _host_kind(target_index)
     if kind == "up":
         if port in OPEN_PORTS:
-            yield t + RTT, tcp(target, SCANNER, port, SPORT, SYN | ACK, seq * 7, seq + 1, ttl=57)
-            yield t + 2 * RTT, tcp(SCANNER, target, SPORT, port, RST, seq + 1)
+            yield t + RTT, tcp(target, scanner, port, SPORT, SYN | ACK, seq * 7, seq + 1, ttl=57)
+            yield t + 2 * RTT, tcp(scanner, target, SPORT, port, RST, seq + 1)
         else:
-            yield t + RTT, tcp(target, SCANNER, port, SPORT, RST | ACK, 0, seq + 1, ttl=57)
+            yield t + RTT, tcp(target, scanner, port, SPORT, RST | ACK, 0, seq + 1, ttl=57)
     elif kind == "filtered":
-        yield t + RTT, icmp_error(ROUTER, probe, 3, 13, ttl=250)
+        yield t + RTT, icmp_error(_addr(ROUTER, v6), probe, *((1, 1) if v6 else (3, 13)), ttl=250)
 
 
 def _answered(target_index: int) -> bool:
     return _host_kind(target_index) != "silent"
 
 
-def _ordinary(n: int, t: float) -> Iterator[tuple[float, bytes]]:
-    client, sport = CLIENTS + n % 256, 32768 + n % 28000
+def _ordinary(n: int, t: float, v6: bool = False) -> Iterator[tuple[float, bytes]]:
+    client, sport = _addr(CLIENTS, v6) + n % 256, 32768 + n % 28000
+    server = _addr(SERVER, v6)
     seq, sseq = n * 7919, n * 104729
     request, response = b"x" * 300, b"y" * 1200
-    yield t, tcp(client, SERVER, sport, 443, SYN, seq)
-    yield t + RTT, tcp(SERVER, client, 443, sport, SYN | ACK, sseq, seq + 1)
-    yield t + 2 * RTT, tcp(client, SERVER, sport, 443, ACK, seq + 1, sseq + 1)
-    yield t + 2 * RTT, tcp(client, SERVER, sport, 443, PSH | ACK, seq + 1, sseq + 1, request)
-    yield t + 3 * RTT, tcp(SERVER, client, 443, sport, PSH | ACK, sseq + 1, seq + 301, response)
-    yield t + 3 * RTT, tcp(client, SERVER, sport, 443, RST | ACK, seq + 301, sseq + 1201)
+    yield t, tcp(client, server, sport, 443, SYN, seq)
+    yield t + RTT, tcp(server, client, 443, sport, SYN | ACK, sseq, seq + 1)
+    yield t + 2 * RTT, tcp(client, server, sport, 443, ACK, seq + 1, sseq + 1)
+    yield t + 2 * RTT, tcp(client, server, sport, 443, PSH | ACK, seq + 1, sseq + 1, request)
+    yield t + 3 * RTT, tcp(server, client, 443, sport, PSH | ACK, sseq + 1, seq + 301, response)
+    yield t + 3 * RTT, tcp(client, server, sport, 443, RST | ACK, seq + 301, sseq + 1201)
 
 
-def generate(path: Path, packets: int) -> int:
+def generate(path: Path, packets: int, v6: bool = False) -> int:
     """Write the sweep capture, stopping once `packets` are written; returns the count."""
     # Enough hosts for `packets`: ~2 packets per (host, port) with one retransmission round.
     hosts = min(1 << 16, max(16, packets // (len(PORTS) * 2) + 1))
@@ -101,11 +113,11 @@ def generate(path: Path, packets: int) -> int:
                 host, port = divmod(j, len(PORTS))
                 if retry and _answered(host):
                     continue
-                for when, packet in _probe_and_reply(host, PORTS[port], t):
+                for when, packet in _probe_and_reply(host, PORTS[port], t, v6):
                     w.write(when, packet)
                     written += 1
                 if i % ORDINARY_EVERY == 0:
-                    for when, packet in _ordinary(i // ORDINARY_EVERY, t + RTT):
+                    for when, packet in _ordinary(i // ORDINARY_EVERY, t + RTT, v6):
                         w.write(when, packet)
                         written += 1
                 t += PROBE_GAP
@@ -140,12 +152,13 @@ def main() -> None:
     parser.add_argument("--packets", type=int, default=1_000_000)
     parser.add_argument("--keep", type=Path, help="write the capture here and keep it")
     parser.add_argument("--no-tshark", action="store_true", help="skip the tshark comparison")
+    parser.add_argument("--ipv6", action="store_true", help="the same sweep over IPv6")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         path = args.keep or Path(tmp) / "sweep.pcap"
         start = time.perf_counter()
-        count = generate(path, args.packets)
+        count = generate(path, args.packets, args.ipv6)
         size = path.stat().st_size
         print(f"capture: {count:,} packets, {size / 1e6:.0f} MB, generated in "
               f"{time.perf_counter() - start:.1f} s ({path})")

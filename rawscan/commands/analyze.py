@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..analyze.scanners import SourceSummary
     from ..output import ResultWriter, RunSummary
     from ..plan import ScanPlan
+    from ..results import PortResult
 
 SILENT_HOSTS_OVER = 25  # like ports: more silent hosts than this are summarised in one line
 WRITER_SCAN = {"SYN": "syn", "connect": "connect", "UDP": "udp"}
@@ -56,6 +57,9 @@ def _check_writable(options: OutputOptions) -> None:
     for _kind, path in options.destinations():
         if path != STDOUT and not Path(path).parent.is_dir():
             raise RawscanError(f"cannot write '{path}': No such file or directory")
+    from ..output.options import check_outputs
+
+    check_outputs(options)  # links, foreign files (--force): refused before reading too
 
 
 def _check_readable(paths: list[str]) -> None:
@@ -68,7 +72,9 @@ def _check_readable(paths: list[str]) -> None:
 
 
 def _warn(message: str) -> None:
-    print(f"rawscan: warning: {message}", file=sys.stderr)
+    from ..errors import one_line
+
+    print(f"rawscan: warning: {one_line(message)}", file=sys.stderr)
 
 
 def _seed_checks(paths: list[str]) -> tuple[list[SeedCheck | None], list[ScanPlan]]:
@@ -84,7 +90,8 @@ def _seed_checks(paths: list[str]) -> tuple[list[SeedCheck | None], list[ScanPla
                 check = PlanCheck(plan)
                 plans.append(plan)
             except Exception as exc:  # an unknown scan type, a probe module that cannot start
-                warning = f"cannot check replies with the seed of '{path}.json': {exc}"
+                why = " ".join(str(exc).split())  # Scapy's messages span lines: one line here
+                warning = f"cannot check replies with the seed of '{path}.json': {why}"
         if warning:
             _warn(warning)
         checks.append(check)
@@ -176,6 +183,7 @@ def _open_writers(
     options: OutputOptions, paths: list[str], obs: Observations, keys: list[int],
     scanners: list[SourceSummary],
 ) -> list[ResultWriter]:
+    from ..analyze.store import target_mask
     from ..output import RunInfo
     from ..output.jsonl import JsonLinesWriter
     from ..output.options import open_writers
@@ -183,13 +191,15 @@ def _open_writers(
     kinds = [k for s in scanners for k in s.kinds]
     proto = "udp" if kinds and all(k == "UDP" for k in kinds) else "tcp"
     ports = sorted({p for s in scanners for p in (s.udp_ports if proto == "udp" else s.tcp_ports)})
-    hosts = {(key >> 17) & 0xFFFFFFFF for s in scanners for key in keys[s.start : s.stop]}
+    hosts = {(key >> 17) & mask for s in scanners for mask in (target_mask(s.address),)
+             for key in keys[s.start : s.stop]}
     info = RunInfo(
         scan=WRITER_SCAN.get(kinds[0], "syn") if kinds else "syn", proto=proto,
         ports=tuple(ports), total_hosts=len(hosts), argv=("analyze", *paths),
         started=obs.stats.first_time or 0.0, open_only=options.open_only,
     )
     writers = open_writers(options, info)
+    # JSON Lines takes the analysis records whole (scanner, probes, evidence frames)
     return [w if isinstance(w, JsonLinesWriter) else _Plain(w) for w in writers]  # type: ignore[misc]
 
 
@@ -205,9 +215,9 @@ def _report(
         silent_host,
     )
     from ..output.table import render
-    from ..targets import int_to_ip
+    from ..addresses import addr_to_str
 
-    labels = {int_to_ip(a): f"{n} ({int_to_ip(a)})" for a, n in names.items()}
+    labels = {addr_to_str(a): f"{n} ({addr_to_str(a)})" for a, n in names.items()}
     captures = paths if len(paths) > 1 else None
     for summary in scanners:
         console.print(scanner_line(summary))
@@ -250,11 +260,10 @@ def _footer(
     if st.cut:
         _warn(f"{st.cut:,} packet(s) cut short before their TCP/UDP/ICMP header ended "
               f"(the capture's snaplen, or malformed) were skipped")
-    if st.ipv6:
-        _warn(f"{st.ipv6:,} IPv6 packet(s) skipped: rawscan analyze reads IPv4 for now")
     span = (st.last_time or 0.0) - (st.first_time or 0.0)
+    v6 = f" ({st.ipv6:,} IPv6)" if st.ipv6 else ""
     console.print(
-        f"rawscan analyze done: {st.packets:,} IP packets in {len(paths)} file(s) spanning "
+        f"rawscan analyze done: {st.packets:,} IP packets{v6} in {len(paths)} file(s) spanning "
         f"{max(span, 0.0):.2f} s; {len(scanners)} scanner(s)"
     )
 

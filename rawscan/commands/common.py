@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import signal
 import sys
 import time
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from .. import __version__
-from ..errors import RawscanError
+from ..errors import RawscanError, one_line
 from ..output.options import OutputOptions
 
 if TYPE_CHECKING:
@@ -49,12 +50,15 @@ Baseline = Annotated[
                  help="Compare the finished scan with this earlier result; exit 1 if ports changed."),
 ]
 Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")]
+Force = Annotated[
+    bool, typer.Option("--force", help="Overwrite output files even if rawscan did not write them.")
+]
 
 
 def _output_parameters(
     xml_out: XmlOut = None, grep_out: GrepOut = None, json_out: JsonOut = None,
     csv_out: CsvOut = None, all_out: AllOut = None, open_only: OpenOnly = False,
-    baseline: Baseline = None, quiet: Quiet = False,
+    baseline: Baseline = None, quiet: Quiet = False, force: Force = False,
 ) -> None:
     """The output options, declared once; with_output_options() adds them to a command."""
 
@@ -88,7 +92,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except RawscanError as exc:
-        print(f"rawscan: error: {exc}", file=sys.stderr)
+        print(f"rawscan: error: {one_line(exc)}", file=sys.stderr)
         raise typer.Exit(exc.exit_code) from None
 
 
@@ -103,10 +107,14 @@ def _load_baseline(output: OutputOptions) -> ResultSet | None:
 
 
 def run_and_report(
-    plan: ScanPlan, probe: ProbeModule, transport: Transport, options: OutputOptions
+    plan: ScanPlan, probe: ProbeModule, transport: Transport, options: OutputOptions, *,
+    done: bytes | None = None, resume_path: str | None = None,
+    before_scan: Callable[[], None] | None = None,
 ) -> None:
-    """Run the scan, stream results to the writers, print the report; exit 130 if interrupted,
-    1 if a --baseline was given and ports changed."""
+    """Run the scan, stream results to the writers, print the report; exit 130 if interrupted
+    (after writing resume_path, when given), 1 if a --baseline was given and ports changed.
+    done: a resumed scan's progress; before_scan: runs once every file is open (privilege
+    drop)."""
     from rich.console import Console
 
     from ..output import RunInfo, RunSummary
@@ -136,7 +144,11 @@ def run_and_report(
     progress = ScanProgress(Console(stderr=True), enabled=not options.quiet)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        outcome = run_scan(plan, probe, transport, writers, on_progress=progress.update)
+        if before_scan is not None:
+            before_scan()
+        outcome = run_scan(plan, probe, transport, writers, on_progress=progress.update,
+                           keep_results=baseline is not None, open_only=options.open_only,
+                           done=done)
     except BaseException:
         for writer in writers:
             writer.close()  # no summary: each format marks itself unfinished, and stays valid
@@ -148,12 +160,32 @@ def run_and_report(
     for writer in writers:
         writer.close(RunSummary(elapsed=s.elapsed, interrupted=s.interrupted))
     labels = {int_to_ip(a): f"{n} ({int_to_ip(a)})" for a, n in plan.targets.names.items()}
-    render(console, outcome.results, labels, options.open_only)
-    hosts_up = len({r.ip for r in outcome.results if r.ttl is not None})
+    render(console, outcome.tally, labels, options.open_only)
+    hosts_up = outcome.tally.hosts_up
     console.print(
-        f"Probes: {s.sent} sent ({s.retransmitted} retransmitted) in {s.rounds} round(s); "
+        f"Probes: {s.sent - s.unsent} sent ({s.retransmitted} retransmitted) in {s.rounds} round(s); "
         f"{s.matched} replies matched, {s.duplicates} duplicate, {s.stray} stray or forged dropped"
+        + (f"; first round sent at {s.send_rate:,.0f} probes/s" if s.send_rate else "")
     )
+    if s.unsent:
+        console.print(f"Not sent: {s.unsent} probe(s) were refused by this host (no route to "
+                      f"the target, or its firewall): they never left")
+    if s.unanswered and not s.interrupted:
+        tries = f"{s.rounds} tr{'y' if s.rounds == 1 else 'ies'}"
+        if s.matched == 0:
+            sureness = "no reply came at all"
+        else:
+            sureness = (f"reply loss seen {s.estimated_loss:.0%} in retries, so if losses were "
+                        f"random about {s.expected_missed:.2g} answering port(s) are among them")
+        console.print(f"Unanswered: {s.unanswered} port(s) got no reply to up to {tries} "
+                      f"(shown as {probe.silence().state}); {sureness}")
+    if s.unverified:
+        console.print(f"Unverified: {s.unverified} bare RST/SYN repl(ies) carried no cookie to "
+                      f"check; {s.unverified_ports} port(s) got nothing better and are shown with "
+                      f"them (reason bare-reset or split-handshake-syn)")
+    if s.lowest_rate:
+        console.print(f"Retransmissions got answers (replies were lost): the rate went down "
+                      f"to {s.lowest_rate:g}/s for retry rounds")
     if s.icmp_rate_limited:
         console.print(
             "ICMP rate limiting seen: closed ports were learned at the target's ICMP error rate "
@@ -162,13 +194,26 @@ def run_and_report(
         )
     if s.interrupted:
         console.print("[bold]Interrupted:[/] results above are what was learned so far.")
+        if resume_path is not None:
+            _save_progress(console, resume_path, plan, outcome.decided, options.force)
         raise typer.Exit(EXIT_INTERRUPTED)
     console.print(
         f"rawscan done: {len(plan.targets)} IP address(es) ({hosts_up} host(s) up) "
         f"scanned in {s.elapsed:.2f} seconds"
     )
     if baseline is not None:
-        _report_baseline(console, baseline, outcome.results)
+        _report_baseline(console, baseline, outcome.results or [])
+
+
+def _save_progress(console: Console, path: str, plan: ScanPlan, decided: bytes, force: bool) -> None:
+    from ..resume import write_resume
+
+    try:
+        write_resume(path, plan, decided, force=force)
+    except (RawscanError, OSError) as exc:
+        console.print(f"rawscan: warning: cannot write the resume file: {one_line(exc)}")
+        return
+    console.print(f"To finish this scan: rawscan resume {path}")
 
 
 def _report_baseline(console: Console, baseline: ResultSet, results: list[PortResult]) -> None:

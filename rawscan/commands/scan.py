@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -33,10 +34,14 @@ def _options(
     input_list: Annotated[Optional[Path], typer.Option("-iL", help="Read targets from a file ('-': stdin).")] = None,
     exclude: Annotated[Optional[str], typer.Option("--exclude", help="Targets to skip, comma separated.")] = None,
     excludefile: Annotated[Optional[Path], typer.Option("--excludefile", help="Targets to skip, from a file.")] = None,
-    allow_large: Annotated[bool, typer.Option("--allow-large", help="Allow more than 2^24 addresses.")] = False,
-    rate: Annotated[float, typer.Option("--rate", min=0.1, help="Probes per second (retransmissions included).")] = 5000.0,
-    retries: Annotated[int, typer.Option("--retries", min=0, max=50, help="At most this many retransmissions of an unanswered probe.")] = 10,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.0, help="Seconds to wait for replies after each round's last probe.")] = 1.0,
+    allow_large: Annotated[bool, typer.Option("--allow-large", help="Allow more than 2^24 IPv4 or 2^16 IPv6 addresses.")] = False,
+    ipv6: Annotated[bool, typer.Option("-6", help="Host names resolve to their IPv6 address (default: IPv4). Address literals of both families are always scanned.")] = False,
+    all_families: Annotated[bool, typer.Option("--all-families", help="Host names resolve to every IPv4 and IPv6 address they have.")] = False,
+    timing: Annotated[Optional[int], typer.Option("-T", min=0, max=5, help="Timing template: 0 paranoid (1 probe/5 min) 1 sneaky (1/15 s) 2 polite (2.5/s) 3 normal (default: 5,000/s, 10 retries, 1 s) 4 aggressive (50,000/s, 6 retries, 1.25 s) 5 insane (200,000/s, 2 retries, 0.3 s); --rate, --retries and --timeout override it.")] = None,
+    rate: Annotated[Optional[float], typer.Option("--rate", min=0.1, help="Probes per second, retransmissions included (default 5,000: -T3). Retry rounds slow down to as little as 1/16 of it while replies are being lost.")] = None,
+    retries: Annotated[Optional[int], typer.Option("--retries", min=0, max=50, help="At most this many retransmissions of an unanswered probe (default 10).")] = None,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", min=0.0, help="At most this many seconds of waiting for replies after each round's last probe (default 1; less once the round-trip time is measured).")] = None,
+    resume_file: Annotated[Optional[str], typer.Option("--resume-file", help="Where an interrupted scan saves its progress for 'rawscan resume' (default: ./rawscan.resume).")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", min=0, max=2**63 - 1, help="Key for probe order and reply cookies (random by default).")] = None,
     interface: Annotated[Optional[str], typer.Option("-e", "--interface", help="Send and receive on this interface.")] = None,
     source: Annotated[Optional[str], typer.Option("-S", "--source", help="Source address(es) this host owns, e.g. 198.18.0.1-8: probes are spread over them (default: the route's).")] = None,
@@ -69,15 +74,18 @@ udp = _command("udp", "UDP scan with protocol probes: reply -> open, ICMP port u
 
 def _scan(
     kind: str, *, targets: list[str] | None, ports: str | None, input_list: Path | None,
-    exclude: str | None, excludefile: Path | None, allow_large: bool, rate: float, retries: int,
-    timeout: float, seed: int | None, interface: str | None, source: str | None,
+    exclude: str | None, excludefile: Path | None, allow_large: bool, ipv6: bool,
+    all_families: bool, timing: int | None, rate: float | None, retries: int | None,
+    timeout: float | None, resume_file: str | None, seed: int | None, interface: str | None, source: str | None,
     source_port: int | None, ttl: int, pcap: Path | None, data_hex: str | None,
     data_string: str | None, defeat_icmp_ratelimit: bool, output: OutputOptions,
 ) -> None:
+    from ..limits import confirm_large_scan, terminal_ask
     from ..plan import ScanPlan, random_seed
     from ..ports import parse_ports
-    from ..sources import source_address, source_port_for
+    from ..sources import source_port_for, sources_for
     from ..targets import parse_targets, read_target_file
+    from ..timing import resolve as resolve_timing
     from ..transports.live import require_raw_sockets
 
     specs = list(targets or [])
@@ -88,7 +96,10 @@ def _scan(
     excluded = [x for x in (exclude or "").split(",") if x.strip()]
     if excludefile is not None:
         excluded += read_target_file(str(excludefile))
-    target_set = parse_targets(specs, exclude=excluded, allow_large=allow_large)
+    if ipv6 and all_families:
+        raise RawscanError("give -6 or --all-families, not both")
+    family = "all" if all_families else "6" if ipv6 else "4"
+    target_set = parse_targets(specs, exclude=excluded, allow_large=allow_large, family=family)
     port_spec = parse_ports(ports, default_proto="udp" if kind == "udp" else "tcp")
     scan_ports, other_ports = (
         (port_spec.udp, port_spec.tcp) if kind == "udp" else (port_spec.tcp, port_spec.udp)
@@ -102,18 +113,37 @@ def _scan(
     if not scan_ports:
         raise RawscanError(f"no {proto} ports to scan in -p")
     payload_hex = _payload_hex(kind, data_hex, data_string)
-    sources = _sources(source) if source else None
+    if interface is not None:
+        _check_interface(interface)
+    settings = resolve_timing(timing, rate, retries, timeout)
+    rate, retries, timeout = settings.rate, settings.retries, settings.timeout
+    for option, value in (("--rate", rate), ("--timeout", timeout)):
+        if not math.isfinite(value):  # typer lets 'inf' through min=; inf waits forever
+            raise RawscanError(f"{option} must be a finite number, not {value}")
+    sources = sources_for(target_set, _sources(source)) if source else None  # bad -S: now
+    confirm_large_scan(len(target_set), len(scan_ports), rate, allow_large, terminal_ask())
     require_raw_sockets()
     scan_seed = random_seed() if seed is None else seed
     plan = ScanPlan(
         scan=kind, targets=target_set, ports=scan_ports, seed=scan_seed,
-        sources=sources or (source_address(target_set.address(0), interface),),
+        sources=sources or sources_for(target_set, interface=interface),
         source_port=source_port or source_port_for(scan_seed), ttl=ttl, rate=rate,
         retries=retries, timeout=timeout, started=time.time(), argv=tuple(sys.argv[1:]),
         payload_hex=payload_hex, defeat_icmp_ratelimit=defeat_icmp_ratelimit,
         fixed_source_port=source_port is not None,
     )
-    _run_live(plan, interface, pcap, output)
+    _run_live(plan, interface, pcap, output, resume_file)
+
+
+def _check_interface(name: str) -> None:
+    """-e must name an interface here; asked once, so that no later use of the name (bound
+    sockets, str.encode) meets one that is not there or not even encodable."""
+    import socket
+
+    try:
+        socket.if_nametoindex(name)
+    except (OSError, ValueError, UnicodeError):
+        raise RawscanError(f"-e: this host has no network interface named '{name}'") from None
 
 
 def _payload_hex(kind: str, data_hex: str | None, data_string: str | None) -> str | None:
@@ -124,7 +154,8 @@ def _payload_hex(kind: str, data_hex: str | None, data_string: str | None) -> st
     if data_hex is not None and data_string is not None:
         raise RawscanError("give --data-hex or --data-string, not both")
     if data_string is not None:
-        return data_string.encode().hex()
+        # surrogateescape: bytes that are not UTF-8 in argv are sent as the bytes given
+        return data_string.encode("utf-8", "surrogateescape").hex()
     cleaned = "".join((data_hex or "").removeprefix("0x").split())
     try:
         return bytes.fromhex(cleaned).hex()
@@ -135,8 +166,9 @@ def _payload_hex(kind: str, data_hex: str | None, data_string: str | None) -> st
 def _sources(spec: str) -> tuple[int, ...]:
     from ..targets import TargetError, parse_targets
 
-    try:
-        addresses = parse_targets([spec.replace(",", " ")], resolve=lambda name: [])
+    try:  # either family; sources_for() checks every target family has one
+        addresses = parse_targets([spec.replace(",", " ")], resolve=lambda name: [],
+                                  allow_large=True)
     except TargetError as exc:
         raise RawscanError(f"invalid source address '{spec}': {exc}") from None
     if len(addresses) > 256:
@@ -144,7 +176,8 @@ def _sources(spec: str) -> tuple[int, ...]:
     return tuple(addresses)
 
 
-def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: OutputOptions) -> None:
+def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: OutputOptions,
+              resume_path: str | None = None, done: bytes | None = None) -> None:
     from ..plan import sidecar_path
     from ..scan import probe_for
     from ..transports.live import LiveTransport
@@ -152,18 +185,29 @@ def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: 
 
     probe = probe_for(plan)
     transport = LiveTransport(probe.bpf_filter(), interface)
-    if pcap is not None:
-        from ..output.files import hand_to_invoking_user
+    if pcap is not None:  # opened like the outputs: no links, no foreign file without --force
+        from ..output.files import check_output, open_binary_output
+        from ..output.options import check_outputs
 
-        new_files = [f for f in (str(pcap), sidecar_path(str(pcap))) if not Path(f).exists()]
+        recording = [(str(pcap), "pcap"), (sidecar_path(str(pcap)), "sidecar")]
         try:
-            Path(sidecar_path(str(pcap))).write_text(plan.to_json())
-            transport = RecordingTransport(transport, str(pcap))  # type: ignore[assignment]
+            check_outputs(output)  # before the recording empties anything
+            for path, kind in recording:
+                check_output(path, kind, force=output.force)
+            with open_binary_output(recording[1][0], "sidecar", force=output.force) as f:
+                f.write(plan.to_json().encode())
+            pcap_file = open_binary_output(recording[0][0], "pcap", force=output.force)
+            transport = RecordingTransport(transport, pcap_file)  # type: ignore[assignment]
         except OSError as exc:
             transport.close()
             raise RawscanError(f"cannot write '{pcap}': {exc.strerror}") from None
-        for created in new_files:  # under sudo, the user's recording is the user's
-            hand_to_invoking_user(created)
-    run_and_report(plan, probe, transport, output)
+        except BaseException:
+            transport.close()
+            raise
+    from ..privileges import drop_privileges
+    from ..resume import DEFAULT_PATH
+
+    run_and_report(plan, probe, transport, output, resume_path=resume_path or DEFAULT_PATH,
+                   before_scan=drop_privileges, done=done)
 
 

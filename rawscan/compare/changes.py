@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
+from ..addresses import V6, parse_addr
 from ..output import OPEN_STATES
 from . import PortKey, ResultSet
 
@@ -27,13 +27,13 @@ class Change:
         return "changed"
 
 
-def _order(key: PortKey) -> tuple[int, int, str, int]:
+def _order(key: PortKey) -> tuple[int, str, str, int]:
+    """IPv4 hosts, then IPv6 (numerically), then anything that is no address, by text."""
     ip, proto, port = key
     try:
-        addr = ipaddress.ip_address(ip)
-        return addr.version, int(addr), proto, port
+        return parse_addr(ip), "", proto, port
     except ValueError:
-        return 9, 0, proto, port
+        return 2 * V6, ip, proto, port
 
 
 def compare(old: ResultSet, new: ResultSet) -> list[Change]:

@@ -16,7 +16,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 from ..errors import RawscanError
-from . import ResultSet
+from . import ResultSet, canonical_ip
 
 _HOST_LINE = re.compile(r"^Host: (\S+) \(([^)]*)\)")
 
@@ -89,7 +89,7 @@ def _xml(text: str, path: str, results: ResultSet) -> None:
             results.add(ip, port.get("protocol", ""), _int(port.get("portid"), "portid", path),
                         state.get("state", ""), name)
         if name:
-            results.names.setdefault(ip, name)
+            results.names.setdefault(canonical_ip(ip), name)
 
 
 def _jsonl(text: str, path: str, results: ResultSet) -> None:

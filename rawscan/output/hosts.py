@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
+from ..addresses import parse_addr
 from ..results import PortResult
 from . import OPEN_STATES
 
@@ -15,9 +15,9 @@ EXTRA_OVER = 25  # nmap: a non-open state shared by more ports is summarised, no
 STATE_ORDER = ("closed", "filtered", "unfiltered", "open|filtered", "closed|filtered")
 
 
-def ip_key(ip: str) -> tuple[int, int]:
-    address = ipaddress.ip_address(ip)
-    return address.version, int(address)
+def ip_key(ip: str) -> int:
+    """Host order in every output: IPv4 before IPv6, each numerically (the tagged int)."""
+    return parse_addr(ip)
 
 
 class HostGroups:

@@ -10,10 +10,16 @@ from .base import PortRecordWriter
 _quote = json.dumps  # for the free-text fields (service and host names)
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def record_line(r: PortResult) -> str:
-    """The record as results.as_dict() encodes it, formatted directly (json's encoder took
-    ~11 us a record: more than scanning the port). ip, proto, state, reason and class are
-    made by rawscan from fixed vocabularies and addresses: nothing in them needs escaping."""
+    """The record as r.as_dict() encodes it. A scan's PortResult is formatted directly (json's
+    encoder took ~11 us a record: more than scanning the port): ip, proto, state, reason and
+    class come from fixed vocabularies and addresses, with nothing to escape. Richer records
+    (analyze's, with evidence frames) go through the encoder."""
+    if type(r) is not PortResult:
+        return _ENCODE(r.as_dict()) + "\n"
     ttl = "null" if r.ttl is None else r.ttl
     host = f',"host":{_quote(r.host)}' if r.host else ""
     return (f'{{"ip":"{r.ip}","proto":"{r.proto}","port":{r.port},"state":"{r.state}",'

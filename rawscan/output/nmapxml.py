@@ -42,12 +42,17 @@ def _no_double_dash(text: str) -> str:
     return text.replace("--", "-&#45;")  # "--" may not appear inside an XML comment (as nmap does)
 
 
+def addr_type(ip: str) -> str:
+    """nmap's addrtype: IPv6 text always holds a ':' (IPv4-mapped ones too), IPv4 never."""
+    return "ipv6" if ":" in ip else "ipv4"
+
+
 def host_xml(results: list[PortResult], open_only: bool = False) -> str:
     """One <host> element: status, address, names, then extraports and the listed ports."""
     ip, name = results[0].ip, next((r.host for r in results if r.host), None)
     reason, ttl = host_reason(results)
     lines = [f"<host><status{_attrs(state='up', reason=reason, reason_ttl=ttl)}/>",
-             f"<address{_attrs(addr=ip, addrtype='ipv4')}/>", "<hostnames>"]
+             f"<address{_attrs(addr=ip, addrtype=addr_type(ip))}/>", "<hostnames>"]
     if name:
         lines.append(f"<hostname{_attrs(name=name, type='user')}/>")
     lines.append("</hostnames>")

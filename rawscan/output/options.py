@@ -1,4 +1,5 @@
-"""Which outputs a run writes (-oX -oG -oJ -oC -oA, --open, --baseline, -q) and opening them."""
+"""Which outputs a run writes (-oX -oG -oJ -oC -oA, --open, --baseline, -q, --force) and
+opening them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 
 from ..errors import RawscanError
 from . import ResultWriter, RunInfo
-from .files import STDOUT
+from .files import STDOUT, check_output
 
 # -oA BASE writes BASE + each suffix (nmap's for XML and grepable).
 ALL_SUFFIXES = {"xml": ".xml", "grep": ".gnmap", "json": ".jsonl", "csv": ".csv"}
@@ -25,6 +26,7 @@ class OutputOptions:
     open_only: bool = False
     baseline: str | None = None
     quiet: bool = False
+    force: bool = False  # overwrite existing files that are not rawscan's output
 
     def __post_init__(self) -> None:
         self.destinations()  # refuse impossible combinations before anything is sent
@@ -65,8 +67,21 @@ def _writer_class(kind: str) -> Callable[[str, RunInfo], ResultWriter]:
     return JsonLinesWriter
 
 
+def check_outputs(options: OutputOptions, *, truncate: bool = False) -> None:
+    """Refuse now (RawscanError) any output file that could not or may not be written: a
+    link, not a regular file, another user's file in /tmp, a file rawscan did not write
+    (unless --force). Every file is checked before any is truncated."""
+    paths = [(kind, path) for kind, path in options.destinations() if path != STDOUT]
+    for kind, path in paths:
+        check_output(path, kind, force=options.force)
+    if truncate:
+        for kind, path in paths:
+            check_output(path, kind, force=options.force, truncate=True)
+
+
 def open_writers(options: OutputOptions, info: RunInfo) -> list[ResultWriter]:
     """Open every output; if one cannot be opened, close those already open and re-raise."""
+    check_outputs(options, truncate=True)  # nothing is emptied unless everything may be
     writers: list[ResultWriter] = []
     try:
         for kind, path in options.destinations():

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 
 from rich.console import Console
 
 from ..results import PortResult
 from . import OPEN_STATES
+from .hosts import ip_key
 
 COLLAPSE_OVER = 25  # like nmap: a non-open state+reason shared by more ports is summarised
 STATE_STYLE = {"open": "green", "closed": "red", "filtered": "yellow", "open|filtered": "yellow"}
@@ -28,39 +28,104 @@ def _reason(result: PortResult) -> str:
     return f"{result.reason} ttl {result.ttl}" if result.ttl is not None else result.reason
 
 
-def _collapsed(results: list[PortResult], open_only: bool = False) -> set[tuple[str, str]]:
-    groups = Counter((r.state, r.reason) for r in results)
-    if open_only:  # --open: only open and open|filtered ports are listed
-        return {g for g in groups if g[0] not in OPEN_STATES}
-    return {g for g, n in groups.items() if g[0] == "closed" or (g[0] != "open" and n > COLLAPSE_OVER)}
-
-
 def _aligned(rows: list[tuple[str, ...]], styles: list[tuple[str, ...]], codes: dict[str, str]) -> list[str]:
     """Columns padded to their widest cell, then coloured when the console has colour."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    widths = [max(map(len, column)) for column in zip(*rows)]
+    widths[-1] = 0  # the last column is not padded
     lines = []
     for row, style in zip(rows, styles):
+        if not codes:
+            lines.append("  ".join([cell.ljust(w) for cell, w in zip(row, widths)]))
+            continue
         cells = []
-        for i, (cell, width, cell_style) in enumerate(zip(row, widths, style)):
-            padded = cell if i == len(row) - 1 else cell.ljust(width)
+        for cell, width, cell_style in zip(row, widths, style):
+            padded = cell.ljust(width)
             code = codes.get(cell_style)
             cells.append(f"\x1b[{code}m{padded}\x1b[0m" if code else padded)
         lines.append("  ".join(cells))
     return lines
 
 
-def host_block(label: str, results: list[PortResult], open_only: bool = False,
+class HostTally:
+    """What one host's report needs, kept small: the ports it lists and counts of the ports it
+    only summarises (closed ports always; other states once more than 25 share a reason), so
+    a /16 x 10 ports costs little more than a /16 x 1 port."""
+
+    __slots__ = ("listed", "counts", "replied", "up")
+
+    def __init__(self) -> None:
+        self.listed: list[PortResult] = []
+        self.counts: list[object] | None = None  # made at the first non-open result
+        self.replied: PortResult | None = None  # the first reply that shows the host is up
+        self.up = False  # anything came back from (or about) it
+
+    def add(self, r: PortResult, open_only: bool = False) -> None:
+        if r.ttl is not None:
+            self.up = True
+            if self.replied is None and r.state != "filtered":
+                self.replied = r
+        if r.state == "open":
+            self.listed.append(r)
+            return
+        key = (r.state, r.reason, r.proto)
+        key = _KEYS.setdefault(key, key)  # one tuple per kind, shared by every host
+        counts = self.counts
+        if counts is None:
+            counts = self.counts = []
+        for i in range(0, len(counts), 2):  # [kind, count, kind, count ...]: a few kinds a host
+            if counts[i] is key:
+                n = counts[i + 1] = counts[i + 1] + 1
+                break
+        else:
+            counts += (key, 1)
+            n = 1
+        if r.state != "closed" and not (open_only and r.state not in OPEN_STATES) and n <= COLLAPSE_OVER:
+            self.listed.append(r)  # listed unless its group grows past 25
+
+    def hidden(self, open_only: bool) -> dict[tuple[str, str, str], int]:
+        counts = self.counts or []
+        pairs = zip(counts[::2], counts[1::2])
+        return {k: n for k, n in pairs  # type: ignore[misc]
+                if k[0] == "closed" or n > COLLAPSE_OVER or (open_only and k[0] not in OPEN_STATES)}
+
+
+_KEYS: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+
+
+class ReportTally:
+    """Every host's HostTally, fed as results stream in; rendered once the scan ends."""
+
+    def __init__(self, open_only: bool = False) -> None:
+        self.open_only = open_only
+        self.hosts: dict[str, HostTally] = {}
+
+    def add(self, result: PortResult) -> None:
+        host = self.hosts.get(result.ip)
+        if host is None:
+            host = self.hosts[result.ip] = HostTally()
+        host.add(result, self.open_only)
+
+    @property
+    def hosts_up(self) -> int:
+        return sum(1 for h in self.hosts.values() if h.up)
+
+
+def host_block(label: str, results: Iterable[PortResult] | HostTally, open_only: bool = False,
                codes: dict[str, str] | None = None) -> str:
     """One host's report: header lines, the 'Not shown' counts and the aligned port table."""
+    if isinstance(results, HostTally):
+        tally = results
+    else:
+        tally = HostTally()
+        for r in results:
+            tally.add(r, open_only)
     lines = [f"rawscan scan report for {label}"]
-    replied = next((r for r in results if r.ttl is not None and r.state != "filtered"), None)
-    if replied:
-        lines.append(f"Host is up, received {replied.reason} ttl {replied.ttl}.")
-    hidden = _collapsed(results, open_only)
-    counts = Counter((r.state, r.reason, r.proto) for r in results if (r.state, r.reason) in hidden)
-    shown = [r for r in results if (r.state, r.reason) not in hidden]
-    for (state, reason, proto), n in sorted(counts.items(), key=lambda kv: -kv[1]):
+    if tally.replied:
+        lines.append(f"Host is up, received {tally.replied.reason} ttl {tally.replied.ttl}.")
+    hidden = tally.hidden(open_only)
+    for (state, reason, proto), n in sorted(hidden.items(), key=lambda kv: -kv[1]):
         lines.append(f"Not shown: {n} {state} {proto} ports ({reason})")
+    shown = [r for r in tally.listed if (r.state, r.reason, r.proto) not in hidden]
     if shown:
         rows = [("PORT", "STATE", "REASON", "SERVICE", "CLASS")]
         styles = [("bold",) * 5]
@@ -74,9 +139,15 @@ def host_block(label: str, results: list[PortResult], open_only: bool = False,
 def write_blocks(console: Console, blocks: Iterable[str]) -> None:
     """Straight to the console's file: rich's per-print rendering costs ~0.3 ms a host (20 s
     for a /16 sweep); rich still decides whether there is colour (terminal, NO_COLOR, TERM)."""
-    for block in blocks:
-        console.file.write(block)
-    console.file.flush()
+    out, chunk, size = console.file, [], 0
+    for block in blocks:  # in ~64 KB writes: one per host cost a system call each, unbuffered
+        chunk.append(block)
+        size += len(block)
+        if size >= 65536:
+            out.write("".join(chunk))
+            chunk, size = [], 0
+    out.write("".join(chunk))
+    out.flush()
 
 
 def render_host(console: Console, label: str, results: list[PortResult], open_only: bool = False) -> None:
@@ -84,12 +155,16 @@ def render_host(console: Console, label: str, results: list[PortResult], open_on
 
 
 def render(
-    console: Console, results: Iterable[PortResult], labels: dict[str, str], open_only: bool = False
+    console: Console, results: Iterable[PortResult] | ReportTally, labels: dict[str, str],
+    open_only: bool = False,
 ) -> None:
-    by_host: dict[str, list[PortResult]] = {}
-    for r in results:
-        by_host.setdefault(r.ip, []).append(r)
+    if isinstance(results, ReportTally):
+        tally = results
+    else:
+        tally = ReportTally(open_only)
+        for r in results:
+            tally.add(r)
     codes = palette(console)
-    order = sorted(by_host, key=lambda a: tuple(int(x) for x in a.split(".")))
-    write_blocks(console, (host_block(labels.get(ip, ip), by_host[ip], open_only, codes) + "\n"
+    order = sorted(tally.hosts, key=ip_key)  # IPv4 hosts, then IPv6, each numerically
+    write_blocks(console, (host_block(labels.get(ip, ip), tally.hosts[ip], open_only, codes) + "\n"
                            for ip in order))

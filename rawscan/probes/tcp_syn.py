@@ -115,12 +115,17 @@ class SynProbe(ProbeModule):
         host_of, dport_of = cookie.host_table(), cookie.dport_table()
         s_cookie = cookie.sport(sport)
         src_key = src << 136
+        ranged = cookie.range_table(src)
+        r_lo, r_hi, r_values = ranged if ranged else (1, 0, None)
         tcp_base += sport
         out = []
         append = out.append
         for target, port in zip(targets, ports):
-            h = host_of.get(src_key | target)
-            if h is None:
+            if r_lo <= target <= r_hi:
+                h = r_values[target - r_lo]  # type: ignore[index]
+            else:
+                h = host_of.get(src_key | target)
+            if not h:
                 h = cookie.host(src, target)
             seq = h ^ dport_of[port] ^ s_cookie
             ip_id = seq >> 16
@@ -163,7 +168,8 @@ class SynProbe(ProbeModule):
             if verdict is None:
                 return None
             if not flags & ACK:  # nothing echoes our cookie: anyone could have sent it
-                verdict = Verdict(verdict.state, verdict.reason, Evidence.UNVERIFIED, ttl)
+                reason = "bare-reset" if verdict.state == "closed" else verdict.reason
+                verdict = Verdict(verdict.state, reason, Evidence.UNVERIFIED, ttl)
             self._verdicts[key] = verdict
         return Reply(src, port, verdict)
 
