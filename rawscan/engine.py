@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from .cyclic import CyclicOrder
+from .interrupts import hold, release
 from .pacing import Pacer
 from .probes.base import ProbeModule
 from .retry_policy import (
@@ -275,6 +276,13 @@ class Engine:
                 return
 
     def _handle(self, packet: bytes) -> None:
+        hold()  # an interrupt must not fall between marking an endpoint and reporting it
+        try:
+            self._decide(packet)
+        finally:
+            release()
+
+    def _decide(self, packet: bytes) -> None:
         self.stats.received += 1
         reply = self.probe.parse_reply(packet)
         index = None if reply is None else self._index_of(reply.target, reply.port)

@@ -69,9 +69,17 @@ def run_scan(
     names = plan.targets.names
     kept, tally, proto = outcome.results, outcome.tally, probe.proto
 
+    last = [-1, ""]  # the last target's address text: a port scan asks for it again and again
+    services: dict[int, str] = {}
+
     def deliver(target: int, port: int, verdict: Verdict) -> None:
-        result = PortResult(int_to_ip(target), proto, port, verdict.state, verdict.reason,
-                            verdict.ttl, service_name(port, proto), names.get(target))
+        if target != last[0]:
+            last[0], last[1] = target, int_to_ip(target)
+        service = services.get(port)
+        if service is None:
+            service = services[port] = service_name(port, proto)
+        result = PortResult(last[1], proto, port, verdict.state, verdict.reason, verdict.ttl,
+                            service, names.get(target) if names else None)
         tally.add(result)
         if kept is not None:
             kept.append(result)

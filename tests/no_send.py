@@ -77,9 +77,8 @@ def run_cli(argv: list[str], stdin: str = "", seconds: float = 10.0) -> Outcome:
     """Run `rawscan ARGV` in process, never sending, within `seconds`."""
     global _CLICK
     import typer.main
-    from typer._click.exceptions import ClickException
 
-    from rawscan.cli import app
+    from rawscan.cli import ClickException, app
 
     if _CLICK is None:
         _CLICK = typer.main.get_command(app)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ import typer
 
 from .. import __version__
 from ..errors import RawscanError, one_line
+from ..interrupts import deferred
 from ..output.options import OutputOptions
 
 if TYPE_CHECKING:
@@ -96,10 +96,6 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from None
 
 
-def _on_sigterm(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt  # same path as Ctrl-C: stop sending, keep what was learned
-
-
 def _load_baseline(output: OutputOptions) -> ResultSet | None:
     from ..compare.load import load_results
 
@@ -142,20 +138,19 @@ def run_and_report(
         f"{len(plan.ports)} {probe.proto} port(s), rate {plan.rate:g}/s, seed {plan.seed})"
     )
     progress = ScanProgress(Console(stderr=True), enabled=not options.quiet)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        if before_scan is not None:
-            before_scan()
-        outcome = run_scan(plan, probe, transport, writers, on_progress=progress.update,
-                           keep_results=baseline is not None, open_only=options.open_only,
-                           done=done)
+        with deferred():  # Ctrl-C and SIGTERM never split a result from its record
+            if before_scan is not None:
+                before_scan()
+            outcome = run_scan(plan, probe, transport, writers, on_progress=progress.update,
+                               keep_results=baseline is not None, open_only=options.open_only,
+                               done=done)
     except BaseException:
         for writer in writers:
             writer.close()  # no summary: each format marks itself unfinished, and stays valid
         raise
     finally:
         progress.stop()
-        signal.signal(signal.SIGTERM, previous)
     s = outcome.stats
     for writer in writers:
         writer.close(RunSummary(elapsed=s.elapsed, interrupted=s.interrupted))

@@ -6,7 +6,7 @@ import time
 from typing import TextIO
 
 from ..results import PortResult
-from . import RunInfo, RunSummary
+from . import OPEN_STATES, RunInfo, RunSummary
 from .files import STDOUT, open_output
 from .hosts import HostGroups
 
@@ -47,13 +47,14 @@ class PortRecordWriter(FileWriter):
     def __init__(self, path: str, info: RunInfo | None = None, **open_options: str) -> None:
         super().__init__(path, **open_options)
         self._info = info
+        self._open_only = bool(info and info.open_only)
         self._flush_at = 0.0
 
     def _record(self, result: PortResult) -> None:
         raise NotImplementedError
 
     def write(self, result: PortResult) -> None:
-        if self._out is None or (self._info and not self._info.shown(result)):
+        if self._out is None or (self._open_only and result.state not in OPEN_STATES):
             return
         self._record(result)
         now = time.monotonic()

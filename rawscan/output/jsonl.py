@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+from ..ports import port_class
 from ..results import PortResult
 from .base import PortRecordWriter
 
 _quote = json.dumps  # for the free-text fields (service and host names)
+_QUOTED: dict[str, str] = {}
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
@@ -22,9 +24,12 @@ def record_line(r: PortResult) -> str:
         return _ENCODE(r.as_dict()) + "\n"
     ttl = "null" if r.ttl is None else r.ttl
     host = f',"host":{_quote(r.host)}' if r.host else ""
+    service = _QUOTED.get(r.service)
+    if service is None:
+        service = _QUOTED[r.service] = _quote(r.service)  # a few hundred names at most
     return (f'{{"ip":"{r.ip}","proto":"{r.proto}","port":{r.port},"state":"{r.state}",'
-            f'"reason":"{r.reason}","ttl":{ttl},"service":{_quote(r.service)},'
-            f'"class":"{r.port_class}"{host}}}\n')
+            f'"reason":"{r.reason}","ttl":{ttl},"service":{service},'
+            f'"class":"{port_class(r.port)}"{host}}}\n')
 
 
 class JsonLinesWriter(PortRecordWriter):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import struct
 
-from ..addresses import V6, addr_to_bytes, addr_to_str, is_v6
+from ..addresses import V6, addr_to_bytes, is_v6
 from ..checksum import ones_sum
+from ..crafting import syn_template
 from ..classify import ACK, RST, SYN, classify_icmp, classify_icmp6, classify_silence, classify_tcp
 from ..cookies import Cookie
 from ..results import Evidence, Verdict
@@ -25,19 +26,14 @@ class SynTemplate:
     incremental sums over the template's constant parts)."""
 
     def __init__(self, src: int, ttl: int) -> None:
-        from scapy.layers.inet import IP, TCP  # heavy import, only once a scan starts
-        from scapy.layers.inet6 import IPv6
-
-        tcp = TCP(sport=0, dport=0, seq=0, flags="S", window=1024, options=[("MSS", 1460)], chksum=0)
+        raw = syn_template(src, ttl)  # Scapy's, made in the helper process when there is one
         self.v6 = is_v6(src)
         if self.v6:
-            raw = bytes(IPv6(src=addr_to_str(src), dst="::", hlim=ttl) / tcp)
             self._fields = list(_V6_SYN.unpack(raw))
             segment = raw[40:]
             pseudo = addr_to_bytes(src) + struct.pack("!IxxxB", len(segment), PROTO_TCP)
             self._ip_sum = 0
         else:
-            raw = bytes(IP(src=addr_to_str(src), dst="0.0.0.0", ttl=ttl, id=0, chksum=0) / tcp)
             self._fields = list(_V4_SYN.unpack(raw))
             segment = raw[20:]
             pseudo = struct.pack("!IIBBH", src, 0, 0, PROTO_TCP, len(segment))

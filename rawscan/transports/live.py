@@ -46,15 +46,15 @@ class _SockFprog(ctypes.Structure):
 
 
 def _attach_bpf(sock: socket.socket, expression: str) -> None:
-    from scapy.arch.common import compile_filter
-    from scapy.data import DLT_RAW
+    from ..crafting import compile_bpf
 
     try:
-        program = compile_filter(expression, linktype=DLT_RAW)
+        length, instructions = compile_bpf(expression)
     except Exception as exc:  # libpcap missing or filter rejected: validation still protects us
         raise RawscanError(f"cannot compile the capture filter ({exc}); is libpcap installed?")
-    fprog = _SockFprog(program.bf_len, ctypes.cast(program.bf_insns, ctypes.c_void_p))
-    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(fprog))
+    program = ctypes.create_string_buffer(instructions, len(instructions))
+    fprog = _SockFprog(length, ctypes.cast(program, ctypes.c_void_p))
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(fprog))  # the kernel copies it
 
 
 class LiveTransport:
