@@ -37,19 +37,29 @@ def classify_udp_response(ttl: int | None = None) -> Verdict:
     return Verdict("open", "udp-response", Evidence.RESPONSE, ttl)
 
 
+def _classify_error(
+    reasons: dict[int, str], unreach: int, time_exceeded: int, port_unreach: int,
+    proto: str, icmp_type: int, code: int, from_target: bool, ttl: int | None,
+) -> Verdict | None:
+    """The rule both ICMP versions share: time exceeded and the listed unreachable codes say
+    filtered, except port unreachable from the target itself about a UDP port: closed."""
+    if icmp_type == time_exceeded:
+        return Verdict("filtered", "time-exceeded", Evidence.ICMP, ttl)
+    if icmp_type != unreach or code not in reasons:
+        return None
+    reason = reasons[code]
+    if code == port_unreach and proto == "udp" and from_target:
+        # Only the target itself can say nothing listens on the port.
+        return Verdict("closed", reason, Evidence.RESPONSE, ttl)
+    return Verdict("filtered", reason, Evidence.ICMP, ttl)
+
+
 def classify_icmp(
     proto: str, icmp_type: int, code: int, from_target: bool, ttl: int | None = None
 ) -> Verdict | None:
     """An ICMP error quoting one of our probes; None for kinds that say nothing (e.g. needs-frag)."""
-    if icmp_type == ICMP_TIME_EXCEEDED:
-        return Verdict("filtered", "time-exceeded", Evidence.ICMP, ttl)
-    if icmp_type != ICMP_DEST_UNREACH or code not in UNREACH_REASONS:
-        return None
-    reason = UNREACH_REASONS[code]
-    if code == 3 and proto == "udp" and from_target:
-        # Only the target itself can say nothing listens on the port.
-        return Verdict("closed", reason, Evidence.RESPONSE, ttl)
-    return Verdict("filtered", reason, Evidence.ICMP, ttl)
+    return _classify_error(UNREACH_REASONS, ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, 3,
+                           proto, icmp_type, code, from_target, ttl)
 
 
 # ICMPv6 (RFC 4443) error types
@@ -77,15 +87,8 @@ def classify_icmp6(
 ) -> Verdict | None:
     """An ICMPv6 error quoting one of our probes; None for kinds that say nothing about the
     port: packet too big (a path MTU matter), parameter problem, unknown codes."""
-    if icmp_type == ICMP6_TIME_EXCEEDED:
-        return Verdict("filtered", "time-exceeded", Evidence.ICMP, hlim)
-    if icmp_type != ICMP6_DEST_UNREACH or code not in UNREACH6_REASONS:
-        return None
-    reason = UNREACH6_REASONS[code]
-    if code == UNREACH6_PORT and proto == "udp" and from_target:
-        # Only the target itself can say nothing listens on the port.
-        return Verdict("closed", reason, Evidence.RESPONSE, hlim)
-    return Verdict("filtered", reason, Evidence.ICMP, hlim)
+    return _classify_error(UNREACH6_REASONS, ICMP6_DEST_UNREACH, ICMP6_TIME_EXCEEDED,
+                           UNREACH6_PORT, proto, icmp_type, code, from_target, hlim)
 
 
 def classify_silence(proto: str) -> Verdict:

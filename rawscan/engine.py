@@ -113,7 +113,6 @@ class Engine:
         self._unverified: dict[int, Verdict] = {}  # unanswered endpoints' uncheckable replies
         self._round = 0
         self._next_progress = 0.0
-        self._icmp_answers = 0
         self._icmp_hosts: dict[int, int] = {}  # this round's first answers by ICMP, per host
         self._may_be_limited: set[int] = set()  # after round 0: hosts that may be rate limited
         self._rtt = RttEstimator()
@@ -156,7 +155,7 @@ class Engine:
         while not history or policy.another_round(history):
             self._round = len(history)
             answered_before, began = self._answered, clock.now()
-            self._icmp_answers, self._icmp_hosts = 0, {}
+            self._icmp_hosts = {}
             self.stats.rounds += 1
             if self._round > 1:  # adapt to what the last retry round found
                 rate = next_rate(rate, self.options.rate, history[-1].sent, history[-1].answered)
@@ -310,7 +309,6 @@ class Engine:
             self._decided[byte] |= bit
             self._answered += 1
             if reply.icmp:
-                self._icmp_answers += 1
                 self._icmp_hosts[reply.target] = self._icmp_hosts.get(reply.target, 0) + 1
             if self._unverified:
                 self._unverified.pop(index, None)
