@@ -2,38 +2,68 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 import signal
 import sys
+from collections.abc import Iterable
 from typing import Annotated
 
 import typer
 
 try:  # typer >= 0.22 vendors click; earlier versions use it
-    from typer._click.exceptions import ClickException
+    from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover - depends on the installed typer
-    from click.exceptions import ClickException
+    from click import exceptions as click_exceptions
+
+ClickException = click_exceptions.ClickException
+# a bare `rawscan` raises it with the help as its message (click >= 8.2)
+NoArgsIsHelp = getattr(click_exceptions, "NoArgsIsHelpError", ())
 
 from . import __version__
 from .errors import one_line
-from .commands import diff, payloads, ports, replay, resume, scan
-from .commands import analyze
 
-app = typer.Typer(
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    help="Packet-level port scanner: SYN scans over raw sockets, pcap recording and replay.",
-)
-app.command("syn")(scan.syn)
-app.command("udp")(scan.udp)
-app.command("replay")(replay.replay)
-app.command("resume")(resume.resume)
-app.command("analyze")(analyze.analyze)
-app.command("diff")(diff.diff)
-app.command("ports")(ports.ports)
-app.command("payloads")(payloads.payloads)
+# name -> (module in rawscan.commands, attribute): a run imports and declares only the command
+# it runs (typer turns every declared signature into options, and each module has imports of
+# its own); help for the whole program and anything that is not a command name get them all
+COMMANDS = {
+    "syn": ("scan", "syn"),
+    "udp": ("scan", "udp"),
+    "replay": ("replay", "replay"),
+    "resume": ("resume", "resume"),
+    "analyze": ("analyze", "analyze"),
+    "diff": ("diff", "diff"),
+    "ports": ("ports", "ports"),
+    "payloads": ("payloads", "payloads"),
+}
+HELP = "Packet-level port scanner: SYN scans over raw sockets, pcap recording and replay."
+
+
+def _summary(function: object) -> str:
+    """A command's line in the command list: the first paragraph of its docstring (click
+    would cut it at 45 characters)."""
+    doc = inspect.cleandoc(getattr(function, "__doc__", None) or "")
+    return " ".join(doc.split("\n\n")[0].split())
+
+
+def build_app(names: Iterable[str] = COMMANDS) -> typer.Typer:
+    """The command line with the given commands (all by default)."""
+    app = typer.Typer(
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        no_args_is_help=True,
+        # click's plain help, as nmap's: rich-formatted help cost ~50 ms a --help
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        help=HELP,
+    )
+    for name in names:
+        module, attribute = COMMANDS[name]
+        function = getattr(importlib.import_module(f"{__package__}.commands.{module}"), attribute)
+        app.command(name, short_help=_summary(function))(function)
+    app.callback()(_main)
+    return app
 
 
 def _version(value: bool) -> None:
@@ -42,7 +72,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
@@ -51,23 +80,39 @@ def _main(
     pass
 
 
+def __getattr__(name: str) -> object:
+    """`app`, the whole command line, made on first use (tests drive it in process)."""
+    if name == "app":
+        globals()["app"] = whole = build_app()
+        return whole
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _app_for(argv: list[str]) -> typer.Typer:
+    """Only the command about to run, when the first argument names one."""
+    return build_app([argv[0]] if argv and argv[0] in COMMANDS else COMMANDS)
+
+
 def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
 def main() -> None:
     """The console script. Exits with os._exit once output is flushed: tearing down the
-    interpreter with Scapy loaded takes ~0.25 s, a third of a small scan's run time."""
+    interpreter (with Scapy loaded, for a UDP scan) takes up to a quarter of a second."""
     code = 0
     signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: partial results are kept
     try:
-        returned = app(standalone_mode=False)
+        returned = _app_for(sys.argv[1:])(standalone_mode=False)
         code = returned if isinstance(returned, int) else 0
+    except NoArgsIsHelp as exc:  # a bare `rawscan`: its help on stdout, and a usage exit code
+        print(exc.format_message())
+        code = exc.exit_code
     except ClickException as exc:  # a usage error: one line, as for every other bad input
         ctx = getattr(exc, "ctx", None)
         where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         message = one_line(exc.format_message()).strip()
-        if message:  # (an empty one: help was shown for a bare `rawscan`)
+        if message:
             print(f"rawscan: error: {message}{where}", file=sys.stderr)
         code = exc.exit_code
     except typer.Abort:

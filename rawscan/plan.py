@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import secrets
+import os
 from dataclasses import dataclass, field, fields
 
 from . import __version__
@@ -31,8 +30,11 @@ class ScanPlan:
     payload_hex: str | None = None  # UDP: the user's datagram instead of protocol probes
     fixed_source_port: bool = False  # -g: every try from source_port (else one port per try)
     defeat_icmp_ratelimit: bool = False
+    max_rate: float | None = None  # set: the rate adapts to the path up to it (rate: the start)
 
     def to_json(self) -> str:
+        import json
+
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["argv"] = list(self.argv)
         data["sources"] = list(self.sources)
@@ -45,6 +47,8 @@ class ScanPlan:
 
     @classmethod
     def from_json(cls, text: str, origin: str) -> ScanPlan:
+        import json
+
         try:
             data = json.loads(text)
             if data.get("format") != SIDECAR_FORMAT:
@@ -67,9 +71,19 @@ class ScanPlan:
                 payload_hex=data.get("payload_hex"),
                 defeat_icmp_ratelimit=bool(data.get("defeat_icmp_ratelimit", False)),
                 fixed_source_port=bool(data.get("fixed_source_port", False)),
+                max_rate=_optional_rate(data.get("max_rate")),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise RawscanError(f"scan description '{origin}' is not usable: {exc}") from None
+
+
+def _optional_rate(value: object) -> float | None:
+    if value is None:
+        return None
+    rate = float(value)  # type: ignore[arg-type]
+    if not rate > 0 or rate == float("inf"):
+        raise ValueError(f"max_rate {value!r} is not a positive number")
+    return rate
 
 
 def _address(value: object) -> int:
@@ -80,7 +94,8 @@ def _address(value: object) -> int:
 
 
 def random_seed() -> int:
-    return secrets.randbits(63)
+    """63 bits from the OS's CSPRNG (what secrets.randbits reads, without importing it)."""
+    return int.from_bytes(os.urandom(8), "big") >> 1
 
 
 def sidecar_path(capture: str) -> str:

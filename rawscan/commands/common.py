@@ -97,9 +97,11 @@ def user_errors() -> Iterator[None]:
 
 
 def _load_baseline(output: OutputOptions) -> ResultSet | None:
-    from ..compare.load import load_results
+    if not output.baseline:
+        return None
+    from ..compare.load import load_results  # (xml.etree and friends)
 
-    return load_results(output.baseline) if output.baseline else None
+    return load_results(output.baseline)
 
 
 def run_and_report(

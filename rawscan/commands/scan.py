@@ -183,11 +183,8 @@ def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: 
     from ..transports.live import LiveTransport
     from ..transports.recording import RecordingTransport
 
-    from ..crafting import stop_helper
-
     probe = probe_for(plan)
     transport = LiveTransport(probe.bpf_filter(), interface)
-    stop_helper()  # templates and filter made: the Scapy helper process may go
     if pcap is not None:  # opened like the outputs: no links, no foreign file without --force
         from ..output.files import check_output, open_binary_output
         from ..output.options import check_outputs

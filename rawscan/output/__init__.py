@@ -6,7 +6,6 @@ closes; close() without a summary means the run died, and the writer still ends 
 
 from __future__ import annotations
 
-import shlex
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -30,6 +29,8 @@ class RunInfo:
 
     @property
     def command_line(self) -> str:
+        import shlex
+
         return shlex.join(("rawscan", *self.argv))
 
     def shown(self, result: PortResult) -> bool:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+if TYPE_CHECKING:  # rich.progress loads only when a bar is shown
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
 
-from ..engine import ScanStats
+    from ..engine import ScanStats
 
 SHOW_AFTER = 1.0  # seconds: a quick run finishes before a bar would help
 
@@ -55,6 +57,8 @@ class ScanProgress:
             self._progress.start()  # after the first update: never draws an all-zero bar
 
     def _start(self, total: int) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),

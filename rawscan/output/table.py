@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from ..results import PortResult
 from . import OPEN_STATES
 from .hosts import ip_key
+
+if TYPE_CHECKING:  # the caller makes the console: importing rich.console is its cost
+    from rich.console import Console
 
 COLLAPSE_OVER = 25  # like nmap: a non-open state+reason shared by more ports is summarised
 STATE_STYLE = {"open": "green", "closed": "red", "filtered": "yellow", "open|filtered": "yellow"}
