@@ -189,12 +189,18 @@ class _Source:
         self.f = f
         # read1: a gzip stream that breaks mid-way still hands over what it decoded before.
         self._read = cast(Callable[[int], bytes], getattr(f, "read1", f.read))
+        self._error: _StreamError | None = None  # met while reading ahead: raised when needed
 
     def read(self) -> bytes:
+        if self._error is not None:
+            raise self._error
         try:
             return self._read(_CHUNK)
         except Exception as exc:  # EOFError, BadGzipFile, zlib.error, OSError, ...
             raise _StreamError(_describe(exc)) from None
+
+    def defer(self, error: _StreamError) -> None:
+        self._error = error
 
     def close(self) -> None:
         self.f.close()
@@ -209,12 +215,21 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _refill(src: _Source, rest: bytes, need: int) -> bytes:
-    """`rest` plus enough new data to hold `need` bytes, or as much as there is before EOF."""
+def _refill(src: _Source, rest: bytes, need: int, ahead: int = 0) -> bytes:
+    """`rest` plus enough new data to hold `need` bytes (reading on to `ahead` bytes when it
+    can), or as much as there is before EOF. A read error past `need` waits for the next
+    call, so reading ahead never loses a record that the data read so far holds whole."""
     parts = [rest]
     have = len(rest)
-    while have < need:
-        chunk = src.read()
+    want = max(need, ahead)
+    while have < want:
+        try:
+            chunk = src.read()
+        except _StreamError as exc:
+            if have < need:
+                raise
+            src.defer(exc)
+            break
         if not chunk:
             break
         parts.append(chunk)
@@ -222,17 +237,88 @@ def _refill(src: _Source, rest: bytes, need: int) -> bytes:
     return b"".join(parts)
 
 
-# --- readers ---------------------------------------------------------------------------
+# --- batches ---------------------------------------------------------------------------
+# Both formats are read in batches over one buffer: the per-packet path (read_ip_packets)
+# and the bulk one (rawscan analyze, which parses a batch's fixed-offset fields with numpy)
+# share every length check and every damage report.
 
 
-def read_ip_packets(path: str) -> Iterator[CapturedPacket]:
-    """Yield the IP packets of a pcap / pcapng capture (maybe gzip'd), streaming.
+class RecordBatch(NamedTuple):
+    """pcap records in `buf`: record headers at `offsets`, frames first_frame, first_frame + 1,
+    ... (every record is a frame; the link header is not yet stripped)."""
 
-    Opening and the file header are checked at call time (CaptureError). Frames that are
-    not IPv4/IPv6 (or whose version nibble disagrees with the link header), and unsupported
-    link types, are skipped. Damage part way raises CaptureTruncated after every packet
-    before it was yielded.
-    """
+    buf: bytes
+    offsets: list[int]
+    first_frame: int
+
+
+class PacketBatch(NamedTuple):
+    """IP packets (pcapng, link header stripped): buf[starts[i]:ends[i]] is frame numbers[i],
+    captured at times[i]."""
+
+    buf: bytes
+    numbers: list[int]
+    times: list[float]
+    starts: list[int]
+    ends: list[int]
+
+
+@dataclass(frozen=True)
+class PcapFormat:
+    """How a pcap file's records read: one link type and timestamp unit for the whole file."""
+
+    linktype: int  # without the FCS bits
+    strip: _Strip | None  # None: a link type without IP that we know of
+    endian: str  # struct byte order of the record headers
+    divisor: float  # timestamp fraction units per second
+
+
+class CaptureDamaged(Exception):
+    """A batch reader met damage after yielding every batch before it (internal: the reader
+    knows frames and bytes, its consumer how many IP packets it took)."""
+
+    def __init__(self, why: str, frame: int, offset: int) -> None:
+        super().__init__(why)
+        self.why = why
+        self.frame = frame  # 1-based number of the frame that could not be read
+        self.offset = offset  # byte offset of its record (in the uncompressed stream)
+
+    def truncated(self, path: str, packets: int) -> CaptureTruncated:
+        return CaptureTruncated(
+            f"capture '{path}' is damaged at frame {self.frame} (byte offset {self.offset}):"
+            f" {self.why}; {packets} packets read before it",
+            packets_read=packets, frame=self.frame, offset=self.offset,
+        )
+
+
+Batch = RecordBatch | PacketBatch
+
+
+class Capture:
+    """An open capture, read as batches (`batches`: RecordBatch for pcap, whose format is
+    `pcap`, PacketBatch for pcapng). Iterating raises CaptureDamaged once the batches before
+    the damage are out; closing (or dropping) it closes the file."""
+
+    def __init__(self, path: str, pcap: PcapFormat | None, batches: Generator[Batch | None, None, None]) -> None:
+        self.path = path
+        self.pcap = pcap
+        self._batches = batches
+
+    @property
+    def batches(self) -> Iterator[Batch]:
+        return cast(Iterator[Batch], self._batches)
+
+    def close(self) -> None:
+        self._batches.close()
+
+
+BATCH_BYTES = 1 << 20  # the bulk reader's buffer: ~13k packets of a scan a batch
+
+
+def open_capture(path: str, ahead: int = 0) -> Capture:
+    """Open a pcap / pcapng capture (maybe gzip'd) for reading in batches of about `ahead`
+    bytes (0: as little as each record needs). Opening and the file header are checked here
+    (CaptureError; CaptureTruncated for a pcap file header cut short)."""
     try:
         raw = cast(BinaryIO, open(path, "rb"))
     except OSError as exc:
@@ -250,35 +336,41 @@ def read_ip_packets(path: str) -> Iterator[CapturedPacket]:
         except _StreamError:
             raise CaptureError(f"'{path}' is not a pcap or pcapng capture") from None
         magic = buf[:4]
+        pcap: PcapFormat | None = None
         if magic in _PCAP_MAGICS:
-            gen = _pcap(path, src, buf, *_PCAP_MAGICS[magic])
+            endian, divisor = _PCAP_MAGICS[magic]
+            if len(buf) < 24:
+                raise CaptureDamaged(f"the file header is cut short ({len(buf)} of 24 bytes)", 1, 0)
+            linktype = struct.unpack_from(endian + "I", buf, 20)[0] & 0xFFFF
+            pcap = PcapFormat(linktype, _stripper(linktype), endian, divisor)
+            gen = _pcap(src, buf, endian, ahead)
         elif magic == _PCAPNG_SHB and buf[8:12] in _BYTE_ORDER:
-            gen = _pcapng(path, src, buf)
+            gen = _pcapng(src, buf, ahead)
         else:
             raise CaptureError(f"'{path}' is not a pcap or pcapng capture")
+    except CaptureDamaged as exc:
+        src.close()
+        raise exc.truncated(path, 0) from None
     except BaseException:
         src.close()
         raise
     # Run to the generator's first yield, inside its try/finally: from here on closing or
     # dropping the iterator closes the file, even if it is never iterated.
     next(gen)
+    return Capture(path, pcap, gen)
+
+
+def read_ip_packets(path: str) -> Iterator[CapturedPacket]:
+    """Yield the IP packets of a pcap / pcapng capture (maybe gzip'd), streaming.
+
+    Opening and the file header are checked at call time (CaptureError). Frames that are
+    not IPv4/IPv6 (or whose version nibble disagrees with the link header), and unsupported
+    link types, are skipped. Damage part way raises CaptureTruncated after every packet
+    before it was yielded.
+    """
+    gen = _packets(open_capture(path))
+    next(gen)  # primed: its finally closes the capture from here on
     return cast(Iterator[CapturedPacket], gen)
-
-
-def _failure(path: str, exc: Exception, packets: int, frame: int, offset: int) -> CaptureError:
-    if isinstance(exc, _Damage):
-        why = str(exc)
-    elif isinstance(exc, _StreamError):
-        why = f"read error: {exc}"
-    else:  # a bug must not become a traceback for the user
-        why = f"unexpected {type(exc).__name__}: {exc}"
-    return CaptureTruncated(
-        f"capture '{path}' is damaged at frame {frame} (byte offset {offset}): {why};"
-        f" {packets} packets read before it",
-        packets_read=packets,
-        frame=frame,
-        offset=offset,
-    )
 
 
 # CapturedPacket without its frozen __init__ (three object.__setattr__ calls): 2x faster.
@@ -287,50 +379,35 @@ _set_number = CapturedPacket.__dict__["number"].__set__  # the slot descriptors
 _set_time = CapturedPacket.__dict__["time"].__set__
 _set_ip = CapturedPacket.__dict__["ip"].__set__
 
-# Both readers keep `number` = frames fully read and `pos` = start of the record being read,
-# so on damage the report is frame `number + 1` at byte `base + pos`.
 
-
-def _pcap(
-    path: str, src: _Source, buf: bytes, endian: str, divisor: float
-) -> Generator[CapturedPacket | None, None, None]:
-    base = 0  # stream offset of buf[0]
-    pos = 0
-    number = 0
+def _packets(capture: Capture) -> Generator[CapturedPacket | None, None, None]:
     count = 0  # IP packets yielded
+    cls = CapturedPacket
     try:
-        if len(buf) < 24:  # raised while priming, so at call time
-            raise _Damage(f"the file header is cut short ({len(buf)} of 24 bytes)")
-        yield None  # primed by read_ip_packets
-        strip = _stripper(struct.unpack_from(endian + "I", buf, 20)[0])
-        unpack = struct.Struct(endian + "IIII").unpack_from
-        cls = CapturedPacket
-        pos = 24
-        while True:
-            if len(buf) - pos < 16:
-                base += pos
-                buf, pos = buf[pos:], 0
-                buf = _refill(src, buf, 16)
-                if len(buf) < 16:
-                    if not buf:
-                        return
-                    raise _Damage(f"record header cut short ({len(buf)} of 16 bytes)")
-            sec, frac, caplen, _ = unpack(buf, pos)
-            if caplen > MAX_RECORD:
-                raise _Damage(f"bogus record length {caplen} (limit {MAX_RECORD})")
-            start = pos + 16
-            end = start + caplen
-            if end > len(buf):
-                base += pos
-                buf, pos = buf[pos:], 0
-                buf = _refill(src, buf, 16 + caplen)
-                start, end = 16, 16 + caplen
-                if end > len(buf):
-                    raise _Damage(f"record cut short ({len(buf) - 16} of {caplen} bytes)")
-            number += 1
-            pos = end
-            if strip is not None:
-                ip = strip(buf, start, end)
+        yield None
+        fmt = capture.pcap
+        for batch in capture.batches:
+            if isinstance(batch, PacketBatch):
+                buf = batch.buf
+                for number, time, start, stop in zip(batch.numbers, batch.times, batch.starts, batch.ends):
+                    count += 1
+                    pkt = _new_packet(cls)
+                    _set_number(pkt, number)
+                    _set_time(pkt, time)
+                    _set_ip(pkt, buf[start:stop])
+                    yield pkt
+                continue
+            assert fmt is not None
+            strip = fmt.strip
+            if strip is None:
+                continue
+            buf, divisor = batch.buf, fmt.divisor
+            unpack = struct.Struct(fmt.endian + "III").unpack_from
+            number = batch.first_frame
+            for pos in batch.offsets:
+                sec, frac, caplen = unpack(buf, pos)
+                end = pos + 16 + caplen
+                ip = strip(buf, pos + 16, end)
                 if ip >= 0:
                     count += 1
                     pkt = _new_packet(cls)
@@ -338,11 +415,74 @@ def _pcap(
                     _set_time(pkt, sec + frac / divisor)
                     _set_ip(pkt, buf[ip:end])
                     yield pkt
+                number += 1
+    except CaptureDamaged as exc:
+        raise exc.truncated(capture.path, count) from None
+    finally:
+        capture.close()
+
+
+def _damage(exc: Exception, frame: int, offset: int) -> CaptureDamaged:
+    if isinstance(exc, _Damage):
+        why = str(exc)
+    elif isinstance(exc, _StreamError):
+        why = f"read error: {exc}"
+    else:  # a bug must not become a traceback for the user
+        why = f"unexpected {type(exc).__name__}: {exc}"
+    return CaptureDamaged(why, frame, offset)
+
+
+# Both readers keep `number` = frames fully read and `pos` = start of the record being read,
+# so on damage the report is frame `number + 1` at byte `base + pos`; every batch before the
+# damage is yielded first.
+
+
+def _pcap(src: _Source, buf: bytes, endian: str, ahead: int) -> Generator[RecordBatch | None, None, None]:
+    base = 0  # stream offset of buf[0]
+    pos = 24
+    number = 0
+    try:
+        yield None  # primed by open_capture
+        u32 = struct.Struct(endian + "I").unpack_from
+        while True:
+            # The hot loop: only the record lengths, to cut the buffer into records.
+            n = len(buf)
+            offsets: list[int] = []
+            add = offsets.append
+            caplen = 0
+            while pos + 16 <= n:
+                caplen = u32(buf, pos + 8)[0]
+                end = pos + 16 + caplen
+                if end > n or caplen > MAX_RECORD:
+                    break
+                add(pos)
+                pos = end
+            if offsets:
+                yield RecordBatch(buf, offsets, number + 1)
+                number += len(offsets)
+            need = 16
+            if pos + 16 <= n:
+                if caplen > MAX_RECORD:
+                    raise _Damage(f"bogus record length {caplen} (limit {MAX_RECORD})")
+                need += caplen
+            base += pos
+            buf, pos = buf[pos:], 0
+            buf = _refill(src, buf, need, ahead)
+            if len(buf) < 16:
+                if not buf:
+                    return
+                raise _Damage(f"record header cut short ({len(buf)} of 16 bytes)")
+            caplen = u32(buf, 8)[0]
+            if caplen > MAX_RECORD:
+                raise _Damage(f"bogus record length {caplen} (limit {MAX_RECORD})")
+            if 16 + caplen > len(buf):
+                buf = _refill(src, buf, 16 + caplen, ahead)
+                if 16 + caplen > len(buf):
+                    raise _Damage(f"record cut short ({len(buf) - 16} of {caplen} bytes)")
     except Exception as exc:
-        raise _failure(path, exc, count, number + 1, base + pos) from None
+        raise _damage(exc, number + 1, base + pos) from None
     finally:
         src.close()
-
 
 
 class _Interface(NamedTuple):  # a tuple: unpacked per packet, cheaper than attributes
@@ -352,14 +492,16 @@ class _Interface(NamedTuple):  # a tuple: unpacked per packet, cheaper than attr
     tsoffset: int  # seconds added to every timestamp
 
 
-def _pcapng(path: str, src: _Source, buf: bytes) -> Generator[CapturedPacket | None, None, None]:
+def _pcapng(src: _Source, buf: bytes, ahead: int) -> Generator[PacketBatch | None, None, None]:
     base = 0  # stream offset of buf[0]
     pos = 0
     number = 0
-    count = 0  # IP packets yielded
+    numbers: list[int] = []
+    times: list[float] = []
+    starts: list[int] = []
+    ends: list[int] = []
     try:
-        yield None  # primed by read_ip_packets
-        cls = CapturedPacket
+        yield None  # primed by open_capture
         endian = "<"
         u32 = struct.Struct(endian + "I").unpack_from
         hdr = struct.Struct(endian + "II").unpack_from
@@ -367,9 +509,12 @@ def _pcapng(path: str, src: _Source, buf: bytes) -> Generator[CapturedPacket | N
         interfaces: list[_Interface] = []
         while True:
             if len(buf) - pos < 12:
+                if numbers:
+                    yield PacketBatch(buf, numbers, times, starts, ends)
+                    numbers, times, starts, ends = [], [], [], []
                 base += pos
                 buf, pos = buf[pos:], 0
-                buf = _refill(src, buf, 12)
+                buf = _refill(src, buf, 12, ahead)
                 if len(buf) < 12:
                     if not buf:
                         return
@@ -392,9 +537,12 @@ def _pcapng(path: str, src: _Source, buf: bytes) -> Generator[CapturedPacket | N
             ):
                 raise _Damage(f"bogus block length {blen}")
             if len(buf) - pos < blen:
+                if numbers:
+                    yield PacketBatch(buf, numbers, times, starts, ends)
+                    numbers, times, starts, ends = [], [], [], []
                 base += pos
                 buf, pos = buf[pos:], 0
-                buf = _refill(src, buf, blen)
+                buf = _refill(src, buf, blen, ahead)
                 if len(buf) < blen:
                     raise _Damage(f"block cut short ({len(buf)} of {blen} bytes)")
             body = pos + 8
@@ -439,14 +587,14 @@ def _pcapng(path: str, src: _Source, buf: bytes) -> Generator[CapturedPacket | N
             if strip is not None:
                 ip = strip(buf, start, stop)
                 if ip >= 0:
-                    count += 1
-                    pkt = _new_packet(cls)
-                    _set_number(pkt, number)
-                    _set_time(pkt, ((hi << 32) | lo) / divisor + tsoffset)
-                    _set_ip(pkt, buf[ip:stop])
-                    yield pkt
+                    numbers.append(number)
+                    times.append(((hi << 32) | lo) / divisor + tsoffset)
+                    starts.append(ip)
+                    ends.append(stop)
     except Exception as exc:
-        raise _failure(path, exc, count, number + 1, base + pos) from None
+        if numbers:  # the packets before the damage first
+            yield PacketBatch(buf, numbers, times, starts, ends)
+        raise _damage(exc, number + 1, base + pos) from None
     finally:
         src.close()
 

@@ -8,43 +8,47 @@ for any tool's probes (nmap, masscan, zmap, hping3, Scapy, rawscan) with no know
 they chose their ports or cookies. The verdict comes from rawscan.classify, as in a live scan.
 
 Memory. Endpoint verdicts are the output and are all kept (store.Endpoints, ~130 bytes each).
-Flows are not: each is one int in a dict, and the dicts are two generations: a flow unseen
+Flows are not: each is one entry in a dict, and the dicts are two generations: a flow unseen
 for WINDOW seconds of capture time (or after GENERATION_MAX newer flows) is forgotten, so the
 flow state is bounded by the probe rate, not by the file size. A reply later than that counts
 as unmatched, as it would for the scanner itself, whose own timeout is far shorter.
 
-Speed. This loop runs per packet, so it reads fixed offsets with one struct call, keys flows by
-ints, and caches classifier verdicts by (flags, TTL); no Scapy, no object per packet.
+Speed. Packets come in batches (rawscan.capture's, as numpy columns: batches.py). What a
+packet is and the fields it carries depend on its bytes alone, so packets.py works them out
+for a whole batch at once; the loop here only walks the flow state, which is sequential by
+nature: flow keys are the header bytes of the 4-tuple, verdicts are cached by (flags, TTL),
+and endpoint rows are allocated a batch ahead. No Scapy, no object per packet.
 
 IPv6. Addresses are the tagged ints of rawscan.addresses, and both families share the loop:
-only the header parsing differs (IPv6 extension headers are walked by rawscan.wire), and the
-keys shift the scanner's address by a per-family amount (FLOW_SHIFT*, store.SCANNER_SHIFT*)
-so IPv4 keys keep their size and the families never collide. ICMPv6 errors are classified by
-classify_icmp6, ICMP ones by classify_icmp.
+IPv6 flow keys are 36 bytes against IPv4's 12, and endpoint keys shift the scanner's address
+by a per-family amount (store.SCANNER_SHIFT*) so IPv4 keys keep their size and the families
+never collide. ICMPv6 errors are classified by classify_icmp6, ICMP ones by classify_icmp.
 """
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Callable, Iterable
+from array import array
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
+from typing import TYPE_CHECKING
 
 from ..capture import CapturedPacket
-from ..addresses import V6
 from ..classify import classify_icmp, classify_icmp6, classify_tcp, classify_udp_response
-from ..wire import IPV6_EXTENSIONS, LATER_FRAGMENT, ip_header, ip_icmp_error, ipv6_upper_layer
 from .store import (
     CONNECTED,
     DATA,
     FRAME_BITS,
     HALF_OPEN,
     REPLIED_UDP,
-    SCANNER_SHIFT4,
-    SCANNER_SHIFT6,
     Endpoints,
     Sources,
     Verdicts,
 )
+
+if TYPE_CHECKING:
+    from ..capture import Capture
+    from .batches import Columns
 
 WINDOW = 30.0  # seconds a flow waits for its reply (nmap gives up after 10 s by default)
 GENERATION_MAX = 1 << 17  # flows per generation and protocol: at most 4 x 131,072 alive (~65 MB)
@@ -53,19 +57,9 @@ FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 SEQ_MASK = 0xFFFFFFFF
 STAGE_SYNACK = 1 << 32  # flow stage bits above the 32-bit sequence number
 STAGE_CONNECTED = 2 << 32
+STAGES = 3 << 32
 ROW_SHIFT = 34  # a TCP flow is row << 34 | stage << 32 | probe sequence number
-# Flow keys: src << FLOW_SHIFT | dst << 32 | sport << 16 | dport (an IPv6 dst takes 129 bits).
-FLOW_SHIFT4, FLOW_SHIFT6 = 64, 161
-
-# IPv4 header without options, then TCP or UDP: one unpack per packet.
-_TCP20 = struct.Struct("!2xH4xBx2xIIHHIIBB")  # total len, ttl, src, dst, sport, dport, seq, ack, off, flags
-_UDP20 = struct.Struct("!2xH4xBx2xIIHH")
-_IP = struct.Struct("!2xH4xBx2xII")  # total len, ttl, src, dst: headers with options
-_TCP = struct.Struct("!HHIIBB")
-_UDP = struct.Struct("!HH")
-_QUOTED = struct.Struct("!HHI")  # an ICMP error's quoted ports and sequence number
-_IP6 = struct.Struct("!4xHBB16s16s")  # payload length, next header, hop limit, src, dst
-_from_bytes = int.from_bytes
+PACKETS_BATCH = 4096  # CapturedPackets taken together by feed()
 
 
 class SeedCheck:
@@ -105,16 +99,30 @@ class Observations:
     stats: FlowStats = field(default_factory=FlowStats)
 
 
+def _packet_columns(packets: list[CapturedPacket]) -> Columns:
+    import numpy as np
+
+    from .batches import Columns, _windows
+
+    ips = [p.ip for p in packets]
+    ends = np.cumsum(np.array([len(b) for b in ips], np.int64))
+    buf = b"".join(ips)
+    starts = ends - np.array([len(b) for b in ips], np.int64)
+    return Columns(buf, starts, ends, np.array([p.number for p in packets], np.int64),
+                   np.array([p.time for p in packets], np.float64), _windows(buf)[starts])
+
+
 class FlowAnalyzer:
     """Feed it packets (one file after another: flows carry over); read .observations."""
 
     def __init__(self) -> None:
         self.observations = Observations()
-        self._tcp: tuple[dict[int, int], dict[int, int]] = ({}, {})  # (current, previous)
-        self._udp: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        self._tcp: tuple[dict[bytes, int], dict[bytes, int]] = ({}, {})  # (current, previous)
+        self._udp: tuple[dict[bytes, int], dict[bytes, int]] = ({}, {})
         self._horizon = float("-inf")  # capture time at which the generations turn over
-        self._cache: dict[tuple[int, ...], int] = {}  # classifier inputs -> verdict code
+        self._cache: dict[object, int] = {}  # classifier inputs -> verdict code
         self._probe_sports: set[int] = set()  # source ports TCP probes came from
+        self._file_last = 0.0  # time of the last packet of the file being read that counted
 
     def feed(
         self, packets: Iterable[CapturedPacket], file_no: int = 0,
@@ -126,31 +134,117 @@ class FlowAnalyzer:
         Exceptions from the iterator (a damaged capture) propagate after everything read
         before them has been taken into account.
         """
+        it = iter(packets)
+        done = self._start_file()
+        try:
+            while True:
+                chunk: list[CapturedPacket] = []
+                try:
+                    chunk.extend(islice(it, PACKETS_BATCH))
+                finally:  # what came before an exception counts
+                    if chunk:
+                        self.feed_columns(_packet_columns(chunk), file_no, check, tick, done)
+                if len(chunk) < PACKETS_BATCH:
+                    return
+        finally:
+            self._end_file(done)
+
+    def feed_capture(
+        self, capture: Capture, file_no: int = 0, check: SeedCheck | None = None,
+        tick: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Analyze an open capture in its batches (the bulk path); CaptureDamaged propagates
+        after every batch before the damage was taken into account."""
+        from ..capture import CaptureDamaged
+        from .batches import columns
+
+        done = self._start_file()
+        try:
+            for batch in capture.batches:
+                self.feed_columns(columns(batch, capture.pcap), file_no, check, tick, done)
+        except CaptureDamaged as exc:
+            raise exc.truncated(capture.path, done[0]) from None
+        finally:
+            capture.close()
+            self._end_file(done)
+
+    def _start_file(self) -> list[int]:
+        self._file_last = 0.0
+        return [0, 0]
+
+    def _end_file(self, done: list[int]) -> None:
+        # The capture time of the file's last packet, as a file's span ends there.
+        st = self.observations.stats
+        if done[0] and st.first_time is not None:
+            last = self._file_last
+            st.last_time = last if st.last_time is None else max(st.last_time, last)
+
+    def feed_columns(
+        self, cols: Columns, file_no: int = 0, check: SeedCheck | None = None,
+        tick: Callable[[int, int], None] | None = None, done: list[int] | None = None,
+    ) -> None:
+        """One batch. `done`: [packets, IP bytes] of this file so far, for tick()."""
+        from .packets import parse
+
+        parsed = parse(cols, file_no << FRAME_BITS)
+        st = self.observations.stats
+        st.ipv6 += parsed.ipv6
+        st.fragments += parsed.fragments
+        st.cut += parsed.cut
+        try:
+            self._match(parsed, cols, check)
+        finally:
+            st.packets += parsed.packets
+            if done is not None:
+                before = done[0]
+                done[0] += parsed.packets
+                done[1] += parsed.nbytes
+                if tick is not None and done[0] >> 16 != before >> 16:
+                    tick(done[0], done[1])
+
+    def _match(self, parsed: object, cols: Columns, check: SeedCheck | None) -> None:
+        """The flow state, packet by packet (see packets.py for each kind's fields)."""
+        from .packets import FOLLOW, ICMP, PROBE, REPLY, TIME, UDP, reverse_key
+
+        p = parsed  # a packets.Parsed
+        kinds: list[int] = p.kinds  # type: ignore[attr-defined]
+        times: list[float] = p.times  # type: ignore[attr-defined]
+        if not kinds:
+            return
+        fields: list[Iterator[tuple]] = p.fields  # type: ignore[attr-defined]
+        next_probe, next_reply, next_follow = fields[PROBE].__next__, fields[REPLY].__next__, fields[FOLLOW].__next__
+        next_udp, next_icmp = fields[UDP].__next__, fields[ICMP].__next__
         obs = self.observations
         ep, st, verdicts = obs.endpoints, obs.stats, obs.verdicts
-        erows, everdict, eflags, eprobes = ep.rows, ep.verdict, ep.flags, ep.probes
+        erows, everdict, eflags, eprobes = ep.index, ep.verdict, ep.flags, ep.probes
         eprobe_ref, ereply_ref = ep.probe_ref, ep.reply_ref
-        add_verdict, add_flags, add_probes = everdict.append, eflags.append, eprobes.append
-        add_probe_ref, add_reply_ref = eprobe_ref.append, ereply_ref.append
+        erows_get = erows.get
+        # Rows for this batch's new endpoints exist ahead (trimmed at the end), so a new
+        # endpoint costs a counter, not five appends.
+        nrows = len(everdict)
+        ahead: int = p.new_rows  # type: ignore[attr-defined]
+        for column in (everdict, eflags, eprobes, eprobe_ref, ereply_ref):
+            column.frombytes(bytes(ahead * column.itemsize))
+        # Every probe's source port, taken ahead: the set only spares most SYNs the reverse
+        # lookup, whose flow can exist only if a probe from that port made it.
         probe_sports = self._probe_sports
+        probe_sports.update(p.probe_sports)  # type: ignore[attr-defined]
         strength, table = verdicts.strength, verdicts.table
         source_row, last_seen = obs.sources.row, obs.sources.last
         tcp_new, tcp_old = self._tcp
         udp_new, udp_old = self._udp
+        tcp_get, tcp_old_pop = tcp_new.get, tcp_old.pop
         horizon = self._horizon
+        generation_max = GENERATION_MAX
         cache = self._cache
         none: frozenset[int] = frozenset()
         tcp_checked = check.sources if check is not None and check.proto == "tcp" else none
         udp_checked = check.sources if check is not None and check.proto == "udp" else none
-        tcp20, udp20, ip6 = _TCP20.unpack_from, _UDP20.unpack_from, _IP6.unpack_from
-        extensions, upper_layer = IPV6_EXTENSIONS, ipv6_upper_layer
-        file_base = file_no << FRAME_BITS
         last_src, srow = -1, -1
-        seen = probes = retrans = matched = dups = unmatched = forged = ordinary = 0
-        ipv6 = frags = cut = 0
-        nbytes = 0
-        t = 0.0
-        first_time = st.first_time
+        probes = retrans = matched = dups = unmatched = forged = ordinary = 0
+        t = self._file_last
+        if st.first_time is None:
+            st.first_time = times[0]
 
         def decide(row: int, code: int, ref: int) -> bool:
             """Keep the stronger verdict (Verdict.beats); True if this one decided."""
@@ -162,226 +256,133 @@ class FlowAnalyzer:
             return False
 
         try:
-            for pkt in packets:
-                b = pkt.ip
-                seen += 1
-                n = len(b)
-                nbytes += n
-                if tick is not None and not seen & 0xFFFF:
-                    tick(seen, nbytes)
-                if n < 20:
-                    if n and b[0] >> 4 == 6:
-                        ipv6 += 1
-                        cut += 1
-                    continue
-                version = b[0] >> 4
-                if version == 4:
-                    if b[6] & 0x1F or b[7]:  # fragment offset: no transport header here
-                        frags += 1
-                        continue
-                    proto = b[9]
-                    ihl = (b[0] & 0x0F) << 2
-                    fs, es = FLOW_SHIFT4, SCANNER_SHIFT4
-                elif version == 6:
-                    # The whole IPv6 header here; the TCP/UDP branches below read only their own.
-                    ipv6 += 1
-                    if n < 40:
-                        cut += 1
-                        continue
-                    plen, proto, ttl, src, dst = ip6(b)
-                    src, dst = V6 | _from_bytes(src), V6 | _from_bytes(dst)
-                    tot = plen + 40 if plen else 0  # 0 (a jumbogram): the captured length counts
-                    ihl = 40
-                    if proto in extensions:
-                        proto, ihl = upper_layer(b, proto, 40)
-                        if ihl < 0:
-                            if ihl == LATER_FRAGMENT:
-                                frags += 1
-                            else:
-                                cut += 1
-                            continue
-                    fs, es = FLOW_SHIFT6, SCANNER_SHIFT6
-                else:
-                    continue
-                t = pkt.time
-                if first_time is None:
-                    first_time = t
+            for kind, t, ref in zip(kinds, times, p.frames):  # type: ignore[attr-defined]
                 if t >= horizon:  # a new generation: flows idle for a whole window go
                     tcp_old, tcp_new = tcp_new, {}
                     udp_old, udp_new = udp_new, {}
+                    tcp_get, tcp_old_pop = tcp_new.get, tcp_old.pop
                     horizon = t + WINDOW
 
-                if proto == 6:
-                    if n < ihl + 14 or ihl < 20:
-                        cut += 1
-                        continue
-                    if ihl == 20:
-                        tot, ttl, src, dst, sp, dp, seq, ack, off, flags = tcp20(b)
-                    else:
-                        if version == 4:  # with IP options (IPv6 headers are read above)
-                            tot, ttl, src, dst = _IP.unpack_from(b)
-                        sp, dp, seq, ack, off, flags = _TCP.unpack_from(b, ihl)
-
-                    if flags & SYN and not flags & ACK:
-                        # A probe: the first SYN of a flow, or a retransmission of it.
-                        key = (src << fs) | (dst << 32) | (sp << 16) | dp
-                        flow = tcp_new.get(key)
-                        if flow is None:
-                            flow = tcp_old.pop(key, None)
-                        if flow is None:
-                            # A bare SYN can also answer a pending probe (split handshake): it
-                            # then goes to a port probes came from (a set lookup spares most
-                            # SYNs the two dict lookups).
-                            rflow = None
-                            if dp in probe_sports:
-                                rkey = (dst << fs) | (src << 32) | (dp << 16) | sp
-                                rflow = tcp_new.get(rkey)
-                                if rflow is None:
-                                    rflow = tcp_old.get(rkey)
+                if kind == PROBE:
+                    # The first SYN of a flow, or a retransmission of it.
+                    key, sp, dp, seq, src, ekey, i = next_probe()
+                    flow = tcp_get(key)
+                    if flow is None:
+                        flow = tcp_old_pop(key, None)
+                    if flow is None:
+                        # A bare SYN can also answer a pending probe (split handshake): it
+                        # then goes to a port probes came from (a set lookup spares most
+                        # SYNs the two dict lookups).
+                        if dp in probe_sports:
+                            rkey = reverse_key(key)
+                            rflow = tcp_new.get(rkey)
+                            if rflow is None:
+                                rflow = tcp_old.get(rkey)
                             if rflow is not None and (rflow & SEQ_MASK) != seq:
                                 row = rflow >> ROW_SHIFT
-                                if dst in tcp_checked and not check.valid(b, src, sp):  # type: ignore[union-attr]
+                                packet = cols.packet(i)
+                                dst = _address(key, 1)
+                                if dst in tcp_checked and not check.valid(packet, src, sp):  # type: ignore[union-attr]
                                     forged += 1
                                     continue
-                                code = cache.get((SYN, ttl))
+                                ttl = _ttl(packet)
+                                code = cache.get(SYN << 8 | ttl)
                                 if code is None:
-                                    code = cache[(SYN, ttl)] = verdicts.code(classify_tcp(SYN, ttl))
-                                if decide(row, code, file_base | pkt.number):
+                                    code = cache[SYN << 8 | ttl] = verdicts.code(classify_tcp(SYN, ttl))
+                                if decide(row, code, ref):
                                     matched += 1
                                 else:
                                     dups += 1
                                 continue
-                            probe_sports.add(sp)
-                            ekey = (src << es) | (dst << 17) | dp
-                            row = erows.get(ekey, -1)
-                            if row < 0:  # a new endpoint: a row in every array
-                                row = erows[ekey] = len(everdict)
-                                add_verdict(0)
-                                add_flags(0)
-                                add_probes(0)
-                                add_probe_ref(0)
-                                add_reply_ref(0)
-                            else:
-                                retrans += 1
+                        row = erows_get(ekey, -1)
+                        if row < 0:  # a new endpoint
+                            row = erows[ekey] = nrows
+                            nrows += 1
                         else:
-                            row = flow >> ROW_SHIFT
                             retrans += 1
-                        probes += 1
-                        eprobes[row] += 1
-                        if strength[everdict[row]] < 2:
-                            eprobe_ref[row] = file_base | pkt.number
-                        if len(tcp_new) >= GENERATION_MAX:
-                            tcp_old, tcp_new = tcp_new, {}
-                        tcp_new[key] = (row << ROW_SHIFT) | seq
-                        if src != last_src:
-                            last_src, srow = src, source_row(src, t)
-                        if t > last_seen[srow]:
-                            last_seen[srow] = t
-                        continue
-
-                    if flags & (SYN | RST):
-                        # A SYN-ACK or RST answering a probe: the reversed 4-tuple is pending.
-                        rkey = (dst << fs) | (src << 32) | (dp << 16) | sp
-                        flow = tcp_new.get(rkey)
-                        if flow is None:
-                            flow = tcp_old.pop(rkey, None)
-                            if flow is not None:
-                                tcp_new[rkey] = flow
-                        if flow is not None:
-                            if flags & ACK and ack != ((flow & SEQ_MASK) + 1) & SEQ_MASK:
-                                unmatched += 1  # acknowledges another probe: stale or forged
-                                continue
-                            row = flow >> ROW_SHIFT
-                            if dst in tcp_checked and not check.valid(b, src, sp):  # type: ignore[union-attr]
-                                forged += 1
-                                continue
-                            bits = flags & (SYN | RST | ACK)
-                            code = cache.get((bits, ttl))
-                            if code is None:
-                                code = cache[(bits, ttl)] = verdicts.code(classify_tcp(bits, ttl))
-                            if decide(row, code, file_base | pkt.number):
-                                matched += 1
-                            else:
-                                dups += 1
-                            if flags & SYN and not (flow & (3 << 32)):
-                                tcp_new[rkey] = flow | STAGE_SYNACK
-                            continue
-                        if flags & SYN:
-                            unmatched += 1
-                            continue
-                        # An RST answering nothing: maybe the scanner resetting its own flow.
-
-                    # The initiator following up on a probe: completing the handshake,
-                    # resetting it, or sending data (then this is an ordinary connection).
-                    key = (src << fs) | (dst << 32) | (sp << 16) | dp
-                    flow = tcp_new.get(key)
-                    if flow is None:
-                        flow = tcp_old.get(key)
-                        if flow is None:
-                            continue  # ordinary traffic past its start, or an unknown flow
-                    row = flow >> ROW_SHIFT
-                    stage = flow & (3 << 32)
-                    if (tot or n) - ihl - ((off >> 4) << 2) > 0:  # payload: IP length, not caplen
-                        eflags[row] |= DATA
-                        ordinary += 1
-                        tcp_new.pop(key, None)
-                        tcp_old.pop(key, None)
-                    elif flags & RST:
-                        if stage == STAGE_SYNACK:
-                            eflags[row] |= HALF_OPEN
-                        tcp_new.pop(key, None)
-                        tcp_old.pop(key, None)
-                    elif flags & ACK and stage == STAGE_SYNACK:
-                        eflags[row] |= CONNECTED
-                        tcp_new[key] = (flow & ~(3 << 32)) | STAGE_CONNECTED
+                    else:
+                        row = flow >> ROW_SHIFT
+                        retrans += 1
+                    probes += 1
+                    eprobes[row] += 1
+                    if strength[everdict[row]] < 2:
+                        eprobe_ref[row] = ref
+                    if len(tcp_new) >= generation_max:
+                        tcp_old, tcp_new = tcp_new, {}
+                        tcp_get, tcp_old_pop = tcp_new.get, tcp_old.pop
+                    tcp_new[key] = (row << ROW_SHIFT) | seq
+                    if src != last_src:
+                        last_src, srow = src, source_row(src, t)
+                    if t > last_seen[srow]:
+                        last_seen[srow] = t
                     continue
 
-                if proto == 17:
-                    if n < ihl + 8 or ihl < 20:
-                        cut += 1
+                if kind == TIME:
+                    continue
+
+                if kind == REPLY:
+                    # A SYN-ACK or RST answering a probe: the reversed 4-tuple is pending.
+                    rkey, key, src, dst, sp, ack, flags, vkey, payload, i = next_reply()
+                    flow = tcp_get(rkey)
+                    if flow is None:
+                        flow = tcp_old_pop(rkey, None)
+                        if flow is not None:
+                            tcp_new[rkey] = flow
+                    if flow is not None:
+                        if flags & ACK and ack != ((flow & SEQ_MASK) + 1) & SEQ_MASK:
+                            unmatched += 1  # acknowledges another probe: stale or forged
+                            continue
+                        row = flow >> ROW_SHIFT
+                        if dst in tcp_checked and not check.valid(cols.packet(i), src, sp):  # type: ignore[union-attr]
+                            forged += 1
+                            continue
+                        code = cache.get(vkey)
+                        if code is None:
+                            code = cache[vkey] = verdicts.code(classify_tcp(vkey >> 8, vkey & 0xFF))
+                        if decide(row, code, ref):
+                            matched += 1
+                        else:
+                            dups += 1
+                        if flags & SYN and not (flow & STAGES):
+                            tcp_new[rkey] = flow | STAGE_SYNACK
                         continue
-                    if ihl == 20:
-                        tot, ttl, src, dst, sp, dp = udp20(b)
-                    else:
-                        if version == 4:
-                            tot, ttl, src, dst = _IP.unpack_from(b)
-                        sp, dp = _UDP.unpack_from(b, ihl)
-                    rkey = (dst << fs) | (src << 32) | (dp << 16) | sp
+                    if flags & SYN:
+                        unmatched += 1
+                        continue
+                    # An RST answering nothing: maybe the scanner resetting its own flow.
+                elif kind == FOLLOW:
+                    key, flags, payload = next_follow()
+                elif kind == UDP:
+                    rkey, key, src, dst, sp, vkey, ekey, i = next_udp()
                     row = udp_new.get(rkey, -1)
                     if row < 0:
                         row = udp_old.get(rkey, -1)
                     if row >= 0:  # a reply to a pending datagram
-                        if dst in udp_checked and not check.valid(b, src, sp):  # type: ignore[union-attr]
+                        if dst in udp_checked and not check.valid(cols.packet(i), src, sp):  # type: ignore[union-attr]
                             forged += 1
                             continue
-                        code = cache.get((17, ttl))
+                        code = cache.get(vkey)
                         if code is None:
-                            code = cache[(17, ttl)] = verdicts.code(classify_udp_response(ttl))
+                            code = cache[vkey] = verdicts.code(classify_udp_response(vkey & 0xFF))
                         eflags[row] |= REPLIED_UDP
-                        if decide(row, code, file_base | pkt.number):
+                        if decide(row, code, ref):
                             matched += 1
                         else:
                             dups += 1
                         continue
-                    key = (src << fs) | (dst << 32) | (sp << 16) | dp
                     row = udp_new.get(key, -1)
                     if row < 0:
                         row = udp_old.pop(key, -1)
                         if row >= 0:
                             udp_new[key] = row  # active again: keep it in the new generation
                     if row < 0:
-                        ekey = (src << es) | (dst << 17) | 0x10000 | dp
-                        row = erows.get(ekey, -1)
+                        row = erows_get(ekey, -1)
                         if row < 0:
-                            row = erows[ekey] = len(everdict)
-                            add_verdict(0)
-                            add_flags(0)
-                            add_probes(0)
-                            add_probe_ref(0)
-                            add_reply_ref(0)
+                            row = erows[ekey] = nrows
+                            nrows += 1
                         else:
                             retrans += 1
-                        if len(udp_new) >= GENERATION_MAX:
+                        if len(udp_new) >= generation_max:
                             udp_old, udp_new = udp_new, {}
                         udp_new[key] = row
                     else:
@@ -389,65 +390,69 @@ class FlowAnalyzer:
                     probes += 1
                     eprobes[row] += 1
                     if strength[everdict[row]] < 2:
-                        eprobe_ref[row] = file_base | pkt.number
+                        eprobe_ref[row] = ref
                     if src != last_src:
                         last_src, srow = src, source_row(src, t)
                     if t > last_seen[srow]:
                         last_seen[srow] = t
                     continue
-
-                if (proto == 1 and version == 4 and n > ihl and b[ihl] in (3, 11)) or (
-                    proto == 58 and version == 6 and n > ihl and 0 < b[ihl] < 5  # ICMPv6 errors
-                ):
-                    # An ICMP error: the packet it quotes names the probe's flow.
-                    outer = ip_header(b)
-                    error = ip_icmp_error(b, outer) if outer is not None else None
-                    if error is None:
-                        cut += 1
-                        continue
-                    quoted = error.quoted
-                    qsp, qdp, qseq = _QUOTED.unpack_from(error.quoted_l4)
-                    key = (quoted.src << fs) | (quoted.dst << 32) | (qsp << 16) | qdp
-                    if quoted.proto == 6:
-                        flows_new, flows_old, udp = tcp_new, tcp_old, 0
-                    elif quoted.proto == 17:
-                        flows_new, flows_old, udp = udp_new, udp_old, 1
+                else:  # ICMP: the packet an error quotes names the probe's flow
+                    udp, key, rkey, qseq, qsrc, qdst, qdp, vkey, arguments, i = next_icmp()
+                    if udp:
+                        flows_new, flows_old = udp_new, udp_old
                     else:
-                        continue
+                        flows_new, flows_old = tcp_new, tcp_old
                     flow = flows_new.get(key)
                     if flow is None:
                         flow = flows_old.get(key)
                     if flow is None or (not udp and (flow & SEQ_MASK) != qseq):
-                        rkey = (quoted.dst << fs) | (quoted.src << 32) | (qdp << 16) | qsp
                         if rkey not in flows_new and rkey not in flows_old:
                             unmatched += 1  # (an error about a reply, e.g. the scanner's
                         continue  # kernel refusing it, is no news about the port)
                     row = flow if udp else flow >> ROW_SHIFT
-                    if quoted.src in (udp_checked if udp else tcp_checked) and not check.valid(b, quoted.dst, qdp):  # type: ignore[union-attr]
+                    if qsrc in (udp_checked if udp else tcp_checked) and not check.valid(cols.packet(i), qdst, qdp):  # type: ignore[union-attr]
                         forged += 1
                         continue
-                    from_target = outer.src == quoted.dst  # type: ignore[union-attr]
-                    ckey = (proto, udp, error.icmp_type, error.code, from_target, outer.ttl)  # type: ignore[union-attr]
-                    code = cache.get(ckey)
+                    code = cache.get(vkey)
                     if code is None:
-                        classify = classify_icmp6 if proto == 58 else classify_icmp
-                        verdict = classify(("tcp", "udp")[udp], error.icmp_type, error.code,
-                                           from_target, outer.ttl)  # type: ignore[union-attr]
-                        code = cache[ckey] = verdicts.code(verdict)
+                        classify = classify_icmp6 if vkey[0] == 58 else classify_icmp
+                        code = cache[vkey] = verdicts.code(classify(*arguments))
                     if code == 0:
                         continue  # an ICMP kind that says nothing about the port
-                    if decide(row, code, file_base | pkt.number):
+                    if decide(row, code, ref):
                         matched += 1
                     else:
                         dups += 1
+                    continue
+
+                # The initiator following up on a probe: completing the handshake,
+                # resetting it, or sending data (then this is an ordinary connection).
+                flow = tcp_get(key)
+                if flow is None:
+                    flow = tcp_old.get(key)
+                    if flow is None:
+                        continue  # ordinary traffic past its start, or an unknown flow
+                row = flow >> ROW_SHIFT
+                stage = flow & STAGES
+                if payload:  # the IP length says so, not the captured length
+                    eflags[row] |= DATA
+                    ordinary += 1
+                    tcp_new.pop(key, None)
+                    tcp_old.pop(key, None)
+                elif flags & RST:
+                    if stage == STAGE_SYNACK:
+                        eflags[row] |= HALF_OPEN
+                    tcp_new.pop(key, None)
+                    tcp_old.pop(key, None)
+                elif flags & ACK and stage == STAGE_SYNACK:
+                    eflags[row] |= CONNECTED
+                    tcp_new[key] = (flow & ~STAGES) | STAGE_CONNECTED
         finally:
+            for column in (everdict, eflags, eprobes, eprobe_ref, ereply_ref):
+                del column[nrows:]
             self._tcp = (tcp_new, tcp_old)
             self._udp = (udp_new, udp_old)
             self._horizon = horizon
-            st.packets += seen
-            st.ipv6 += ipv6
-            st.fragments += frags
-            st.cut += cut
             st.probes += probes
             st.retransmissions += retrans
             st.matched += matched
@@ -455,6 +460,17 @@ class FlowAnalyzer:
             st.unmatched += unmatched
             st.forged += forged
             st.ordinary += ordinary
-            st.first_time = first_time
-            if seen and first_time is not None:
-                st.last_time = t if st.last_time is None else max(st.last_time, t)
+            self._file_last = t
+
+
+def _address(key: bytes, which: int) -> int:
+    """Source (0) or destination (1) address of a flow key, as an addresses.py int."""
+    from ..addresses import V6
+
+    half = (len(key) - 4) >> 1
+    value = int.from_bytes(key[which * half : (which + 1) * half], "big")
+    return V6 | value if half == 16 else value
+
+
+def _ttl(packet: bytes) -> int:
+    return packet[7] if packet[0] >> 4 == 6 else packet[8]

@@ -51,6 +51,7 @@ def host_results(
     `captures`: the file names, when there are several (frames are numbered per file).
     """
     ep = obs.endpoints
+    rows = ep.rows
     table = obs.verdicts.table
     names = names or {}
     scanner = addr_to_str(summary.address)
@@ -64,7 +65,7 @@ def host_results(
                 yield group
                 group = []
             last_target, ip = target, addr_to_str(target)
-        row = ep.rows[key]
+        row = rows[key]
         proto = "udp" if key >> 16 & 1 else "tcp"
         port = key & 0xFFFF
         verdict: Verdict = table[ep.verdict[row]] or SILENCE[proto]

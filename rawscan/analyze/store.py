@@ -71,11 +71,30 @@ def split_ref(ref: int) -> tuple[int, int]:
     return ref >> FRAME_BITS, ref & ((1 << FRAME_BITS) - 1)
 
 
+def endpoint_bytes(scanner: int, target: int, udp: int, port: int) -> bytes:
+    """The key flows.py files an endpoint under: scanner, target (4 or 16 bytes each), the
+    protocol byte (1: UDP) and the port, as the header bytes the packet parser cuts out.
+    Keys of one family have one length, and sort as endpoint_key does."""
+    n = 16 if scanner >= V6 else 4
+    mask = (1 << 128) - 1
+    return ((scanner & mask) << 8 * n | (target & mask)).to_bytes(2 * n, "big") + bytes((udp,)) + port.to_bytes(2, "big")
+
+
+def bytes_key(key: bytes) -> int:
+    """endpoint_key of an endpoint_bytes key."""
+    n = (len(key) - 3) >> 1
+    scanner, target = int.from_bytes(key[:n], "big"), int.from_bytes(key[n : 2 * n], "big")
+    if n == 16:
+        scanner, target = V6 | scanner, V6 | target
+    return endpoint_key(scanner, target, key[2 * n], int.from_bytes(key[2 * n + 1 :], "big"))
+
+
 class Endpoints:
-    """Endpoint key -> row in parallel arrays (flows.py appends a row to each for a new one)."""
+    """Endpoint key (endpoint_bytes) -> row in parallel arrays (flows.py adds a row to each
+    for a new one)."""
 
     def __init__(self) -> None:
-        self.rows: dict[int, int] = {}
+        self.index: dict[bytes, int] = {}
         self.verdict = array("H")  # code in Verdicts; 0: no reply yet
         self.flags = array("B")
         self.probes = array("I")  # probes sent, retransmissions included
@@ -84,6 +103,11 @@ class Endpoints:
 
     def __len__(self) -> int:
         return len(self.verdict)
+
+    @property
+    def rows(self) -> dict[int, int]:
+        """endpoint_key -> row (built on each call: for tests and per-key lookups)."""
+        return {bytes_key(k): row for k, row in self.index.items()}
 
     def sorted_keys(self) -> list[int]:
         return sorted(self.rows)

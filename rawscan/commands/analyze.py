@@ -14,6 +14,8 @@ from .common import EXIT_INTERRUPTED, user_errors, with_output_options
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ..analyze.ordered import Ordered
+
     from ..analyze.flows import Observations, SeedCheck
     from ..analyze.report import ObservedPort
     from ..analyze.scanners import SourceSummary
@@ -102,7 +104,7 @@ def _read(paths: list[str], checks: list[SeedCheck | None], quiet: bool) -> tupl
     """Analyze every file; damage ends a file with a warning, Ctrl-C ends the reading."""
     from ..analyze.flows import FlowAnalyzer
     from ..analyze.progress import ReadProgress
-    from ..capture import CaptureTruncated, read_ip_packets
+    from ..capture import BATCH_BYTES, CaptureTruncated, open_capture
 
     analyzer = FlowAnalyzer()
     progress = ReadProgress(enabled=not quiet)
@@ -110,9 +112,9 @@ def _read(paths: list[str], checks: list[SeedCheck | None], quiet: bool) -> tupl
     try:
         for file_no, (path, check) in enumerate(zip(paths, checks)):
             progress.start_file(path)
-            packets = read_ip_packets(path)  # CaptureError: cannot open, not a capture
+            capture = open_capture(path, BATCH_BYTES)  # CaptureError: cannot open, not a capture
             try:
-                analyzer.feed(packets, file_no, check, progress.tick)
+                analyzer.feed_capture(capture, file_no, check, progress.tick)
             except CaptureTruncated as exc:  # damage part way: what came before it counts
                 progress.stop()
                 _warn(f"{exc}; results below stop there")
@@ -126,8 +128,7 @@ def _read(paths: list[str], checks: list[SeedCheck | None], quiet: bool) -> tupl
 def _run(paths: list[str], options: OutputOptions, min_probes: int, scanners_only: bool) -> None:
     from rich.console import Console
 
-    from ..analyze.report import SILENCE
-    from ..analyze.scanners import is_scanner, source_ranges, summarize
+    from ..analyze.scanners import is_scanner
     from ..output import RunSummary
 
     checks, plans = _seed_checks(paths)
@@ -137,20 +138,17 @@ def _run(paths: list[str], options: OutputOptions, min_probes: int, scanners_onl
     known = {a for plan in plans for a in plan.sources}
     names = {a: n for plan in plans for a, n in plan.targets.names.items()}
 
-    keys = obs.endpoints.sorted_keys()
-    table = obs.verdicts.table
-    summaries = [
-        summarize(keys, start, stop, obs.endpoints, table, SILENCE,
-                  obs.sources.span(source), source in known)
-        for source, start, stop in source_ranges(keys)
-    ]
-    scanners = [s for s in summaries if is_scanner(s, min_probes)]
-    others = [s for s in summaries if not is_scanner(s, min_probes)]
+    from ..analyze.ordered import order_endpoints, summaries
+
+    ordered = order_endpoints(obs, consume=True)
+    every = summaries(ordered, known)
+    scanners = [s for s in every if is_scanner(s, min_probes)]
+    others = [s for s in every if not is_scanner(s, min_probes)]
 
     console = Console(stderr=options.human_to_stderr, highlight=False, soft_wrap=True)
-    writers = _open_writers(options, paths, obs, keys, scanners)
+    writers = _open_writers(options, paths, obs, ordered, scanners)
     try:
-        _report(console, writers, obs, keys, scanners, paths, names, options.open_only,
+        _report(console, writers, ordered, scanners, paths, names, options.open_only,
                 tables=not scanners_only)
     except BaseException:
         for writer in writers:
@@ -180,10 +178,10 @@ class _Plain:
 
 
 def _open_writers(
-    options: OutputOptions, paths: list[str], obs: Observations, keys: list[int],
+    options: OutputOptions, paths: list[str], obs: Observations, ordered: Ordered,
     scanners: list[SourceSummary],
 ) -> list[ResultWriter]:
-    from ..analyze.store import target_mask
+    from ..analyze.ordered import host_runs
     from ..output import RunInfo
     from ..output.jsonl import JsonLinesWriter
     from ..output.options import open_writers
@@ -191,8 +189,10 @@ def _open_writers(
     kinds = [k for s in scanners for k in s.kinds]
     proto = "udp" if kinds and all(k == "UDP" for k in kinds) else "tcp"
     ports = sorted({p for s in scanners for p in (s.udp_ports if proto == "udp" else s.tcp_ports)})
-    hosts = {(key >> 17) & mask for s in scanners for mask in (target_mask(s.address),)
-             for key in keys[s.start : s.stop]}
+    hosts: set[int] = set()
+    for s in scanners:
+        starts, _stops = host_runs(ordered, s)
+        hosts.update(ordered.targets[i] for i in ordered.target[starts].tolist())
     info = RunInfo(
         scan=WRITER_SCAN.get(kinds[0], "syn") if kinds else "syn", proto=proto,
         ports=tuple(ports), total_hosts=len(hosts), argv=("analyze", *paths),
@@ -203,38 +203,64 @@ def _open_writers(
     return [w if isinstance(w, JsonLinesWriter) else _Plain(w) for w in writers]  # type: ignore[misc]
 
 
+JSON_CHUNK = 32768  # endpoints formatted together: a few MB of text at a time
+HOSTS_CHUNK = 4096  # endpoints' objects made together, for the tables and the other formats
+
+
 def _report(
-    console: Console, writers: list[ResultWriter], obs: Observations, keys: list[int],
+    console: Console, writers: list[ResultWriter], ordered: Ordered,
     scanners: list[SourceSummary], paths: list[str], names: dict[int, str], open_only: bool,
     tables: bool = True,
 ) -> None:
-    from ..analyze.report import (
-        count_silent_hosts,
-        host_results,
-        scanner_line,
-        silent_host,
-    )
-    from ..output.table import render
+    import numpy as np
+
     from ..addresses import addr_to_str
+    from ..analyze.ordered import JsonLines, host_runs, results, silent_hosts
+    from ..analyze.report import scanner_line
+    from ..output.jsonl import JsonLinesWriter
+    from ..output.table import render
 
     labels = {addr_to_str(a): f"{n} ({addr_to_str(a)})" for a, n in names.items()}
     captures = paths if len(paths) > 1 else None
+    json_writers = [w for w in writers if isinstance(w, JsonLinesWriter)]
+    record_writers = [w for w in writers if not isinstance(w, JsonLinesWriter)]
+    lines = JsonLines(ordered, names, captures, open_only)
     for summary in scanners:
         console.print(scanner_line(summary))
         console.print()
-        collapse = count_silent_hosts(obs, keys, summary) > SILENT_HOSTS_OVER
-        silent_hosts = silent_ports = 0
-        for results in host_results(obs, keys, summary, captures, names):  # one host at a time
-            for result in results:
-                for writer in writers:
+        scanner = addr_to_str(summary.address)
+        for start in range(summary.start, summary.stop, JSON_CHUNK) if json_writers else ():
+            text = lines.lines(start, min(start + JSON_CHUNK, summary.stop), scanner)
+            for writer in json_writers:
+                writer.write_formatted(text)
+        starts, stops = host_runs(ordered, summary)
+        silent = silent_hosts(ordered, starts, summary.stop)
+        collapse = int(np.count_nonzero(silent)) > SILENT_HOSTS_OVER
+        shown = ~silent if collapse else np.ones(len(starts), bool)
+        # Objects only for what needs them: every host for the fixed-column formats, else
+        # the hosts a table shows.
+        if record_writers:
+            wanted = np.ones(len(starts), bool)
+        else:
+            wanted = shown if tables else np.zeros(len(starts), bool)
+        group: list[ObservedPort] = []
+        for (a, b), want, show in zip(zip(starts.tolist(), stops.tolist()), wanted.tolist(), shown.tolist()):
+            if not want:
+                continue
+            host = results(ordered, a, b, scanner, captures, names)
+            for result in host:
+                for writer in record_writers:
                     writer.write(result)
-            if collapse and silent_host(results):
-                silent_hosts += 1
-                silent_ports += len(results)
-            elif tables:
-                render(console, results, labels, open_only)
-        if silent_hosts:
-            console.print(f"Not shown: {silent_hosts:,} hosts that answered no probe "
+            if tables and show:
+                group += host
+                if len(group) >= HOSTS_CHUNK:
+                    render(console, group, labels, open_only)
+                    group = []
+        if group:
+            render(console, group, labels, open_only)
+        if collapse:
+            silent_ports = int((stops - starts)[silent].sum())
+            console.print(f"Not shown: {int(np.count_nonzero(silent)):,} hosts that answered no probe "
                           f"({silent_ports:,} ports, no-response)")
             console.print()
 

@@ -62,6 +62,12 @@ class PortRecordWriter(FileWriter):
             self._out.flush()
             self._flush_at = now + self.FLUSH_EVERY
 
+    def write_formatted(self, text: str) -> None:
+        """Records this writer's way, already formatted by the caller (rawscan analyze makes
+        a whole range of them at once) and already filtered for --open."""
+        if self._out is not None:
+            self._out.write(text)
+
     def close(self, summary: RunSummary | None = None) -> None:
         if self._out is not None:
             self._finish()

@@ -1,0 +1,277 @@
+"""Pure, per batch: what kind of packet each one is for the flow matching, and the fields
+that kind needs, parsed from bytes alone (no flow state).
+
+The usual packet (IPv4 without options, not a fragment, TCP or UDP header whole) is parsed
+for the whole batch at once with numpy from fixed offsets; flow keys come out as bytes
+(the 4-tuple as it sits in the header: src, dst, sport, dport), so no per-packet Python
+arithmetic builds them. Every other packet (IPv6, IP options, ICMP errors, fragments, cut
+headers) is parsed one at a time by `_parse_one` into the same fields: its keys are built
+the same way from the same header bytes, so both paths meet in one flow table.
+
+Kinds, in the order flows.py tests them:
+  PROBE   TCP SYN without ACK          (key, sport, dport, seq, src, endpoint key, index)
+  TIME    reaches the capture clock but is nothing else (cut after the IP header, other
+          protocols, ICMP that is not an error)
+  REPLY   TCP SYN-ACK, RST (any with SYN or RST that is not a probe)
+          (reversed key, key, src, dst, sport, ack, flags, verdict key, payload, index)
+  FOLLOW  any other TCP segment        (key, flags, payload)
+  UDP     any UDP datagram             (reversed key, key, src, dst, sport, verdict key,
+                                        endpoint key, index)
+  ICMP    an ICMP(v6) error quoting TCP or UDP (see _icmp)
+SKIP packets (shorter than an IP header, later fragments, unknown versions) never reach the
+clock. `index` is the packet's row in the batch, for the rare paths that need its bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..addresses import V6, V6_MASK
+from ..wire import IPV6_EXTENSIONS, LATER_FRAGMENT, ip_header, ip_icmp_error, ipv6_upper_layer
+from .batches import Columns
+from .store import endpoint_bytes
+
+SKIP, TIME, PROBE, REPLY, FOLLOW, UDP, ICMP = range(7)
+KINDS = 7
+SYN, RST, ACK = 0x02, 0x04, 0x10
+UDP_VERDICT = 0x10000  # verdict cache keys: TCP (flags << 8 | ttl) below, UDP (this | ttl)
+
+# The IPv4 + TCP/UDP header fields at fixed offsets (no IP options), read from each row.
+_FIELDS = np.dtype({
+    "names": ["vihl", "tot", "frag", "ttl", "proto", "src", "dst", "key", "sp", "dp",
+              "seq", "ack", "off", "flags"],
+    "formats": ["u1", ">u2", ">u2", "u1", "u1", ">u4", ">u4", "V12", ">u2", ">u2",
+                ">u4", ">u4", "u1", "u1"],
+    "offsets": [0, 2, 6, 8, 9, 12, 16, 12, 20, 22, 24, 28, 32, 33],
+    "itemsize": 64,
+})
+_REVERSED = np.array([16, 17, 18, 19, 12, 13, 14, 15, 22, 23, 20, 21])  # dst, src, dport, sport
+
+_TCP20 = struct.Struct("!2xH4xBx2xIIHHIIBB")  # total len, ttl, src, dst, sport, dport, seq, ack, off, flags
+_UDP20 = struct.Struct("!2xH4xBx2xIIHH")
+_IP = struct.Struct("!2xH4xBx2xII")  # total len, ttl, src, dst: headers with options
+_TCP = struct.Struct("!HHIIBB")
+_UDP = struct.Struct("!HH")
+_QUOTED = struct.Struct("!HHI")  # an ICMP error's quoted ports and sequence number
+_IP6 = struct.Struct("!4xHBB16s16s")  # payload length, next header, hop limit, src, dst
+_from_bytes = int.from_bytes
+
+
+@dataclass
+class Parsed:
+    """One batch, classified: kinds/times/frames of the packets that reach the clock (SKIP
+    ones are counted and left out), and per kind the fields of its packets, in order."""
+
+    kinds: list[int]
+    times: list[float]
+    frames: list[int]
+    fields: list[Iterator[tuple]]  # by kind
+    packets: int = 0  # every IP packet of the batch
+    nbytes: int = 0  # their IP bytes
+    ipv6: int = 0
+    fragments: int = 0
+    cut: int = 0
+    new_rows: int = 0  # at most this many new endpoints (probes and datagrams)
+    probe_sports: list[int] = field(default_factory=list)  # source ports of the TCP probes
+    slow: list[int] = field(default_factory=list)  # rows parsed one at a time
+
+
+def flow_key(src: int, dst: int, sport: int, dport: int) -> bytes:
+    """The 4-tuple as its header bytes: src, dst (4 or 16 bytes each), sport, dport."""
+    if src >= V6:
+        return ((src & V6_MASK) << 128 | (dst & V6_MASK)).to_bytes(32, "big") + (sport << 16 | dport).to_bytes(4, "big")
+    return (src << 32 | dst).to_bytes(8, "big") + (sport << 16 | dport).to_bytes(4, "big")
+
+
+def reverse_key(key: bytes) -> bytes:
+    """The flow key of the other direction."""
+    half = (len(key) - 4) >> 1
+    return key[half : 2 * half] + key[:half] + key[-2:] + key[-4:-2]
+
+
+def parse(cols: Columns, frame_base: int) -> Parsed:
+    """Classify every packet of the batch; frames are frame_base | frame number."""
+    rows = cols.rows
+    n = len(cols)
+    lengths = cols.ends - cols.starts
+    f = rows.view(_FIELDS)[:, 0]
+    vihl, proto = f["vihl"], f["proto"]
+    tcp = proto == 6
+    fast = ((vihl == 0x45) & (lengths >= 20) & ((f["frag"] & 0x1FFF) == 0)
+            & ((tcp & (lengths >= 34)) | ((proto == 17) & (lengths >= 28))))
+    flags = f["flags"]
+    kinds = np.full(n, UDP, np.int8)
+    syn, ack = (flags & SYN) != 0, (flags & ACK) != 0
+    kinds[tcp] = FOLLOW
+    kinds[tcp & (flags & (SYN | RST) != 0)] = REPLY
+    kinds[tcp & syn & ~ack] = PROBE
+    kinds[~fast] = SKIP  # until _parse_one says
+    slow = np.flatnonzero(~fast).tolist()
+
+    parsed = Parsed([], [], [], [], packets=n, nbytes=int(lengths.sum()), slow=slow)
+    slow_fields: list[list[tuple[int, tuple]]] = [[] for _ in range(KINDS)]
+    if slow:
+        buf, starts, ends = cols.buf, cols.starts.tolist(), cols.ends.tolist()
+        for i in slow:
+            kind, values = _parse_one(buf[starts[i] : ends[i]], i, parsed)
+            kinds[i] = kind
+            if values is not None:
+                slow_fields[kind].append((i, values))
+
+    frames = frame_base | cols.numbers
+    live = kinds != SKIP
+    parsed.kinds = kinds[live].tolist()
+    parsed.times = cols.times[live].tolist()
+    parsed.frames = frames[live].tolist()
+    parsed.new_rows = int(np.count_nonzero((kinds == PROBE) | (kinds == UDP)))
+    parsed.probe_sports = np.unique(f["sp"][fast & (kinds == PROBE)]).tolist()
+    parsed.probe_sports += [values[1] for _i, values in slow_fields[PROBE]]
+
+    index = np.arange(n)
+    for kind in range(KINDS):
+        chosen = np.flatnonzero(fast & (kinds == kind)) if kind >= PROBE else index[:0]
+        values = _fast_fields(kind, f, rows, chosen, lengths) if len(chosen) else []
+        parsed.fields.append(_in_order(chosen, values, slow_fields[kind]))
+    return parsed
+
+
+def _fast_fields(kind: int, f: np.ndarray, rows: np.ndarray, chosen: np.ndarray, lengths: np.ndarray) -> list[tuple]:
+    g = f[chosen]
+    key = g["key"].tolist()
+    index = chosen.tolist()
+    if kind == PROBE or kind == UDP:
+        src = g["src"].tolist()
+        picked = rows[chosen]
+        ends = np.empty((len(chosen), 11), np.uint8)  # endpoint_bytes: src, dst, udp, dport
+        ends[:, :8] = picked[:, 12:20]
+        ends[:, 8] = kind == UDP
+        ends[:, 9:] = picked[:, 22:24]
+        ekey = ends.view("V11")[:, 0].tolist()
+        if kind == PROBE:
+            return list(zip(key, g["sp"].tolist(), g["dp"].tolist(), g["seq"].tolist(), src, ekey, index))
+        rkey = np.ascontiguousarray(picked[:, _REVERSED]).view("V12")[:, 0].tolist()
+        verdict = (g["ttl"].astype(np.int64) | UDP_VERDICT).tolist()
+        return list(zip(rkey, key, src, g["dst"].tolist(), g["sp"].tolist(), verdict, ekey, index))
+    flags = g["flags"]
+    payload = ((np.where(g["tot"] > 0, g["tot"], lengths[chosen]).astype(np.int64)
+                - 20 - ((g["off"] >> 4).astype(np.int64) << 2)) > 0).tolist()
+    if kind == FOLLOW:
+        return list(zip(key, flags.tolist(), payload))
+    rkey = np.ascontiguousarray(rows[chosen][:, _REVERSED]).view("V12")[:, 0].tolist()
+    verdict = ((flags & (SYN | RST | ACK)).astype(np.int64) << 8 | g["ttl"]).tolist()
+    return list(zip(rkey, key, g["src"].tolist(), g["dst"].tolist(), g["sp"].tolist(), g["ack"].tolist(),
+                    flags.tolist(), verdict, payload, index))
+
+
+def _in_order(chosen: np.ndarray, fast: list[tuple], slow: list[tuple[int, tuple]]) -> Iterator[tuple]:
+    """The kind's fields in packet order: the bulk-parsed and the one-at-a-time ones merged."""
+    if not slow:
+        return iter(fast)
+    if not fast:
+        return iter([values for _i, values in slow])
+    order = np.argsort(np.concatenate([chosen, np.array([i for i, _v in slow])]), kind="stable")
+    both = fast + [values for _i, values in slow]
+    return iter([both[j] for j in order.tolist()])
+
+
+def _parse_one(b: bytes, i: int, parsed: Parsed) -> tuple[int, tuple | None]:
+    """One packet the bulk parser does not take: its kind and fields (counters on `parsed`)."""
+    n = len(b)
+    if n < 20:
+        if n and b[0] >> 4 == 6:
+            parsed.ipv6 += 1
+            parsed.cut += 1
+        return SKIP, None
+    version = b[0] >> 4
+    if version == 4:
+        if b[6] & 0x1F or b[7]:  # fragment offset: no transport header here
+            parsed.fragments += 1
+            return SKIP, None
+        proto = b[9]
+        ihl = (b[0] & 0x0F) << 2
+    elif version == 6:
+        parsed.ipv6 += 1
+        if n < 40:
+            parsed.cut += 1
+            return SKIP, None
+        plen, proto, ttl, src6, dst6 = _IP6.unpack_from(b)
+        src, dst = V6 | _from_bytes(src6), V6 | _from_bytes(dst6)
+        tot = plen + 40 if plen else 0  # 0 (a jumbogram): the captured length counts
+        ihl = 40
+        if proto in IPV6_EXTENSIONS:
+            proto, ihl = ipv6_upper_layer(b, proto, 40)
+            if ihl < 0:
+                if ihl == LATER_FRAGMENT:
+                    parsed.fragments += 1
+                else:
+                    parsed.cut += 1
+                return SKIP, None
+    else:
+        return SKIP, None
+
+    if proto == 6:
+        if n < ihl + 14 or ihl < 20:
+            parsed.cut += 1
+            return TIME, None
+        if ihl == 20:
+            tot, ttl, src, dst, sp, dp, seq, ack, off, flags = _TCP20.unpack_from(b)
+        else:
+            if version == 4:  # with IP options (IPv6 headers are read above)
+                tot, ttl, src, dst = _IP.unpack_from(b)
+            sp, dp, seq, ack, off, flags = _TCP.unpack_from(b, ihl)
+        key = flow_key(src, dst, sp, dp)
+        if flags & SYN and not flags & ACK:
+            return PROBE, (key, sp, dp, seq, src, endpoint_bytes(src, dst, 0, dp), i)
+        payload = (tot or n) - ihl - ((off >> 4) << 2) > 0  # payload: IP length, not caplen
+        if flags & (SYN | RST):
+            verdict = (flags & (SYN | RST | ACK)) << 8 | ttl
+            return REPLY, (reverse_key(key), key, src, dst, sp, ack, flags, verdict, payload, i)
+        return FOLLOW, (key, flags, payload)
+
+    if proto == 17:
+        if n < ihl + 8 or ihl < 20:
+            parsed.cut += 1
+            return TIME, None
+        if ihl == 20:
+            tot, ttl, src, dst, sp, dp = _UDP20.unpack_from(b)
+        else:
+            if version == 4:
+                tot, ttl, src, dst = _IP.unpack_from(b)
+            sp, dp = _UDP.unpack_from(b, ihl)
+        key = flow_key(src, dst, sp, dp)
+        return UDP, (reverse_key(key), key, src, dst, sp, UDP_VERDICT | ttl,
+                     endpoint_bytes(src, dst, 1, dp), i)
+
+    if (proto == 1 and version == 4 and n > ihl and b[ihl] in (3, 11)) or (
+        proto == 58 and version == 6 and n > ihl and 0 < b[ihl] < 5  # ICMPv6 errors
+    ):
+        return _icmp(b, proto, i, parsed)
+    return TIME, None
+
+
+def _icmp(b: bytes, proto: int, i: int, parsed: Parsed) -> tuple[int, tuple | None]:
+    """An ICMP error: the packet it quotes names the probe's flow. Fields: (udp, quoted key,
+    its reverse, quoted seq, quoted src, quoted dst, quoted dport, verdict key, classifier
+    arguments, index)."""
+    outer = ip_header(b)
+    error = ip_icmp_error(b, outer) if outer is not None else None
+    if outer is None or error is None:
+        parsed.cut += 1
+        return TIME, None
+    quoted = error.quoted
+    if quoted.proto == 6:
+        udp = 0
+    elif quoted.proto == 17:
+        udp = 1
+    else:
+        return TIME, None
+    qsp, qdp, qseq = _QUOTED.unpack_from(error.quoted_l4)
+    key = flow_key(quoted.src, quoted.dst, qsp, qdp)
+    from_target = outer.src == quoted.dst
+    verdict = (proto, udp, error.icmp_type, error.code, from_target, outer.ttl)
+    arguments = (("tcp", "udp")[udp], error.icmp_type, error.code, from_target, outer.ttl)
+    return ICMP, (udp, key, reverse_key(key), qseq, quoted.src, quoted.dst, qdp, verdict, arguments, i)
