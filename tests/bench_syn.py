@@ -1,60 +1,61 @@
-"""SYN benchmark (issue 6): rawscan against nmap, masscan and zmap on the same namespace lab.
+"""SYN benchmark (issues 6 and 12): rawscan beside nmap, masscan and zmap on the same labs.
 
-Run as root: python tests/bench_syn.py [--runs N] [--cases 1,2,3,4,5] [--timeout S].
-Each measurement gets a fresh lab (tests/lab.py). Cases:
+Run as root: python tests/bench_syn.py [--runs N] [--cases 1,2,...] [--timeout S] [--tools TEXT]
+Each tool run gets a fresh namespace lab (tests/lab.py) and runs inside its scanner namespace.
+Every tool gets a row at its defaults, exactly as a user types it (plus the one flag that writes
+a report to score: rawscan -oJ, nmap -oX, zmap -o; masscan's stdout is read), beside tuned rows.
+Cases:
   1. all 65,535 ports of one host: open, closed, dropped, admin- and host-prohibited ports;
   2. port 80 across 198.19.0.0/16, routed to the target namespace and local there, with a
      listener on 0.0.0.0:80, so every address answers SYN-ACK (open);
   3. ports 1-1000 across 198.19.0.0/24 (same route; open ports listen on 0.0.0.0, the lab's
      nft rules drop or reject others on every address);
-  4. case 1 with 5% of the target's replies dropped;
-  5. rawscan's memory over /16 x 1 port against /16 x 10 ports (80-89).
-Prints per-run progress and a markdown table: median wall time (whole process, as seen from
-here), peak memory (max RSS of the tool, GNU time's %M when installed), accuracy against the
-lab's ground truth, and rawscan's send rate (probes sent / its own elapsed time). masscan and
-zmap report only open ports: they are scored on open ports only. Not a test: numbers, not
-assertions.
+  4. case 1 with 5% of the target's replies dropped (nft numgen);
+  5. rawscan's peak memory: /16 x 1 port, /16 x 10 ports, /16 x 100 ports;
+  6. case 1 through a policer: over 20,000 replies/s to the scanner are dropped (nft limit);
+  7. start-up: one port on loopback (this namespace: loopback only) and --help, 10+ runs;
+  8. UDP, 47 ports under the kernel's default ICMP rate limit (as tests/bench_udp.py).
+Prints progress lines, then per case a markdown table: median wall time (whole process, as seen
+from here; min-max when several runs), the ratio to the case's reference row, peak RSS (GNU
+time's %M), accuracy against the lab's ground truth, and for rawscan the first round's send rate
+and the rate the path allowed (from its summary line); then the issue's "Done when" checks.
+masscan and zmap report open ports only: they are scored on those. The scanner namespace has an
+empty resolv.conf: nmap's default reverse DNS finds no server (it says so) and costs nothing.
+Not a test: numbers, not assertions.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import ipaddress
-import json
-import os
 import re
-import resource
 import shutil
-import signal
-import statistics
-import subprocess
+import socket
 import sys
-import tempfile
-import time
-import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from lab import SERVICES, TARGET_IP, Lab, LabSpec, lab_unavailable_reason  # noqa: E402
+from bench_common import (  # noqa: E402
+    SWEEP_NET, Case, Found, Interrupted, Job, Measurement, Tool, Truth, gnu_time,
+    leftover_namespaces, machine_lines, rawscan_exe, read_nmap_xml, read_rawscan_jsonl,
+    run_cases, sigterm_as_interrupt, tables, uniform_truth, use_rawscan,
+)
+from bench_udp import rate_limited_case  # noqa: E402
+from lab import TARGET_IP, LabSpec, lab_unavailable_reason  # noqa: E402
 from lab_layouts import SynLayout  # noqa: E402
-from rawscan_cli import rawscan_command, read_jsonl  # noqa: E402
-from rawscan.plan import expand_ports  # noqa: E402
 
-SWEEP_NET = "198.19.0.0/16"  # inside 198.18.0.0/15: made local in the target namespace
 HOSTS_256 = "198.19.0.0/24"
-GNU_TIME = "/usr/bin/time"
+POLICER = 20_000  # replies/s to the scanner in case 6
+LOSS_PERCENT = 5
+MEMORY_CEILING_MIB = 100
 # masscan 1.3.2 often never exits after its --wait here (masscan issue #144): its status line
-# counts below zero and SIGINT does not stop it, so its -oL file is never flushed. Its stdout
-# (line-buffered with stdbuf) is complete by then; wall time and peak RSS are taken at -2 s.
+# counts below zero and SIGINT does not stop it. Its stdout (line-buffered with stdbuf) is
+# complete by then; wall time and peak RSS are taken at -2 s.
 MASSCAN_HUNG = re.compile(r"waiting -2-secs")
-
-Key = tuple[str, int]  # (address, port)
-States = dict[Key, str]
+MASSCAN_DEFAULT_RATE = 100  # masscan's own default, probes/s
+# the /16 reference without host discovery and reverse DNS (~1 s less): the stricter one
+MIN_RATE_NO_DISCOVERY = "nmap -sS -n -Pn --min-rate 10000"
 
 
 def _spread(start: int, step: int, stop: int = 65536) -> tuple[int, ...]:
@@ -71,417 +72,282 @@ PER_HOST = SynLayout(ports=range(1, 1001), open=(22, 80, 443) + _spread(100, 97,
                      host=(53,) + _spread(117, 199, 1001))
 
 
-# --- what a tool run needs, and what it gives back ---
+# --- tools, as a user types them ---
 
 
-@dataclass(frozen=True)
-class Job:
-    targets: str
-    ports: str  # nmap syntax, e.g. 1-65535 or 80
-    out: Path  # the tool's result file
-    iface: str  # scanner side of the veth
-    router_mac: str  # target side of the veth: every lab address is behind it
-
-
-@dataclass(frozen=True)
-class Tool:
-    name: str
-    argv: Callable[[Job], list[str]]
-    parse: Callable[[Job, str], States]  # (job, stdout) -> states
-    open_only: bool = False  # reports open ports only: scored on those
-    hang: re.Pattern[str] | None = None  # stderr text of a finished tool that did not exit
-
-
-@dataclass(frozen=True)
-class Case:
-    key: str
-    title: str
-    spec: LabSpec
-    targets: str
-    ports: str
-    truth: Callable[[], States]
-    unit: str  # what accuracy counts
-    tools: list[Tool]
-    any_address_tcp: tuple[int, ...] = ()  # listeners on 0.0.0.0 (with the SWEEP_NET route)
-
-
-@dataclass
-class Outcome:
-    wall: float
-    rss_kib: int | None  # None: not measurable
-    stdout: str
-    note: str = ""  # e.g. how a hung tool was stopped
-
-
-@dataclass
-class Row:
-    case: Case
-    tool: Tool
-    times: list[float] = field(default_factory=list)
-    rss_kib: list[int] = field(default_factory=list)
-    accuracy: list[str] = field(default_factory=list)
-    send_rates: list[float] = field(default_factory=list)
-    failure: str = ""
-    notes: set[str] = field(default_factory=set)
-
-
-class ToolFailed(RuntimeError):
-    pass
-
-
-# --- tools ---
+def port_args(ports: str) -> list[str]:
+    """nmap's and rawscan's syntax: every port is -p-."""
+    return ["-p-"] if ports == "1-65535" else ["-p", ports]
 
 
 def rawscan(*extra: str) -> Tool:
     def argv(job: Job) -> list[str]:
-        return [rawscan_command(), "syn", job.targets, "-p", job.ports, "-oJ", str(job.out), "-q",
-                *extra]
+        return [rawscan_exe(), "syn", job.targets, *port_args(job.ports), *extra,
+                "-oJ", str(job.out)]
 
-    def parse(job: Job, _stdout: str) -> States:
-        return {(str(r["ip"]), int(r["port"])): str(r["state"])  # type: ignore[arg-type]
-                for r in read_jsonl(job.out)}
-
-    return Tool(" ".join(["rawscan syn", *extra]), argv, parse)
+    name = "rawscan " + (" ".join(extra) if extra else "(default)")
+    return Tool(name, argv, lambda job, _: read_rawscan_jsonl(job.out), rawscan=True)
 
 
 def nmap(*extra: str) -> Tool:
     def argv(job: Job) -> list[str]:
-        return ["nmap", "-sS", "-n", "-Pn", "-p", job.ports, *extra, "-oX", str(job.out),
-                job.targets]
+        return ["nmap", "-sS", *port_args(job.ports), *extra, "-oX", str(job.out), job.targets]
 
-    return Tool(" ".join(["nmap -sS", *extra]), argv, lambda job, _: parse_nmap_xml(job.out))
-
-
-def parse_nmap_xml(path: Path) -> States:
-    states: States = {}
-    for host in ET.parse(path).iter("host"):
-        addr = next(a.get("addr", "") for a in host.iter("address") if a.get("addrtype") == "ipv4")
-        for port in host.iter("port"):
-            state = port.find("state")
-            key = (addr, int(port.get("portid", 0)))
-            states[key] = "" if state is None else state.get("state", "")
-        for extra in host.iter("extraports"):  # ports nmap folded into one line
-            for reason in extra.iter("extrareasons"):
-                for p in expand_ports(reason.get("ports", "")):
-                    states[addr, p] = extra.get("state", "")
-    return states
+    name = "nmap -sS " + (" ".join(extra) if extra else "(default)")
+    return Tool(name, argv, lambda job, _: read_nmap_xml(job.out))
 
 
-
-def masscan(rate: int) -> Tool:
+def masscan(rate: int | None = None) -> Tool:
+    """Only what it needs to run here: the interface and the next hop's MAC (the namespace has
+    no default route to find them by)."""
     def argv(job: Job) -> list[str]:  # stdout line-buffered: see MASSCAN_HUNG
-        return ["stdbuf", "-oL", "masscan", job.targets, "-p", job.ports, "--rate", str(rate),
+        ports = "0-65535" if job.ports == "1-65535" else job.ports
+        rate_args = [] if rate is None else ["--rate", str(rate)]
+        return ["stdbuf", "-oL", "masscan", f"-p{ports}", job.targets, *rate_args,
                 "--interface", job.iface, "--router-mac", job.router_mac]
 
-    def parse(_job: Job, stdout: str) -> States:
-        found = re.findall(r"Discovered open port (\d+)/tcp on (\S+)", stdout)
-        return {(ip, int(port)): "open" for port, ip in found}
+    def parse(_job: Job, stdout: str) -> Found:
+        for port, ip in re.findall(r"Discovered open port (\d+)/tcp on (\S+)", stdout):
+            yield (ip, int(port)), "open"
 
-    return Tool(f"masscan --rate {rate}", argv, parse, open_only=True, hang=MASSCAN_HUNG)
+    name = (f"masscan (default: {MASSCAN_DEFAULT_RATE}/s)" if rate is None
+            else f"masscan --rate {rate}")
+    return Tool(name, argv, parse, open_only=True, hang=MASSCAN_HUNG,
+                rate=MASSCAN_DEFAULT_RATE if rate is None else rate)
 
 
-def zmap(rate: int | None = None) -> Tool:
+def zmap(rate: int | None = None, one_port: bool = True) -> Tool:
+    """Only what it needs to run here: the interface, the next hop's MAC, and an empty
+    blocklist (the packaged one lists 198.18.0.0/15)."""
     rate_args = [] if rate is None else ["-r", str(rate)]
 
     def argv(job: Job) -> list[str]:
-        blocklist = job.out.with_name("zmap-blocklist")  # the packaged one lists 198.18.0.0/15
+        blocklist = job.out.with_name("zmap-blocklist")
         blocklist.write_text("")
-        return ["zmap", "-p", job.ports, "-i", job.iface, "-G", job.router_mac, *rate_args,
-                "-b", str(blocklist), "-o", str(job.out), "-q", "--disable-syslog", job.targets]
+        return ["zmap", "-p", job.ports, *rate_args, "-i", job.iface, "-G", job.router_mac,
+                "-b", str(blocklist), "-o", str(job.out), job.targets]
 
-    def parse(job: Job, _stdout: str) -> States:
+    def parse(job: Job, _stdout: str) -> Found:
         port = int(job.ports)
-        return {(line.strip(), port): "open" for line in job.out.read_text().splitlines()
-                if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", line.strip())}
+        for line in job.out.read_text().splitlines():
+            if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", line.strip()):
+                yield (line.strip(), port), "open"
 
-    name = "zmap" + ("" if rate is None else f" -r {rate}") + " (default cooldown 8 s)"
-    return Tool(name, argv, parse, open_only=True)
+    name = "zmap " + ("(default, 8 s cooldown)" if rate is None else f"-r {rate} (8 s cooldown)")
+    unsupported = "" if one_port else "not run: zmap 2.1 scans one port per run"
+    return Tool(name, argv, parse, open_only=True, unsupported=unsupported, rate=rate)
 
 
 def installed(tools: list[Tool]) -> list[Tool]:
     return [t for t in tools if t.name.startswith("rawscan") or shutil.which(t.name.split()[0])]
 
 
-# --- ground truth and scoring ---
+# --- start-up on loopback ---
 
 
-def layout_truth(layout: SynLayout, addresses: list[str]) -> Callable[[], States]:
-    def truth() -> States:
-        per_port = {p: s for p, (s, _reason) in layout.expected().items()}
-        return {(a, p): s for a in addresses for p, s in per_port.items()}
-
-    return truth
-
-
-def sweep_truth(net: str, ports: range, open_ports: tuple[int, ...]) -> Callable[[], States]:
-    def truth() -> States:
-        return {(str(a), p): "open" if p in open_ports else "closed"
-                for a in ipaddress.ip_network(net) for p in ports}
-
-    return truth
+def loopback_state(port: int) -> str:
+    """What a connect() says about 127.0.0.1:port: the truth for case 7."""
+    with socket.socket() as s:
+        s.settimeout(2)
+        return "open" if s.connect_ex(("127.0.0.1", port)) == 0 else "closed"
 
 
-def score(tool: Tool, truth: States, found: States) -> str:
-    if tool.open_only:
-        want = {k for k, s in truth.items() if s == "open"}
-        got = {k for k, s in found.items() if s == "open"}
-        wrong = len(got - want)
-        return f"{len(got & want)}/{len(want)} open only" + (f", {wrong} false" if wrong else "")
-    correct = sum(found.get(k) == s for k, s in truth.items())
-    extra = len(found.keys() - truth.keys())
-    return f"{correct}/{len(truth)}" + (f", {extra} unasked" if extra else "")
+def reported_state(stdout: str, port: int) -> Found:
+    """The port's state in nmap's or rawscan's human report (a lone closed port is listed by
+    nmap, summarised by rawscan)."""
+    listed = re.search(rf"^{port}/tcp\s+(\S+)", stdout, re.M)
+    summed = re.search(r"^Not shown: 1 (\S+) tcp port", stdout, re.M)
+    state = listed.group(1) if listed else summed.group(1) if summed else ""
+    yield ("127.0.0.1", port), state
 
 
-# --- running ---
+def startup_tools() -> list[Tool]:
+    def fixed(name: str, *argv: str, **kw: object) -> Tool:
+        def command(_job: Job) -> list[str]:  # the executable looked up at run time
+            return [rawscan_exe() if argv[0] == "rawscan" else argv[0], *argv[1:]]
 
+        return Tool(name, command, lambda _job, out: reported_state(out, 22),
+                    **kw)  # type: ignore[arg-type]
 
-def gnu_time() -> bool:
-    if not os.access(GNU_TIME, os.X_OK):
-        return False
-    r = subprocess.run([GNU_TIME, "--version"], capture_output=True, text=True, check=False)
-    return "GNU" in r.stdout + r.stderr
-
-
-def run_in(ns: str, argv: list[str], timeout: float, use_time: bool,
-           hang: re.Pattern[str] | None = None) -> Outcome:
-    """Run argv in namespace ns. On timeout kill its process group (ours, by PID); when stderr
-    matches hang (a tool that finished but does not exit), kill it and note it."""
-    with tempfile.TemporaryDirectory() as tmp:
-        rss_file, out_file, err_file = (Path(tmp, n) for n in ("rss", "stdout", "stderr"))
-        wrap = [GNU_TIME, "-f", "%M", "-o", str(rss_file)] if use_time else []
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        began = time.monotonic()
-        with out_file.open("w") as out, err_file.open("w") as err:
-            proc = subprocess.Popen(["ip", "netns", "exec", ns, *wrap, *argv], stdout=out,
-                                    stderr=err, text=True, start_new_session=True)
-            wall, note, hung_rss = _wait(proc, began, timeout, err_file, hang, use_time)
-        if proc.returncode != 0 and not note:
-            last = (err_file.read_text(errors="replace").strip().splitlines() or ["?"])[-1]
-            raise ToolFailed(f"failed (exit {proc.returncode}): {last[:80]}")
-        if hung_rss is not None:
-            rss: int | None = hung_rss
-        elif use_time and rss_file.read_text().strip():
-            rss = int(rss_file.read_text().split()[-1])
-        elif use_time:
-            rss = None  # killed before GNU time could report
-        else:  # max over all children so far: only meaningful when it grew
-            after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            rss = after if after > before else None
-        return Outcome(wall, rss, out_file.read_text(errors="replace"), note)
-
-
-def _wait(proc: subprocess.Popen[str], began: float, timeout: float, err_file: Path,
-          hang: re.Pattern[str] | None, use_time: bool) -> tuple[float, str, int | None]:
-    while proc.poll() is None:
-        elapsed = time.monotonic() - began
-        if elapsed > timeout:
-            _kill_group(proc)
-            raise ToolFailed(f"skipped: over {timeout:.0f} s")
-        if hang and hang.search(_tail(err_file)):
-            rss = _peak_rss(_child(proc.pid) if use_time else proc.pid)
-            _kill_group(proc)
-            return elapsed, "hung after its wait, killed", rss
-        time.sleep(0.05)
-    return time.monotonic() - began, "", None
-
-
-def _child(pid: int) -> int:
-    """The tool GNU time runs."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return int(children[0]) if children else pid
-
-
-def _peak_rss(pid: int) -> int | None:
-    """VmHWM (peak RSS, KiB) of a live process."""
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return None
-
-
-def _tail(path: Path, size: int = 300) -> str:
-    with path.open("rb") as f:
-        f.seek(max(0, f.seek(0, os.SEEK_END) - size))
-        return f.read().decode(errors="replace")
-
-
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    """Kill the process group we created (start_new_session), by its leader's PID."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(5)
-
-
-def target_mac(lab: Lab) -> str:
-    r = subprocess.run(["ip", "-n", lab.target_ns, "-j", "link", "show", "dev", lab.target_iface],
-                       capture_output=True, text=True, check=True)
-    return str(json.loads(r.stdout)[0]["address"])
-
-
-@contextlib.contextmanager
-def every_address_answers(lab: Lab, tcp_ports: tuple[int, ...]) -> Iterator[None]:
-    """Make SWEEP_NET local in the target, route it there, and listen on 0.0.0.0 on tcp_ports."""
-    if not tcp_ports:
-        yield
-        return
-    for argv in (["ip", "-n", lab.target_ns, "route", "add", "local", SWEEP_NET, "dev", "lo"],
-                 ["ip", "-n", lab.scanner_ns, "route", "add", SWEEP_NET, "via", TARGET_IP]):
-        subprocess.run(argv, check=True, capture_output=True)
-    serve = [sys.executable, str(SERVICES), "serve", "--addr", "0.0.0.0",
-             "--tcp", ",".join(map(str, tcp_ports))]
-    helper = subprocess.Popen(["ip", "netns", "exec", lab.target_ns, *serve],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert helper.stdout is not None
-        line = helper.stdout.readline()  # "ready", or an error and EOF
-        if line.strip() != "ready":
-            raise RuntimeError(f"listener on 0.0.0.0 did not start: {line.strip()}")
-        yield
-    finally:
-        helper.terminate()  # by PID: `ip netns exec` execs the helper itself
-        try:
-            helper.wait(5)
-        except subprocess.TimeoutExpired:
-            helper.kill()
-            helper.wait(5)
-        if helper.stdout is not None:
-            helper.stdout.close()
-
-
-def measure_once(case: Case, tool: Tool, truth: States, timeout: float,
-                 use_time: bool) -> tuple[Outcome, str]:
-    with tempfile.TemporaryDirectory() as tmp, Lab(case.spec) as lab, \
-            every_address_answers(lab, case.any_address_tcp):
-        job = Job(case.targets, case.ports, Path(tmp) / "result", lab.scanner_iface,
-                  target_mac(lab))
-        outcome = run_in(lab.scanner_ns, tool.argv(job), timeout, use_time, tool.hang)
-        return outcome, score(tool, truth, tool.parse(job, outcome.stdout))
-
-
-def send_rate(stdout: str) -> float | None:
-    """rawscan's sustained send rate: its first round's probes over the time it took to send
-    them (the summary line), else probes sent over its whole elapsed time."""
-    sustained = re.search(r"first round sent at ([\d,]+) probes/s", stdout)
-    if sustained:
-        return float(sustained.group(1).replace(",", ""))
-    sent = re.search(r"Probes: (\d+) sent", stdout)
-    took = re.search(r"scanned in ([\d.]+) seconds", stdout)
-    if not sent or not took or float(took.group(1)) <= 0:
-        return None
-    return int(sent.group(1)) / float(took.group(1))
-
-
-def measure(case: Case, tool: Tool, truth: States, runs: int, timeout: float,
-            use_time: bool) -> Row:
-    row = Row(case, tool)
-    for n in range(1, runs + 1):
-        try:
-            outcome, accuracy = measure_once(case, tool, truth, timeout, use_time)
-        except ToolFailed as exc:
-            row.failure = str(exc)
-            print(f"  {tool.name}: run {n}: {exc}", flush=True)
-            break
-        row.times.append(outcome.wall)
-        row.accuracy.append(accuracy)
-        if outcome.note:
-            row.notes.add(outcome.note)
-        if outcome.rss_kib is not None:
-            row.rss_kib.append(outcome.rss_kib)
-        if (rate := send_rate(outcome.stdout)) is not None:
-            row.send_rates.append(rate)
-        mem = f"{outcome.rss_kib / 1024:.0f} MB" if outcome.rss_kib else "?"
-        extra = f", {rate:,.0f} probes/s" if rate else ""
-        note = f" ({outcome.note})" if outcome.note else ""
-        print(f"  {tool.name}: run {n}: {outcome.wall:.2f} s, {mem}, {accuracy} {case.unit}{extra}"
-              f"{note}", flush=True)
-    return row
+    return [
+        fixed("rawscan syn 127.0.0.1 -p 22", "rawscan", "syn", "127.0.0.1", "-p", "22",
+              rawscan=True),
+        fixed("nmap -sS -n -Pn -p22 127.0.0.1", "nmap", "-sS", "-n", "-Pn", "-p22", "127.0.0.1"),
+        fixed("rawscan --help", "rawscan", "--help", scored=False),
+        fixed("nmap --help", "nmap", "--help", scored=False),
+    ]
 
 
 # --- cases ---
 
 
+def layout_truth(layout: SynLayout, net: str) -> Truth:
+    return Truth(net, {p: s for p, (s, _why) in layout.expected().items()})
+
+
 def cases() -> list[Case]:
-    # rawscan's default rate (5,000/s, nmap -T3's pace) only measures the pacer: the cases run
-    # it at the rates of -T4 (50,000/s) and -T5 (200,000/s)
-    fast = [rawscan("--rate", "50000"), rawscan("--rate", "200000")]
-    full_tools = [*fast, nmap("-T4"), nmap("--min-rate", "10000"),
-                  masscan(10_000), masscan(100_000), masscan(1_000_000)]
-    sweep_tools = [*fast, nmap("--min-rate", "10000"), zmap(), zmap(100_000), masscan(100_000)]
-    hosts_tools = [*fast, nmap("-T4"), nmap("--min-rate", "10000"), masscan(100_000)]
-    lossy_tools = [*fast, nmap("-T4")]
-    no_listeners = dataclasses.replace(PER_HOST.spec(), open_tcp=())  # they listen on 0.0.0.0
-    hosts_256 = [str(a) for a in ipaddress.ip_network(HOSTS_256)]
-    memory_tools = [rawscan("--rate", "50000")]
+    rawscans = [rawscan(), rawscan("-T4"), rawscan("-T5")]
+    full_tools = [*rawscans, nmap(), nmap("-T4"), nmap("-T5"), masscan(), masscan(10_000),
+                  masscan(100_000), masscan(1_000_000), zmap(one_port=False)]
+    sweep_tools = [*rawscans, nmap(), nmap("--min-rate", "10000"),
+                   nmap("-n", "-Pn", "--min-rate", "10000"), nmap("-T4"), zmap(),
+                   zmap(100_000), masscan(), masscan(100_000)]
+    hosts_tools = [*rawscans, nmap("-T4"), nmap("--min-rate", "10000"), masscan(100_000)]
+    lossy_tools = [rawscan(), nmap(), nmap("-T4")]
+    memory = rawscan("-T5")  # the highest ceiling: the largest buffers
+    no_listeners = dataclasses.replace(PER_HOST.spec(), open_tcp=())  # on 0.0.0.0
+    full_truth = layout_truth(FULL, f"{TARGET_IP}/32")
+    sweep = uniform_truth(SWEEP_NET, range(80, 81), (80,))
+    memory_case = [
+        Case("5", "5: rawscan's peak memory over a /16 (80 open), rawscan -T5", LabSpec(),
+             SWEEP_NET, "80" if n == 1 else f"80-{79 + n}",
+             uniform_truth(SWEEP_NET, range(80, 80 + n), (80,)), "host:ports", [memory],
+             any_address_tcp=(80,), label=f"/16 x {n} port{'s' if n > 1 else ''}")
+        for n in (1, 10, 100)
+    ]
     return [
-        Case("1", "1: 65,535 ports, 1 host", FULL.spec(), TARGET_IP, "1-65535",
-             layout_truth(FULL, [TARGET_IP]), "ports", full_tools),
-        Case("2", "2: port 80, /16 (all open)", LabSpec(), SWEEP_NET, "80",
-             sweep_truth(SWEEP_NET, range(80, 81), (80,)), "hosts", sweep_tools, (80,)),
-        Case("3", "3: 1,000 ports, 256 hosts", no_listeners, HOSTS_256, "1-1000",
-             layout_truth(PER_HOST, hosts_256), "host:ports", hosts_tools, PER_HOST.open),
-        Case("4", "4: case 1, 5% reply loss", FULL.spec(loss_percent=5), TARGET_IP, "1-65535",
-             layout_truth(FULL, [TARGET_IP]), "ports", lossy_tools),
-        Case("5", "5: /16 x 1 port (80)", LabSpec(), SWEEP_NET, "80",
-             sweep_truth(SWEEP_NET, range(80, 81), (80,)), "host:ports", memory_tools, (80,)),
-        Case("5", "5: /16 x 10 ports (80-89)", LabSpec(), SWEEP_NET, "80-89",
-             sweep_truth(SWEEP_NET, range(80, 90), (80,)), "host:ports", memory_tools, (80,)),
+        Case("1", "1: 65,535 ports, 1 host", FULL.spec(), TARGET_IP, "1-65535", full_truth,
+             "ports", installed(full_tools), reference="nmap -sS -T4"),
+        Case("2", "2: port 80, a /16 of AnyIP hosts (all open)", LabSpec(), SWEEP_NET, "80",
+             sweep, "hosts", installed(sweep_tools), reference="nmap -sS --min-rate 10000",
+             any_address_tcp=(80,)),
+        Case("3", "3: 1,000 ports x 256 hosts", no_listeners, HOSTS_256, "1-1000",
+             layout_truth(PER_HOST, HOSTS_256), "host:ports", installed(hosts_tools),
+             reference="nmap -sS -T4", any_address_tcp=PER_HOST.open),
+        Case("4", f"4: case 1 with {LOSS_PERCENT}% of replies dropped",
+             FULL.spec(loss_percent=LOSS_PERCENT), TARGET_IP, "1-65535", full_truth, "ports",
+             installed(lossy_tools), reference="nmap -sS -T4"),
+        *memory_case,
+        Case("6", f"6: case 1 through a {POLICER:,}/s reply policer",
+             FULL.spec(reply_rate_limit=POLICER), TARGET_IP, "1-65535", full_truth, "ports",
+             installed(lossy_tools), reference="nmap -sS -T4"),
+        Case("7", "7: start-up, loopback", None, "127.0.0.1", "22",
+             uniform_truth("127.0.0.1/32", range(22, 23), () if loopback_state(22) == "closed"
+                           else (22,)),
+             "port", installed(startup_tools()), reference="nmap -sS -n -Pn -p22 127.0.0.1",
+             min_runs=10),
+        rate_limited_case("8"),
     ]
 
 
-# --- report ---
+# --- the issue's "Done when", from this run ---
 
 
-def table(rows: list[Row]) -> str:
-    lines = ["| case | tool | median wall time | peak memory | accuracy | rawscan send rate |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for r in rows:
-        wall = f"{statistics.median(r.times):.2f} s" if r.times else r.failure
-        if r.failure and r.times:
-            wall += f" ({r.failure})"
-        if r.notes:
-            wall += "".join(f" ({n})" for n in sorted(r.notes))
-        mem = f"{max(r.rss_kib) / 1024:.0f} MB" if r.rss_kib else "?"
-        acc = " / ".join(sorted(set(r.accuracy))) + f" {r.case.unit}" if r.accuracy else "-"
-        rate = f"{statistics.median(r.send_rates):,.0f} probes/s" if r.send_rates else ""
-        lines.append(f"| {r.case.title} | {r.tool.name} | {wall} | {mem} | {acc} | {rate} |")
+def done_when(rows: list[Measurement]) -> str:
+    def row(case: str, tool: str) -> Measurement | None:
+        return next((r for r in rows if r.case.key == case and r.tool.name == tool), None)
+
+    checks: list[tuple[str, str, str]] = []
+
+    def against(what: str, case: str, tool: str, refs: list[str], at_most: float | None) -> None:
+        """tool's median over the fastest of refs (the strictest reading); at_most None: shown,
+        not judged."""
+        mine = row(case, tool)
+        timed = [r for r in (row(case, ref) for ref in refs) if r is not None and r.median]
+        if mine is None or not any(row(case, ref) for ref in refs):
+            return
+        if mine.median is None or not timed:
+            checks.append((what, f"{mine.failure or '-'} / reference not timed", "?"))
+            return
+        theirs = min(timed, key=lambda r: r.median or 0.0)
+        assert theirs.median is not None
+        ratio = mine.median / theirs.median
+        exact = mine.all_exact or not mine.tool.scored
+        got = (f"{mine.median:.2f} s / {theirs.median:.2f} s ({theirs.tool.name}) = {ratio:.2f}"
+               + ("" if exact else f", not exact ({' / '.join(sorted(set(mine.accuracy)))})"))
+        met = "-" if at_most is None else "yes" if exact and ratio <= at_most else "no"
+        checks.append((what, got, met))
+
+    against("no flags, full-port scan: exact, <= 0.5 of nmap -T4", "1", "rawscan (default)",
+            ["nmap -sS -T4"], 0.5)
+    against("no flags, /16 sweep: all hosts, <= 0.5 of nmap --min-rate 10000", "2",
+            "rawscan (default)", ["nmap -sS --min-rate 10000", MIN_RATE_NO_DISCOVERY], 0.5)
+    against(f"{LOSS_PERCENT}% reply loss: exact, <= 1/4 of nmap -T4", "4", "rawscan (default)",
+            ["nmap -sS -T4"], 0.25)
+    against(f"{POLICER:,}/s policer: exact, no slower than nmap -T4", "6", "rawscan (default)",
+            ["nmap -sS -T4"], 1.0)
+    against("start-up, syn 127.0.0.1 -p 22: <= 2.5x nmap", "7", "rawscan syn 127.0.0.1 -p 22",
+            ["nmap -sS -n -Pn -p22 127.0.0.1"], 2.5)
+    against("--help (\"about 2x nmap's\" in What to build; not judged)", "7", "rawscan --help",
+            ["nmap --help"], None)
+    firsts = [(max(r.first_round), r) for r in rows if r.first_round and r.case.key in "123"]
+    if firsts:
+        best, r = max(firsts, key=lambda t: t[0])
+        allowed = f", path allowed {max(r.path_allowed):,.0f}/s" if r.path_allowed else ""
+        checks.append(("first round >= 200k probes/s where the path allows",
+                       f"best {best:,.0f}/s ({r.case.key}: {r.tool.name}){allowed}",
+                       "yes" if best >= 200_000 else "no"))
+    hundred = next((r for r in rows if r.case.key == "5" and r.case.ports == "80-179"), None)
+    if hundred is not None:
+        peak = max(hundred.rss_kib) / 1024 if hundred.rss_kib else None
+        checks.append((f"/16 x 100 ports: peak RSS < {MEMORY_CEILING_MIB} MiB",
+                       f"{peak:.0f} MiB" if peak else hundred.failure or "-",
+                       "yes" if peak and peak < MEMORY_CEILING_MIB else "no"))
+    if (udp := row("8", "rawscan udp (default)")) is not None:
+        checks.append(("UDP under the default ICMP limit keeps today's 47/47",
+                       " / ".join(sorted(set(udp.accuracy))) or udp.failure,
+                       "yes" if udp.all_exact else "no"))
+    if not checks:
+        return ""
+    lines = ["**Done when (issue 12), from this run**", "", "| check | measured | met |",
+             "| --- | --- | --- |"]
+    lines += [f"| {what} | {got} | {met} |" for what, got, met in checks]
+    lines.append("(`rawscan analyze` >= 300k packets/s: python -m rawscan.bench.analyze)")
     return "\n".join(lines)
 
 
-def memory_ratio(rows: list[Row]) -> str | None:
-    peaks = [max(r.rss_kib) for r in rows if r.case.key == "5" and r.rss_kib]
-    if len(peaks) != 2:
-        return None
-    return f"rawscan /16 x 10 ports uses {peaks[1] / peaks[0]:.2f}x the memory of /16 x 1 port"
+def memory_ratios(rows: list[Measurement]) -> str:
+    peaks = {r.case.label: max(r.rss_kib) for r in rows if r.case.key == "5" and r.rss_kib}
+    one = peaks.pop("/16 x 1 port", None)
+    return "; ".join(f"rawscan {label} uses {peak / one:.2f}x the memory of /16 x 1 port"
+                     for label, peak in peaks.items()) if one else ""
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=1, help="runs per tool (median); default 1")
-    parser.add_argument("--cases", default="1,2,3,4,5", help="comma separated, e.g. 1,4")
+    parser.add_argument("--runs", type=int, default=3, help="runs per tool (median); default 3")
+    parser.add_argument("--cases", default="1,2,3,4,5,6,7,8", help="comma separated, e.g. 1,4")
     parser.add_argument("--timeout", type=float, default=300,
-                        help="seconds before a tool run is killed and the tool skipped")
+                        help="seconds before a tool run is killed and the tool skipped "
+                             "(default 300)")
     parser.add_argument("--tools", default="", help="only tools whose name contains this text")
+    parser.add_argument("--rawscan", default="",
+                        help="rawscan executable to run (default: the installed console script)")
     args = parser.parse_args()
-    if reason := lab_unavailable_reason():
-        raise SystemExit(f"cannot build the lab: {reason}")
-    use_time = gnu_time()
+    if args.rawscan:
+        use_rawscan(args.rawscan)
     wanted = set(args.cases.split(","))
-    rows: list[Row] = []
-    for case in (c for c in cases() if c.key in wanted):
-        print(case.title, flush=True)
-        truth = case.truth()
-        for tool in (t for t in installed(case.tools) if args.tools in t.name):
-            rows.append(measure(case, tool, truth, args.runs, args.timeout, use_time))
-    how = "GNU time %M" if use_time else "RUSAGE_CHILDREN max RSS (?: not above earlier runs)"
-    print(f"\n{args.runs} run(s) per tool; peak memory: {how}")
-    print(table(rows))
-    if ratio := memory_ratio(rows):
-        print(ratio)
+    if bad := wanted - {c.key for c in cases()}:
+        raise SystemExit(f"bench_syn: no such case: {', '.join(sorted(bad))}")
+    if args.runs < 1 or args.timeout <= 0:
+        raise SystemExit("bench_syn: --runs and --timeout must be positive")
+    if reason := lab_unavailable_reason():
+        raise SystemExit(f"bench_syn: cannot build the lab: {reason}")
+    use_time = gnu_time()
+    print("\n".join(machine_lines(use_time)), flush=True)
+    print(f"command: {' '.join(sys.argv)}", flush=True)
+    interrupted = False
+    with sigterm_as_interrupt():
+        try:
+            rows = run_cases([c for c in cases() if c.key in wanted], args.runs, args.timeout,
+                             args.tools, use_time)
+        except Interrupted as stop:
+            rows, interrupted = stop.rows, True
+            print("\ninterrupted: the tables hold what was measured before it", flush=True)
+    print(f"\n{args.runs} run(s) per tool (start-up: at least 10), medians\n")
+    print("\n\n".join(tables(rows)))
+    if ratio := memory_ratios(rows):
+        print(f"\n{ratio}")
+    if summary := done_when(rows):
+        print(f"\n{summary}")
     missing = [t for t in ("nmap", "masscan", "zmap") if shutil.which(t) is None]
     if missing:
         print(f"(not installed, skipped: {', '.join(missing)})")
+    if left := leftover_namespaces():
+        print(f"warning: namespaces left behind: {', '.join(left)}")
+    if interrupted:
+        raise SystemExit(130)
 
 
 if __name__ == "__main__":

@@ -1,95 +1,118 @@
 """UDP benchmark: rawscan against nmap -sU on the same namespace lab, ICMP rate limit on and off.
 
-Run as root: python tests/bench_udp.py [--runs N]. Prints median wall times and accuracy
-(ports whose state matches the lab's ground truth). Not a test: numbers, not assertions.
+Run as root: python tests/bench_udp.py [--runs N] [--cases 1,2] [--timeout S]. Each tool run gets
+a fresh lab and runs inside its scanner namespace (tests/bench_common.py). Prints median wall
+times, peak RSS and accuracy (ports whose state matches the lab's ground truth). Case 1 (47
+ports under the kernel's default ICMP limit) is also case 8 of tests/bench_syn.py, so one run of
+that checks UDP keeps its accuracy. Not a test: numbers, not assertions.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import sys
-import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from lab import Lab, LabSpec, lab_unavailable_reason  # noqa: E402
+from bench_common import (  # noqa: E402
+    Case, Interrupted, Job, Tool, Truth, gnu_time, leftover_namespaces, machine_lines,
+    rawscan_exe, read_nmap_xml, read_rawscan_jsonl, run_cases, sigterm_as_interrupt, tables,
+    use_rawscan,
+)
+from lab import TARGET_IP, lab_unavailable_reason  # noqa: E402
 from lab_layouts import UDP_1024, UDP_RATE_LIMITED, UdpLayout  # noqa: E402
-from rawscan_cli import rawscan_command, read_jsonl  # noqa: E402
-from analyze_tools import nmap_xml_states  # noqa: E402
 
 EXTRA_SOURCES = tuple(f"198.18.0.{i}" for i in range(3, 10))
-Runner = Callable[[Lab, UdpLayout, Path], dict[int, str]]
 
 
-def rawscan_runner(*extra: str) -> Runner:
-    def run(lab: Lab, layout: UdpLayout, out: Path) -> dict[int, str]:
-        jsonl = out / "rawscan.jsonl"
-        proc = lab.exec_scanner([rawscan_command(), "udp", lab.target_ip, "-p", layout.port_list(),
-                                 "-oJ", str(jsonl), *extra], timeout=600)
-        if proc.returncode != 0:
-            raise SystemExit(f"rawscan failed: {proc.stderr}")
-        return {int(r["port"]): str(r["state"]) for r in read_jsonl(jsonl)}  # type: ignore[arg-type]
+def rawscan_udp(*extra: str) -> Tool:
+    def argv(job: Job) -> list[str]:
+        return [rawscan_exe(), "udp", job.targets, "-p", job.ports, *extra,
+                "-oJ", str(job.out)]
 
-    return run
+    name = "rawscan udp " + (" ".join(extra) if extra else "(default)")
+    return Tool(name, argv, lambda job, _: read_rawscan_jsonl(job.out), rawscan=True)
 
 
-def nmap_runner(lab: Lab, layout: UdpLayout, out: Path) -> dict[int, str]:
-    xml = out / "nmap.xml"
-    proc = lab.exec_scanner(["nmap", "-n", "-Pn", "-sU", "-p", layout.port_list(), "-oX", str(xml),
-                             lab.target_ip], timeout=900)
-    if proc.returncode != 0:
-        raise SystemExit(f"nmap failed: {proc.stderr}")
-    return {port: state for (_proto, port), (state, _why) in nmap_xml_states(xml).items()}
+def nmap_udp(job: Job) -> list[str]:
+    return ["nmap", "-sU", "-p", job.ports, "-oX", str(job.out), job.targets]
 
 
+NMAP_UDP = Tool("nmap -sU (default)", nmap_udp, lambda job, _: read_nmap_xml(job.out))
 
-def measure(name: str, runner: Runner, layout: UdpLayout, spec: LabSpec, runs: int) -> tuple[str, float, str]:
-    truth = {p: s for p, (s, _reason) in layout.expected().items()}
-    times, correct = [], []
-    for _ in range(runs):
-        with tempfile.TemporaryDirectory() as tmp, Lab(spec) as lab:
-            began = time.monotonic()
-            states = runner(lab, layout, Path(tmp))
-            times.append(time.monotonic() - began)
-            correct.append(sum(states.get(p) == s for p, s in truth.items()))
-    accuracy = f"{min(correct)}/{len(truth)}" + ("" if min(correct) == max(correct) else f" to {max(correct)}")
-    print(f"  {name}: median {statistics.median(times):.2f} s over {runs} runs, correct {accuracy}", flush=True)
-    return name, statistics.median(times), accuracy
+
+def compact_ports(ports: tuple[int, ...]) -> str:
+    """nmap syntax with runs collapsed (7,53,81-84,100-139,1900): the same ports, a readable
+    command line."""
+    runs: list[list[int]] = []
+    for p in sorted(set(ports)):
+        if runs and runs[-1][1] == p - 1:
+            runs[-1][1] = p
+        else:
+            runs.append([p, p])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def udp_truth(layout: UdpLayout) -> Truth:
+    return Truth(f"{TARGET_IP}/32", {p: s for p, (s, _why) in layout.expected().items()})
+
+
+def rate_limited_case(key: str, with_sources: bool = False) -> Case:
+    """47 ports, the target's kernel at its default ICMP rate limit."""
+    tools = [rawscan_udp()]
+    if with_sources:
+        tools += [rawscan_udp("-S", "198.18.0.1,198.18.0.3-9"),
+                  rawscan_udp("--defeat-icmp-ratelimit")]
+    tools += [NMAP_UDP] if shutil.which("nmap") else []
+    spec = UDP_RATE_LIMITED.spec(lift_icmp_ratelimit=False, scanner_extra_ips=EXTRA_SOURCES)
+    return Case(key, f"{key}: UDP, {len(UDP_RATE_LIMITED.ports)} ports, kernel's default ICMP "
+                "rate limit", spec, TARGET_IP, compact_ports(UDP_RATE_LIMITED.ports),
+                udp_truth(UDP_RATE_LIMITED), "ports", tools, reference=NMAP_UDP.name)
+
+
+def lifted_case(key: str) -> Case:
+    tools = [rawscan_udp(), rawscan_udp("--rate", "20000")]
+    tools += [NMAP_UDP] if shutil.which("nmap") else []
+    return Case(key, f"{key}: UDP, {len(UDP_1024.ports)} ports, ICMP rate limit lifted",
+                UDP_1024.spec(), TARGET_IP, compact_ports(UDP_1024.ports), udp_truth(UDP_1024), "ports",
+                tools, reference=NMAP_UDP.name)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--cases", default="1,2", help="comma separated")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per tool run")
+    parser.add_argument("--tools", default="", help="only tools whose name contains this text")
+    parser.add_argument("--rawscan", default="",
+                        help="rawscan executable to run (default: the installed console script)")
     args = parser.parse_args()
+    if args.rawscan:
+        use_rawscan(args.rawscan)
     if reason := lab_unavailable_reason():
-        raise SystemExit(f"cannot build the lab: {reason}")
-    have_nmap = shutil.which("nmap") is not None
-    limited = UDP_RATE_LIMITED.spec(lift_icmp_ratelimit=False, scanner_extra_ips=EXTRA_SOURCES)
-    cases = [
-        (f"{len(UDP_RATE_LIMITED.ports)} ports, kernel's default ICMP rate limit", UDP_RATE_LIMITED, limited, [
-            ("rawscan udp", rawscan_runner()),
-            ("rawscan udp -S (8 source addresses)", rawscan_runner("-S", "198.18.0.1,198.18.0.3-9")),
-            ("rawscan udp --defeat-icmp-ratelimit", rawscan_runner("--defeat-icmp-ratelimit")),
-        ] + ([("nmap -sU", nmap_runner)] if have_nmap else [])),
-        (f"{len(UDP_1024.ports)} ports, ICMP rate limit lifted", UDP_1024, UDP_1024.spec(), [
-            ("rawscan udp --rate 20000", rawscan_runner("--rate", "20000")),
-        ] + ([("nmap -sU", nmap_runner)] if have_nmap else [])),
-    ]
-    rows = []
-    for title, layout, spec, runners in cases:
-        print(title, flush=True)
-        for name, runner in runners:
-            rows.append((title, *measure(name, runner, layout, spec, args.runs)))
-    print("\n| case | tool | median wall time | correct ports |\n| --- | --- | --- | --- |")
-    for title, name, seconds, accuracy in rows:
-        print(f"| {title} | {name} | {seconds:.2f} s | {accuracy} |")
-    if not have_nmap:
+        raise SystemExit(f"bench_udp: cannot build the lab: {reason}")
+    use_time = gnu_time()
+    print("\n".join(machine_lines(use_time)), flush=True)
+    wanted = set(args.cases.split(","))
+    chosen = [c for c in (rate_limited_case("1", with_sources=True), lifted_case("2"))
+              if c.key in wanted]
+    interrupted = False
+    with sigterm_as_interrupt():
+        try:
+            rows = run_cases(chosen, args.runs, args.timeout, args.tools, use_time)
+        except Interrupted as stop:
+            rows, interrupted = stop.rows, True
+            print("\ninterrupted: the tables hold what was measured before it", flush=True)
+    print(f"\n{args.runs} run(s) per tool, medians\n")
+    print("\n\n".join(tables(rows)))
+    if shutil.which("nmap") is None:
         print("(nmap is not installed: apt-get install nmap to compare)")
+    if left := leftover_namespaces():
+        print(f"warning: namespaces left behind: {', '.join(left)}")
+    if interrupted:
+        raise SystemExit(130)
 
 
 if __name__ == "__main__":

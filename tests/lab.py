@@ -114,6 +114,9 @@ class LabSpec:
     reject_host_udp: Sequence[int] = ()
     reject_port_udp: Sequence[int] = ()  # as a closed port, but the firewall says so
     reply_loss_percent: int = 0  # random drop of this share of packets to the scanner
+    # a policer on packets to the scanner: over this many a second are dropped (0: none);
+    # nft's default burst (5 packets), one bucket per family
+    reply_rate_limit: int = 0
     lift_icmp_ratelimit: bool = True  # sysctls in the target so no ICMP error is suppressed
     dns_server: bool = False  # a real dnsmasq answering on the target's UDP 53
     # more scanner addresses (for -S): IPv4 ones in the /24, IPv6 ones ("2001:2::11") in the /64
@@ -127,6 +130,8 @@ class LabSpec:
                 raise ValueError(f"LabSpec.{name}: ports out of range: {bad[:5]}")
         if not 0 <= self.reply_loss_percent <= 100:
             raise ValueError("LabSpec.reply_loss_percent must be within 0..100")
+        if self.reply_rate_limit < 0:
+            raise ValueError("LabSpec.reply_rate_limit must be 0 (none) or packets per second")
         for extra in self.scanner_extra_ips:
             if ":" in extra and not self.ipv6:
                 raise ValueError(f"LabSpec.scanner_extra_ips: {extra} needs ipv6=True")
@@ -238,14 +243,18 @@ def nft_ruleset(spec: LabSpec, scanner_ip: str = SCANNER_IP,
             if ports := getattr(spec, f"{attr}_{proto}"):
                 rules.append(f"meta nfproto ipv4 {proto} dport {_port_set(ports)} {verdict4}")
                 rules.append(f"meta nfproto ipv6 {proto} dport {_port_set(ports)} {verdict6}")
-    output = []
+    verdicts = []  # on packets to the scanner: random loss first, then the policer
     if spec.reply_loss_percent:
-        loss = spec.reply_loss_percent
-        output.append(f"ip daddr {scanner_ip} numgen random mod 100 < {loss} drop")
-        if spec.ipv6:  # neighbour discovery is ARP's counterpart: never lost, as ARP is not
-            output.append(f"ip6 daddr {scanner_ip6} icmpv6 type "
-                          "{ nd-neighbor-solicit, nd-neighbor-advert } accept")
-            output.append(f"ip6 daddr {scanner_ip6} numgen random mod 100 < {loss} drop")
+        verdicts.append(f"numgen random mod 100 < {spec.reply_loss_percent} drop")
+    if spec.reply_rate_limit:
+        verdicts.append(f"limit rate over {spec.reply_rate_limit}/second drop")
+    output = [f"ip daddr {scanner_ip} {v}" for v in verdicts]
+    if verdicts and spec.ipv6:
+        # neighbour discovery is ARP's counterpart: never lost nor policed, as ARP (outside
+        # the inet family) is not
+        output.append(f"ip6 daddr {scanner_ip6} icmpv6 type "
+                      "{ nd-neighbor-solicit, nd-neighbor-advert } accept")
+        output += [f"ip6 daddr {scanner_ip6} {v}" for v in verdicts]
     return "\n".join(
         [
             "table inet rawscan_lab {",

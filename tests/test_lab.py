@@ -465,6 +465,30 @@ def test_nft_rules_cover_both_families() -> None:
     assert "ip6" not in nft_ruleset(LabSpec(reply_loss_percent=5, ipv6=False))
 
 
+def test_nft_reply_policer_text() -> None:
+    policed = nft_ruleset(LabSpec(reply_rate_limit=20000)).splitlines()
+    output = [line.strip() for line in policed[policed.index("  chain output {") + 2:-2]]
+    assert output == [
+        "ip daddr 198.18.0.1 limit rate over 20000/second drop",
+        "ip6 daddr 2001:2::1 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept",
+        "ip6 daddr 2001:2::1 limit rate over 20000/second drop",
+    ]
+    both = nft_ruleset(LabSpec(reply_loss_percent=5, reply_rate_limit=100, ipv6=False))
+    assert both.index("numgen random mod 100 < 5 drop") < both.index("limit rate over 100/second")
+    assert "ip6" not in both and "limit" not in nft_ruleset(LabSpec())
+    with pytest.raises(ValueError):
+        LabSpec(reply_rate_limit=-1)
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_reply_policer(make_lab: Callable[..., Lab], family: int) -> None:
+    # 200 replies asked for over >= 0.2 s; a 50/s policer (burst 5) lets ~15-30 through, and
+    # more than 120 only if the burst took over 2 s
+    lab = make_lab(LabSpec(open_udp=[7000], reply_rate_limit=50))
+    came_back = len(run_snippet(lab, UDP_BURST, "7000", "200", family=family))
+    assert 1 <= came_back <= 120
+
+
 @pytest.mark.skipif(shutil.which("nmap") is None, reason="needs nmap (apt-get install nmap)")
 @pytest.mark.parametrize("layout, scan", [(SYN_DUAL, "-sS"), (UDP_DUAL, "-sU")], ids=["syn", "udp"])
 def test_nmap_agrees_with_the_dual_stack_layouts(
