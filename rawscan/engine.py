@@ -1,6 +1,10 @@
 """The scan engine: paces probes over a keyed cyclic order, validates replies, retries the silent.
 
 It knows nothing of TCP or UDP (the probe module does) nor of sockets (the transport does).
+Two hot paths share every decision: per item (small scans: no numpy import, which costs more
+than such a scan), and on numpy batches (large IPv4 scans whose probe module offers a
+batcher: the walk, the probes and the common replies are arrays, and only the rare replies
+take the per-item path). Tests run the same scans both ways and compare.
 """
 
 from __future__ import annotations
@@ -8,9 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from .congestion import PathCounters, RateController
 from .cyclic import CyclicOrder
-from .interrupts import hold, release
 from .pacing import Pacer
 from .probes.base import ProbeModule
 from .retry_policy import (
@@ -24,23 +29,31 @@ from .retry_policy import (
 from .rtt import RttEstimator
 from .results import Evidence, Verdict
 from .targets import TargetSet
-from .timing import next_rate
+from .timing import ADAPTIVE_FLOOR, next_rate
 from .transports.base import Transport
 
-BATCH_MAX = 128  # probes handed to the transport at once (one sendmmsg on the live one)
-BATCH_SECONDS = 0.0005  # ... or what the rate allows in this long, so low rates stay smooth
+BATCH_MAX = 128  # probes handed to the transport at once on the per-item path
+VECTOR_BATCH_MAX = 512  # ... and on the numpy path (one sendmmsg on the live transport)
+BATCH_SECONDS = 0.001  # ... or what the rate allows in this long
+SMOOTH_RATE = 20_000.0  # below this rate batches last SMOOTH_SECONDS instead: a batch leaves at
+SMOOTH_SECONDS = 0.0002  # once, and a policer with a small bucket (nft's default: 5) drops bursts
+VECTOR_MIN_ENDPOINTS = 4096  # below this numpy's import costs more than it saves
+VECTOR_MIN_BATCH = 24  # smaller batches go per item: a numpy call costs ~1-2 us whatever its size
 RTT_SAMPLE_MASK = 15  # time one first-round probe in 16 (bounded memory, Karn-safe)
 RTT_SAMPLES_MAX = 65536
 PROGRESS_INTERVAL = 0.2  # seconds between progress callbacks
+RTT_GUESS = 0.001  # seconds, for the rate controller until a reply is timed
 
 
 @dataclass(frozen=True)
 class ScanOptions:
-    rate: float = 5000.0  # probes per second, retransmissions included
+    rate: float = 5000.0  # probes per second (retransmissions included): fixed, or the start
     retries: int = 10  # at most this many retransmissions of a silent probe
     timeout: float = 1.0  # at most this long to wait for replies after a round's last probe
     sources: int = 1  # our source addresses: each has its own ICMP rate-limit budget
     defeat_icmp_ratelimit: bool = False
+    max_rate: float | None = None  # set: the rate adapts to the path, up to this ceiling
+    vector: bool | None = None  # numpy batches: None decides by the scan's size
 
 
 @dataclass
@@ -65,6 +78,12 @@ class ScanStats:
     lowest_rate: float = 0.0  # the slowest round's rate, when drops made it slow down
     unsent: int = 0  # probes the host refused to send (no route, local firewall)
     send_rate: float = 0.0  # probes per second while the first round was sending
+    adaptive: bool = False  # the rate was the path's, not fixed
+    max_rate: float = 0.0  # the adaptive rate's ceiling
+    path_rate: float = 0.0  # what the path was seen to carry (adaptive scans)
+    rate_losses: int = 0  # windows in which the adaptive rate saw loss and backed off
+    kernel_drops: int = 0  # replies the kernel dropped before we could read them
+    vector: bool = False  # the numpy path ran
 
 
 @dataclass
@@ -75,6 +94,10 @@ class Endpoint:
 
 ResultCallback = Callable[[int, int, Verdict], None]
 _NOT_ALL_SET = re.compile(rb"[^\xff]")
+
+
+class ScanInterrupted(Exception):
+    """The user asked to stop (Ctrl-C, SIGTERM, SIGHUP): raised at a safe point only."""
 
 
 @dataclass
@@ -89,6 +112,7 @@ class Engine:
     on_progress: Callable[[ScanStats], None] | None = None  # a few times a second at most
     stats: ScanStats = field(default_factory=ScanStats)
     done: bytes | None = None  # a resumed scan: endpoints an earlier run already reported
+    stop_requested: Callable[[], bool] | None = None  # polled at safe points (interrupts.py)
 
     @property
     def decided(self) -> bytes:
@@ -116,11 +140,33 @@ class Engine:
         self._icmp_hosts: dict[int, int] = {}  # this round's first answers by ICMP, per host
         self._may_be_limited: set[int] = set()  # after round 0: hosts that may be rate limited
         self._rtt = RttEstimator()
+        self._min_rtt = 0.0
         self._sent_at: dict[int, float] = {}  # a sample of first-round probes' send times
         self._icmp_limit_possible = False
         self._batch = 1
         ranges = self.targets.ranges
         self._single_range = ranges[0] if len(ranges) == 1 else None
+        self._batcher: Any = self._make_batcher()
+        self.stats.vector = self._batcher is not None
+        options = self.options
+        adaptive = options.max_rate is not None
+        ceiling = options.max_rate if options.max_rate is not None else options.rate
+        self._control = RateController(options.rate, ceiling, ADAPTIVE_FLOOR, adaptive)
+        self.stats.adaptive, self.stats.max_rate = adaptive, ceiling if adaptive else 0.0
+
+    def _make_batcher(self) -> Any:
+        wanted = self.options.vector
+        if wanted is False or (wanted is None and self._total < VECTOR_MIN_ENDPOINTS):
+            return None
+        batcher = self.probe.batcher(self.targets, tuple(self.ports))
+        if batcher is not None:
+            import numpy as np
+
+            from . import vector
+
+            self._np, self._vec = np, vector
+            self._decided_bits = np.frombuffer(self._decided, dtype=np.uint8)
+        return batcher
 
     @property
     def answered(self) -> int:
@@ -135,44 +181,64 @@ class Engine:
         clock = self.transport.clock
         started = clock.now()
         try:
-            self._scan(clock.now())
-        except KeyboardInterrupt:
+            self._scan()
+        except (KeyboardInterrupt, ScanInterrupted):
             self.stats.interrupted = True
         finally:
             self.stats.elapsed = clock.now() - started
-            self.stats.unsent = int(getattr(self.transport, "refused", 0))
+            counters = self.transport.counters()
+            self.stats.unsent = counters.refused
+            self.stats.kernel_drops = counters.dropped
+            self.stats.path_rate = self._control.path_rate if self.stats.adaptive else 0.0
+            self.stats.rate_losses = self._control.losses
         self._report_rest()
         return self.stats
 
-    def _scan(self, start: float) -> None:
+    def _check_stop(self) -> None:
+        if self.stop_requested is not None and self.stop_requested():
+            raise ScanInterrupted
+
+    def _scan(self) -> None:
         if self._total == 0:
             return
-        rate = self.options.rate
+        fixed_rate = self.options.rate
         policy = RetryPolicy(self.options.retries, self.options.sources,
                              self.options.defeat_icmp_ratelimit)
         history: list[RoundReport] = []
         clock = self.transport.clock
+        icmp_matters = self.probe.icmp_decides_state
         while not history or policy.another_round(history):
+            self._check_stop()
             self._round = len(history)
             answered_before, began = self._answered, clock.now()
             self._icmp_hosts = {}
             self.stats.rounds += 1
-            if self._round > 1:  # adapt to what the last retry round found
-                rate = next_rate(rate, self.options.rate, history[-1].sent, history[-1].answered)
-                if rate < self.options.rate:
-                    self.stats.lowest_rate = min(self.stats.lowest_rate or rate, rate)
+            if self._round > 1 and not self.stats.adaptive:  # adapt to the last retry round
+                fixed_rate = next_rate(fixed_rate, self.options.rate, history[-1].sent,
+                                       history[-1].answered)
+                if fixed_rate < self.options.rate:
+                    self.stats.lowest_rate = min(self.stats.lowest_rate or fixed_rate, fixed_rate)
+                self._control.rate = fixed_rate
             sent_before = self.stats.sent
-            self._batch = max(1, min(BATCH_MAX, int(rate * BATCH_SECONDS)))
             # a new order each round: a target that drops by position (every other SYN, a
             # burst limit) must not drop the same probes again
             order = CyclicOrder(self._total, self.order_key + bytes([self._round & 0xFF]))
             sending = clock.now()
-            self._send_round(order, Pacer(rate, sending))
+            pacer = Pacer(self._control.rate, sending)
+            self._batch = self._batch_size(pacer.rate)
+            if self._batcher is not None:
+                self._send_round_vector(order, pacer)
+            else:
+                self._send_round(order, pacer)
             if self._round == 0 and clock.now() > sending:
                 self.stats.send_rate = self.stats.sent / (clock.now() - sending)
             self._wait(clock.now() + self._wait_time(policy))
             answered = self._answered - answered_before
             duration = clock.now() - began
+            if not icmp_matters:
+                # ICMP error and silence give the same state (SYN: filtered): a rate limit on
+                # ICMP errors hides only a reason, so it is never waited for
+                self._icmp_hosts = {}
             if self._round == 0:
                 # A host whose ICMP errors in the first round outnumber what a rate-limited
                 # host can send (a burst, then a trickle) is not limited: later rounds' ICMP
@@ -187,7 +253,8 @@ class Engine:
                 self.stats.answered_on_retry += answered
             if self._round == 0:
                 self._sent_at.clear()  # only first-round probes are timed
-                self._icmp_limit_possible = may_be_rate_limited(history[0], self.options.sources)
+                self._icmp_limit_possible = (icmp_matters and
+                                             may_be_rate_limited(history[0], self.options.sources))
         self.stats.icmp_rate_limited = policy.rate_limited
         self.stats.unanswered = self._total - self._answered - len(self._unverified)
         self.stats.unverified_ports = len(self._unverified)
@@ -196,17 +263,24 @@ class Engine:
             self.stats.estimated_loss = estimated_loss(answers)
             self.stats.expected_missed = min(self.stats.unanswered, expected_hidden(answers))
 
+    def _batch_size(self, rate: float) -> int:
+        most = VECTOR_BATCH_MAX if self._batcher is not None else BATCH_MAX
+        seconds = SMOOTH_SECONDS if rate < SMOOTH_RATE else BATCH_SECONDS
+        return max(1, min(most, int(rate * seconds)))
+
     def _wait_time(self, policy: RetryPolicy) -> float:
         """How long to wait after a round's last probe: the measured RTT allows, except where
-        ICMP errors may be rate-limited: then a round must last a token period (1 s on Linux)
-        or retries cannot tell rate limiting from silence."""
+        ICMP errors may be rate-limited and decide a state (UDP: closed): then a round must
+        last a token period (1 s on Linux) or retries cannot tell rate limiting from silence."""
         if self._round > 0 and (self._icmp_limit_possible or policy.rate_limited):
             return self.options.timeout
         return self._rtt.wait(self.options.timeout)
 
+    # --- sending ---
+
     def _send_round(self, order: CyclicOrder, pacer: Pacer) -> None:
         """One pass over every endpoint still without a verdict, in the keyed order, built
-        into batches that leave together (the engine's hot loop: keep it lean)."""
+        into batches that leave together (the per-item hot loop: keep it lean)."""
         n, g, p, x = order.n, order.generator, order.prime, order.start
         decided, ports, nports = self._decided, self.ports, len(self.ports)
         attempt, first = self._round, self._round == 0
@@ -217,7 +291,6 @@ class Engine:
         targets: list[int] = []
         dports: list[int] = []
         timed: list[int] = []
-        batch_max = self._batch
         for _ in range(p - 1):
             index = x - 1
             x = x * g % p
@@ -228,30 +301,68 @@ class Engine:
             dports.append(ports[port_i])
             if first and not index & RTT_SAMPLE_MASK:
                 timed.append(index)
-            if len(targets) >= batch_max:
+            if len(targets) >= self._batch:
                 self._flush(build_batch(targets, dports, attempt), timed, pacer)
                 targets, dports, timed = [], [], []
         if targets:
             self._flush(build_batch(targets, dports, attempt), timed, pacer)
         self.transport.drain()  # the wait for replies starts once the last probe has left
 
-    def _flush(self, batch: list[bytes], timed: list[int], pacer: Pacer) -> None:
+    def _send_round_vector(self, order: CyclicOrder, pacer: Pacer) -> None:
+        """_send_round on numpy blocks: the walk, the decided test and the probes are arrays."""
+        vec = self._vec
+        bits, build = self._decided_bits, self._batcher.build
+        attempt, first = self._round, self._round == 0
+        endpoint, build_items = self.endpoint, self.probe.build_batch
+        for block in vec.walk_blocks(order):
+            pending = block[vec.test_bits(bits, block) == 0]
+            start = 0
+            while start < len(pending):
+                chunk = pending[start : start + self._batch]
+                start += len(chunk)
+                timed = chunk[(chunk & RTT_SAMPLE_MASK) == 0].tolist() if first else []
+                if len(chunk) >= VECTOR_MIN_BATCH:
+                    self._flush(build(chunk, attempt), timed, pacer)
+                else:  # a few probes (a low rate): numpy's per-call cost would dominate
+                    eps = [endpoint(i) for i in chunk.tolist()]
+                    batch = build_items([e.target for e in eps], [e.port for e in eps], attempt)
+                    self._flush(batch, timed, pacer)
+        self.transport.drain()
+
+    def _flush(self, batch: Any, timed: list[int], pacer: Pacer) -> None:
         clock = self.transport.clock
         slot = pacer.next_slot()
         if clock.now() < slot:
             self._receive_until(slot)
         # Replies that came while we waited may have answered some of these: send them
         # anyway (a duplicate probe is cheaper than rebuilding the batch).
+        count = len(batch)
         self.transport.send_batch(batch)
         now = clock.now()
-        pacer.take(now, len(batch))
+        pacer.take(now, count)
         if timed and len(self._sent_at) < RTT_SAMPLES_MAX:
             for index in timed:
                 self._sent_at[index] = now
-        self.stats.sent += len(batch)
+        self.stats.sent += count
         if self._round:
-            self.stats.retransmitted += len(batch)
+            self.stats.retransmitted += count
+        self._adapt(now, pacer)
         self._receive_until(now)  # a non-blocking look at the receive queue
+
+    def _adapt(self, now: float, pacer: Pacer) -> None:
+        if not self.stats.adaptive:
+            return
+        c = self.transport.counters()
+        delivered = self.stats.received if c.delivered is None else c.delivered
+        # what has left, not what was queued for the sending thread: replies answer those
+        sent = self.stats.sent if c.sent is None else c.sent + c.refused
+        counters = PathCounters(sent, delivered, c.dropped, c.send_errors)
+        rate = self._control.update(now, counters, self._min_rtt or RTT_GUESS)
+        if rate != pacer.rate:
+            pacer.set_rate(rate)
+            self._batch = self._batch_size(rate)
+
+    # --- receiving ---
 
     def _wait(self, until: float) -> None:
         clock = self.transport.clock
@@ -265,21 +376,97 @@ class Engine:
 
     def _receive_until(self, deadline: float, stop_when_done: bool = False) -> None:
         clock = self.transport.clock
-        handle = self._handle
+        vector = self._batcher is not None
         while True:
-            for item in self.transport.receive(deadline):
-                handle(item.packet)
+            got = self.transport.receive(deadline)
+            if len(got):
+                if isinstance(got, list):
+                    if vector and len(got) >= VECTOR_MIN_BATCH:
+                        self._handle_frames(self._vec.frames_from([r.packet for r in got],
+                                                                  got[0].wall_time))
+                    else:
+                        for item in got:
+                            self._decide(item.packet)
+                elif vector:
+                    self._handle_frames(got)
+                else:
+                    for i in range(len(got)):
+                        self._decide(got.packet(i))
             now = clock.now()
             self._progress(now)
+            self._check_stop()
             if now >= deadline or (stop_when_done and self._answered == self._total):
                 return
 
-    def _handle(self, packet: bytes) -> None:
-        hold()  # an interrupt must not fall between marking an endpoint and reporting it
-        try:
-            self._decide(packet)
-        finally:
-            release()
+    def _handle_frames(self, frames: Any) -> None:
+        """A batch of replies: the common ones judged as arrays, the rest one by one."""
+        if len(frames) < VECTOR_MIN_BATCH:
+            for i in range(len(frames)):
+                self._decide(frames.packet(i))
+            return
+        judged = self._batcher.judge(frames)
+        self.stats.received += len(frames) - len(judged.slow)
+        self.stats.stray += judged.stray
+        for row in judged.slow.tolist():
+            self._decide(frames.packet(row))
+        if len(judged.endpoints):
+            self._apply(judged)
+
+    def _apply(self, judged: Any) -> None:
+        """Final verdicts (checked SYN-ACKs and RSTs) for a batch of endpoints."""
+        np, vec = self._np, self._vec
+        endpoints = judged.endpoints
+        keep, first = np.unique(endpoints, return_index=True)
+        if len(keep) < len(endpoints):
+            self.stats.duplicates += len(endpoints) - len(keep)
+            first.sort()
+            endpoints = endpoints[first]
+            rows = first
+        else:
+            rows = np.arange(len(endpoints))
+        known = vec.test_bits(self._decided_bits, endpoints) != 0
+        verdicts, targets, ports = judged.verdicts, judged.targets, judged.ports
+        if known.any():
+            for i in np.flatnonzero(known).tolist():  # a reply for a port decided already
+                row = int(rows[i])
+                self._settle(int(endpoints[i]), int(targets[row]), int(ports[row]), verdicts[row])
+            fresh = np.flatnonzero(~known)
+            endpoints, rows = endpoints[fresh], rows[fresh]
+        if not len(endpoints):
+            return
+        vec.set_bits(self._decided_bits, endpoints)
+        self._answered += len(endpoints)
+        self.stats.matched += len(endpoints)
+        if self._unverified:
+            for index in endpoints.tolist():
+                self._unverified.pop(index, None)
+        if self._sent_at and self._round == 0:
+            now = self.transport.clock.now()
+            for index in endpoints[(endpoints & RTT_SAMPLE_MASK) == 0].tolist():
+                sent_at = self._sent_at.pop(index, None)
+                if sent_at is not None:
+                    self._add_rtt(now - sent_at)
+        on_result = self.on_result
+        if on_result is not None:
+            row_list = rows.tolist()
+            for target, port, row in zip(targets[rows].tolist(), ports[rows].tolist(), row_list):
+                on_result(target, port, verdicts[row])
+
+    def _settle(self, index: int, target: int, port: int, verdict: Verdict) -> None:
+        """A final verdict for an endpoint already decided: it replaces an ICMP one."""
+        previous = self._provisional.get(index)
+        if previous is None or not verdict.beats(previous):
+            self.stats.duplicates += 1
+            return
+        del self._provisional[index]
+        self.stats.matched += 1
+        if self.on_result:
+            self.on_result(target, port, verdict)
+
+    def _add_rtt(self, sample: float) -> None:
+        self._rtt.add(sample)
+        if not self._min_rtt or sample < self._min_rtt:
+            self._min_rtt = sample
 
     def _decide(self, packet: bytes) -> None:
         self.stats.received += 1
@@ -315,7 +502,7 @@ class Engine:
         if self._sent_at:
             sent_at = self._sent_at.pop(index, None)
             if sent_at is not None and self._round == 0:
-                self._rtt.add(self.transport.clock.now() - sent_at)
+                self._add_rtt(self.transport.clock.now() - sent_at)
         self.stats.matched += 1
         if verdict.evidence is Evidence.RESPONSE:
             if self.on_result:
@@ -360,3 +547,4 @@ class Engine:
                 index = byte_i * 8 + bit
                 if index < total and not value >> bit & 1:
                     yield index
+

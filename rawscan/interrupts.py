@@ -1,9 +1,11 @@
-"""Ctrl-C and SIGTERM during a scan, without tearing a result in two.
+"""Ctrl-C, SIGTERM and SIGHUP during a scan: a request to stop, never an exception mid-step.
 
-Python raises KeyboardInterrupt between any two bytecodes. If that fell between the engine
-marking an endpoint as reported and the writers receiving its result, the result would be in
-neither the output nor the resume file's to-do list. So while a scan runs, both signals go
-through handler(), which defers the interrupt until the engine leaves such a section.
+Python raises KeyboardInterrupt between any two bytecodes. Raised inside a queue or lock
+hand-off (the sending thread's) it can deadlock the process or corrupt the lock; raised
+between marking an endpoint as reported and handing its result to the writers, it would lose
+that result from both the output and the resume file. So while a scan runs, these signals
+only set a flag (requested()), which the engine checks at the points where stopping is safe.
+SIGHUP (an SSH session that dropped) is treated as SIGTERM: results are kept and resumable.
 """
 
 from __future__ import annotations
@@ -12,37 +14,26 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-_held = 0
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _pending = False
 
 
 def handler(_signum: int, _frame: object) -> None:
     global _pending
-    if _held:
-        _pending = True
-    else:
-        raise KeyboardInterrupt
+    _pending = True
 
 
-def hold() -> None:
-    """Enter a section an interrupt must not split."""
-    global _held
-    _held += 1
-
-
-def release() -> None:
-    """Leave it; an interrupt that came meanwhile is raised now."""
-    global _held, _pending
-    _held -= 1
-    if _pending and not _held:
-        _pending = False
-        raise KeyboardInterrupt
+def requested() -> bool:
+    """Has a stop been asked for since deferred() began?"""
+    return _pending
 
 
 @contextmanager
 def deferred() -> Iterator[None]:
-    """SIGINT and SIGTERM go through handler() for the duration."""
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    """For the duration, the signals above only set the flag that requested() reads."""
+    global _pending
+    _pending = False
+    previous = {sig: signal.signal(sig, handler) for sig in SIGNALS}
     try:
         yield
     finally:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+BURST_SECONDS = 0.01  # credit saved while busy elsewhere (receiving, building) may be spent later
+BURST_PROBES = 64  # ... but never more probes at once than this: a reply burst above the
+#                     receiver's backlog (1,000 packets on Linux) is dropped at the veth
+
 
 class Pacer:
     def __init__(self, rate: float, start: float) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
-        self.interval = 1.0 / rate
-        # Credit saved while busy elsewhere (receiving, building) may be spent later, but only
-        # up to 10 ms worth, and at least one packet, so a low --rate stays exact.
-        self._credit = max(self.interval, 0.01)
         self._next = start
+        self.set_rate(rate)
+
+    def set_rate(self, rate: float) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.interval = 1.0 / rate
+        # at least one packet, so a low --rate stays exact
+        self._credit = max(self.interval, min(BURST_SECONDS, BURST_PROBES * self.interval))
 
     def next_slot(self) -> float:
         """The earliest time the next packet (or batch) may be sent."""

@@ -37,6 +37,27 @@ PROBE_MODULES: dict[str, Callable[[ScanPlan, Cookie], ProbeModule]] = {
 }
 
 
+HOT_PATH_ENV = "RAWSCAN_HOT_PATH"  # "items" or "numpy": tests and benchmarks pick one
+
+
+def hot_path_choice() -> bool | None:
+    """The numpy path forced on (True) or off (False) by RAWSCAN_HOT_PATH; None: by size."""
+    import os
+
+    return {"numpy": True, "items": False}.get(os.environ.get(HOT_PATH_ENV, ""))
+
+
+def uses_batches(plan: ScanPlan) -> bool:
+    """Will the engine take the numpy path for this plan (so the live transport should
+    receive through a ring)?"""
+    from .engine import VECTOR_MIN_ENDPOINTS
+
+    choice = hot_path_choice()
+    big = len(plan.targets) * len(plan.ports) >= VECTOR_MIN_ENDPOINTS
+    return (plan.scan == "syn" and (big if choice is None else choice)
+            and plan.targets.ranges[-1][1] < 1 << 32 and all(s < 1 << 32 for s in plan.sources))
+
+
 def probe_for(plan: ScanPlan) -> ProbeModule:
     cookie = Cookie(derive_key(plan.seed, "cookie"))
     if len(plan.targets.ranges) == 1:
@@ -62,6 +83,8 @@ def run_scan(
     keep_results: bool = False,
     open_only: bool = False,
     done: bytes | None = None,
+    stop_requested: Callable[[], bool] | None = None,
+    vector: bool | None = None,
 ) -> ScanOutcome:
     """Results stream to the writers and into a compact per-host tally; the full list is kept
     only with keep_results, so memory follows the open ports, not the probes."""
@@ -98,9 +121,11 @@ def run_scan(
         probe=probe, targets=plan.targets, ports=plan.ports, transport=transport,
         options=ScanOptions(rate=plan.rate, retries=plan.retries, timeout=plan.timeout,
                             sources=len(plan.sources),
-                            defeat_icmp_ratelimit=plan.defeat_icmp_ratelimit),
+                            defeat_icmp_ratelimit=plan.defeat_icmp_ratelimit,
+                            max_rate=plan.max_rate,
+                            vector=hot_path_choice() if vector is None else vector),
         order_key=derive_key(plan.seed, "order"), on_result=deliver, on_progress=progress,
-        done=done,
+        done=done, stop_requested=stop_requested,
     )
     try:
         outcome.stats = engine.run()

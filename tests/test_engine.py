@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from scapy.layers.inet import IP, TCP
+
+import rawscan.engine
 
 from rawscan.cookies import Cookie, derive_key
 from rawscan.engine import Engine, ScanOptions
@@ -15,6 +18,13 @@ SRC, DST = ip_to_int("198.18.0.1"), ip_to_int("198.18.0.2")
 LAYOUT = {22: "open", 80: "open", 81: "drop", 82: "admin", 83: "host", 443: "open"}
 EXPECTED = {22: ("open", "syn-ack"), 80: ("open", "syn-ack"), 81: ("filtered", "no-response"),
             82: ("filtered", "admin-prohibited"), 83: ("filtered", "host-prohibited"), 443: ("open", "syn-ack")}
+
+
+@pytest.fixture(autouse=True, params=["per-item", "numpy"])
+def hot_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs on both hot paths: they must decide alike."""
+    monkeypatch.setattr(rawscan.engine, "VECTOR_MIN_ENDPOINTS", 0 if request.param == "numpy" else 1 << 60)
+    return str(request.param)
 
 
 def run(net: SimulatedNetwork, ports: range | list[int], options: ScanOptions = ScanOptions(),
@@ -146,3 +156,37 @@ def test_several_hosts_share_the_permutation() -> None:
     results, _ = run(net, [21, 22, 23], targets=targets)
     assert len(results) == 12
     assert {t for (t, p), v in results.items() if v.state == "open"} == {DST, DST + 1, DST + 2, DST + 3}
+
+
+class RateLimitedIcmp(SimulatedNetwork):
+    """ICMP errors pass Linux's per-destination bucket (burst 6, then 1/s), as from a
+    target whose limit is not lifted."""
+
+    def __init__(self, ports: dict[int, str]) -> None:
+        super().__init__(ports)
+        from simnet import IcmpRateLimit
+
+        self.limit = IcmpRateLimit()
+
+    def send(self, packet: bytes) -> None:
+        before = len(self.pending)
+        super().send(packet)
+        fresh = self.pending[before:]
+        del self.pending[before:]
+        for at, reply in fresh:
+            if reply[9] != 1 or self.limit.allow("scanner", self.clock.now()):  # 1: ICMP
+                self.pending.append((at, reply))
+
+
+def test_a_syn_scan_does_not_sit_out_icmp_rate_limits() -> None:
+    """ICMP error or silence: filtered either way, so no round waits a token period (1 s)
+    for a reason; the ports whose errors were held back say no-response."""
+    layout = {p: "admin" for p in range(1, 41)}
+    results, engine = run(RateLimitedIcmp(layout), range(1, 41), ScanOptions(timeout=1.0))
+    assert {v.state for v in results.values()} == {"filtered"}
+    reasons = [v.reason for v in results.values()]
+    assert reasons.count("admin-prohibited") >= 6  # the burst got through
+    # round 0 waits --timeout (no reply was timed: the sampled probes were held back), the
+    # retry rounds only the RTT floor (0.1 s): a token period each would take > 2 s
+    assert engine.stats.rounds >= 2 and engine.stats.elapsed < 1.0 + 0.15 * engine.stats.rounds
+    assert not engine.stats.icmp_rate_limited

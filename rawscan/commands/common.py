@@ -15,13 +15,14 @@ import typer
 
 from .. import __version__
 from ..errors import RawscanError, one_line
-from ..interrupts import deferred
+from ..interrupts import deferred, requested
 from ..output.options import OutputOptions
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from ..compare import ResultSet
+    from ..engine import ScanStats
     from ..plan import ScanPlan
     from ..results import PortResult
     from ..probes.base import ProbeModule
@@ -141,10 +142,11 @@ def run_and_report(
     )
     progress = ScanProgress(Console(stderr=True), enabled=not options.quiet)
     try:
-        with deferred():  # Ctrl-C and SIGTERM never split a result from its record
+        with deferred():  # Ctrl-C, SIGTERM, SIGHUP: a stop request the engine takes when safe
             if before_scan is not None:
                 before_scan()
             outcome = run_scan(plan, probe, transport, writers, on_progress=progress.update,
+                               stop_requested=requested,
                                keep_results=baseline is not None, open_only=options.open_only,
                                done=done)
     except BaseException:
@@ -162,8 +164,9 @@ def run_and_report(
     console.print(
         f"Probes: {s.sent - s.unsent} sent ({s.retransmitted} retransmitted) in {s.rounds} round(s); "
         f"{s.matched} replies matched, {s.duplicates} duplicate, {s.stray} stray or forged dropped"
-        + (f"; first round sent at {s.send_rate:,.0f} probes/s" if s.send_rate else "")
     )
+    if s.send_rate:
+        console.print(rate_line(s))
     if s.unsent:
         console.print(f"Not sent: {s.unsent} probe(s) were refused by this host (no route to "
                       f"the target, or its firewall): they never left")
@@ -200,6 +203,23 @@ def run_and_report(
     )
     if baseline is not None:
         _report_baseline(console, baseline, outcome.results or [])
+
+
+def rate_line(s: ScanStats) -> str:
+    """What rate the scan went at, and (adaptive) what the path allowed."""
+    line = f"Rate: first round sent at {s.send_rate:,.0f} probes/s"
+    if s.adaptive:
+        line += f"; the path allowed about {s.path_rate:,.0f} probes/s"
+        if s.rate_losses:
+            line += f" (backed off {s.rate_losses} time(s) on loss"
+        else:
+            line += " (no loss seen"
+        line += f"; adaptive, at most {s.max_rate:,.0f}/s)"
+    else:
+        line += " (fixed --rate)"
+    if s.kernel_drops:
+        line += f"; {s.kernel_drops} repl(ies) dropped by this host's kernel before being read"
+    return line
 
 
 def _save_progress(console: Console, path: str, plan: ScanPlan, decided: bytes, force: bool) -> None:

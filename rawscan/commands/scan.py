@@ -38,7 +38,8 @@ def _options(
     ipv6: Annotated[bool, typer.Option("-6", help="Host names resolve to their IPv6 address (default: IPv4). Address literals of both families are always scanned.")] = False,
     all_families: Annotated[bool, typer.Option("--all-families", help="Host names resolve to every IPv4 and IPv6 address they have.")] = False,
     timing: Annotated[Optional[int], typer.Option("-T", min=0, max=5, help="Timing template: 0 paranoid (1 probe/5 min) 1 sneaky (1/15 s) 2 polite (2.5/s) 3 normal (default: 5,000/s, 10 retries, 1 s) 4 aggressive (50,000/s, 6 retries, 1.25 s) 5 insane (200,000/s, 2 retries, 0.3 s); --rate, --retries and --timeout override it.")] = None,
-    rate: Annotated[Optional[float], typer.Option("--rate", min=0.1, help="Probes per second, retransmissions included (default 5,000: -T3). Retry rounds slow down to as little as 1/16 of it while replies are being lost.")] = None,
+    rate: Annotated[Optional[float], typer.Option("--rate", min=0.1, help="A fixed rate: probes per second, retransmissions included. Retry rounds slow down to as little as 1/16 of it while replies are being lost. Default: adaptive (see --max-rate).")] = None,
+    max_rate: Annotated[Optional[float], typer.Option("--max-rate", min=1.0, help="Ceiling of the adaptive rate, which starts low and finds what the path carries (default from -T: 300,000/s at -T3).")] = None,
     retries: Annotated[Optional[int], typer.Option("--retries", min=0, max=50, help="At most this many retransmissions of an unanswered probe (default 10).")] = None,
     timeout: Annotated[Optional[float], typer.Option("--timeout", min=0.0, help="At most this many seconds of waiting for replies after each round's last probe (default 1; less once the round-trip time is measured).")] = None,
     resume_file: Annotated[Optional[str], typer.Option("--resume-file", help="Where an interrupted scan saves its progress for 'rawscan resume' (default: ./rawscan.resume).")] = None,
@@ -75,7 +76,8 @@ udp = _command("udp", "UDP scan with protocol probes: reply -> open, ICMP port u
 def _scan(
     kind: str, *, targets: list[str] | None, ports: str | None, input_list: Path | None,
     exclude: str | None, excludefile: Path | None, allow_large: bool, ipv6: bool,
-    all_families: bool, timing: int | None, rate: float | None, retries: int | None,
+    all_families: bool, timing: int | None, rate: float | None, max_rate: float | None,
+    retries: int | None,
     timeout: float | None, resume_file: str | None, seed: int | None, interface: str | None, source: str | None,
     source_port: int | None, ttl: int, pcap: Path | None, data_hex: str | None,
     data_string: str | None, defeat_icmp_ratelimit: bool, output: OutputOptions,
@@ -115,13 +117,16 @@ def _scan(
     payload_hex = _payload_hex(kind, data_hex, data_string)
     if interface is not None:
         _check_interface(interface)
-    settings = resolve_timing(timing, rate, retries, timeout)
+    if rate is not None and max_rate is not None:
+        raise RawscanError("give --rate (a fixed rate) or --max-rate (an adaptive one's ceiling), not both")
+    settings = resolve_timing(timing, rate, retries, timeout, max_rate)
     rate, retries, timeout = settings.rate, settings.retries, settings.timeout
-    for option, value in (("--rate", rate), ("--timeout", timeout)):
+    for option, value in (("--rate", rate), ("--max-rate", settings.max_rate or 1.0), ("--timeout", timeout)):
         if not math.isfinite(value):  # typer lets 'inf' through min=; inf waits forever
             raise RawscanError(f"{option} must be a finite number, not {value}")
     sources = sources_for(target_set, _sources(source)) if source else None  # bad -S: now
-    confirm_large_scan(len(target_set), len(scan_ports), rate, allow_large, terminal_ask())
+    confirm_large_scan(len(target_set), len(scan_ports), settings.max_rate or rate, allow_large,
+                       terminal_ask())
     require_raw_sockets()
     scan_seed = random_seed() if seed is None else seed
     plan = ScanPlan(
@@ -130,9 +135,17 @@ def _scan(
         source_port=source_port or source_port_for(scan_seed), ttl=ttl, rate=rate,
         retries=retries, timeout=timeout, started=time.time(), argv=tuple(sys.argv[1:]),
         payload_hex=payload_hex, defeat_icmp_ratelimit=defeat_icmp_ratelimit,
-        fixed_source_port=source_port is not None,
+        fixed_source_port=source_port is not None, max_rate=settings.max_rate,
     )
     _run_live(plan, interface, pcap, output, resume_file)
+
+
+def _ring_frame(reply_bytes: int) -> int:
+    """Receive-ring frames that hold reply_bytes after the ring's 80-byte frame header."""
+    size = 128
+    while size < reply_bytes + 80:
+        size *= 2
+    return size
 
 
 def _check_interface(name: str) -> None:
@@ -184,7 +197,10 @@ def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: 
     from ..transports.recording import RecordingTransport
 
     probe = probe_for(plan)
-    transport = LiveTransport(probe.bpf_filter(), interface)
+    from ..scan import uses_batches
+
+    ring = _ring_frame(probe.reply_bytes) if uses_batches(plan) else None
+    transport = LiveTransport(probe.bpf_filter(), interface, ring_frame=ring)
     if pcap is not None:  # opened like the outputs: no links, no foreign file without --force
         from ..output.files import check_output, open_binary_output
         from ..output.options import check_outputs

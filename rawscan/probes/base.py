@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..addresses import addr_to_str
 from ..results import Verdict
@@ -34,6 +34,16 @@ class ProbeModule(ABC):
 
     proto: str  # "tcp" or "udp": the port namespace this module scans
     name: str
+    # Does an ICMP error give a port another state than silence would? (UDP: closed against
+    # open|filtered; SYN: filtered either way, so rate-limited ICMP errors are not waited for.)
+    icmp_decides_state: bool = True
+    reply_bytes: int = 2048  # bytes of a reply that validation and reports may read
+
+    def batcher(self, targets: Any, ports: tuple[int, ...]) -> Any:
+        """A numpy batch builder and judge for this scan (see probes/syn_batch.py), or None
+        where the module has none or the scan does not suit it; the engine then works per
+        item. Called only for large scans: it may import numpy."""
+        return None
 
     @abstractmethod
     def bpf_filter(self) -> str:

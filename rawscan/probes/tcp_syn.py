@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from ..addresses import V6, addr_to_bytes, is_v6
 from ..checksum import ones_sum
@@ -26,7 +27,8 @@ class SynTemplate:
     incremental sums over the template's constant parts)."""
 
     def __init__(self, src: int, ttl: int) -> None:
-        raw = syn_template(src, ttl)  # Scapy's, made in the helper process when there is one
+        raw = syn_template(src, ttl)  # Scapy's bytes, every per-probe field zero
+        self.raw = raw
         self.v6 = is_v6(src)
         if self.v6:
             self._fields = list(_V6_SYN.unpack(raw))
@@ -68,6 +70,16 @@ class SynProbe(ProbeModule):
 
     proto = "tcp"
     name = "tcp-syn"
+    icmp_decides_state = False  # ICMP error or silence: filtered alike
+    reply_bytes = 176  # an ICMPv6 error quoting IPv6 + TCP needs 96; TCP options fit too
+
+    def batcher(self, targets: Any, ports: tuple[int, ...]) -> Any:
+        """IPv4 scans from IPv4 sources go through numpy batches (probes/syn_batch.py)."""
+        if any(s >= V6 for s in self.sources) or not targets.ranges or targets.ranges[-1][1] >= V6:
+            return None
+        from .syn_batch import SynBatcher
+
+        return SynBatcher(self, targets, ports)
 
     def __init__(self, sources: tuple[int, ...], sport: int, cookie: Cookie, ttl: int = 64,
                  sport_span: int = 1) -> None:
@@ -157,6 +169,15 @@ class SynProbe(ProbeModule):
             return None  # no ACK to check, and not a bare SYN or RST
         elif flags & SYN and self._ours(port) and seq == self.cookie(src, dst, port, dport):
             return None  # our own probe, looped back (a scan of our own source ports)
+        verdict = self._verdicts.get((flags & (SYN | RST | ACK)) << 8 | ttl)
+        if verdict is None:
+            verdict = self.verdict_for(flags, ttl)
+            if verdict is None:
+                return None
+        return Reply(src, port, verdict)
+
+    def verdict_for(self, flags: int, ttl: int) -> Verdict | None:
+        """What a reply with these flags and TTL says (cached: replies share a handful)."""
         key = (flags & (SYN | RST | ACK)) << 8 | ttl
         verdict = self._verdicts.get(key)
         if verdict is None:
@@ -167,7 +188,7 @@ class SynProbe(ProbeModule):
                 reason = "bare-reset" if verdict.state == "closed" else verdict.reason
                 verdict = Verdict(verdict.state, reason, Evidence.UNVERIFIED, ttl)
             self._verdicts[key] = verdict
-        return Reply(src, port, verdict)
+        return verdict
 
     def _parse_slow(self, packet: bytes) -> Reply | None:
         """IPv6, IPv4 with options, and ICMP errors."""

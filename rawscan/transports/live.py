@@ -11,18 +11,23 @@ import socket
 import threading
 
 from ..errors import RawscanError
-from .base import Received, SystemClock
+from .base import Counters, Probes, Received, Replies, SystemClock
 from .sendmmsg import RawSender
 
 ETH_P_ALL = 0x0003  # IPv4 and IPv6 on one socket; the BPF filter picks ours
 PACKET_OUTGOING = 4
 PACKET_IGNORE_OUTGOING = 23  # Linux 4.20+: our own probes are not looped back to us
 SOL_PACKET = 263
+PACKET_STATISTICS = 6
 SO_ATTACH_FILTER = 26
 SO_RCVBUFFORCE = 33
 RECV_BUFFER = 32 * 1024 * 1024  # bursts of replies must not overflow while we are sending
 SEND_QUEUE = 4  # batches waiting for the sending thread at most
 DRAIN_MAX = 4096  # per receive() call, so sending is never starved
+RECEIVE_WAIT = 0.05  # longest wait in one receive(): stop requests are seen this soon
+HANDOFF_WAIT = 0.05  # waits on the sending thread are this short, and re-check it lives
+CLOSE_WAIT = 5.0
+INLINE_BATCH = 32  # smaller batches are sent from the caller's thread
 
 
 class PrivilegeError(RawscanError):
@@ -57,10 +62,23 @@ def _attach_bpf(sock: socket.socket, expression: str) -> None:
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(fprog))  # the kernel copies it
 
 
-class LiveTransport:
-    """IPv4 and IPv6 over the host's stack: the kernel routes and resolves neighbours for us."""
+def socket_statistics(sock: socket.socket) -> tuple[int, int]:
+    """PACKET_STATISTICS of a socket without a ring: (packets since the last read, drops);
+    the packets count includes the drops, as the kernel reports it."""
+    import struct
 
-    def __init__(self, bpf_filter: str, interface: str | None = None) -> None:
+    packets, drops = struct.unpack("II", sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+    return packets, drops
+
+
+class LiveTransport:
+    """IPv4 and IPv6 over the host's stack: the kernel routes and resolves neighbours for us.
+
+    ring_frame: receive through a PACKET_RX_RING of frames this long (large scans: replies
+    come back as numpy batches) instead of one recv() per packet."""
+
+    def __init__(self, bpf_filter: str, interface: str | None = None,
+                 ring_frame: int | None = None) -> None:
         self.clock = SystemClock()
         try:
             # SOCK_DGRAM strips the link header whatever the link type (Ethernet, loopback, tun).
@@ -85,13 +103,23 @@ class LiveTransport:
                 self._rx.bind((interface, ETH_P_ALL))  # Python applies htons() itself here
             except OSError as exc:
                 raise RawscanError(f"cannot use interface '{interface}': {exc.strerror}") from None
+        self._ring = None
+        if ring_frame and not self._outgoing_seen:
+            from .rxring import RxRing
+
+            try:
+                self._ring = RxRing(self._rx, frame_size=ring_frame)
+            except OSError:  # no ring here (an old kernel, a locked memory limit): recv()
+                self._ring = None
         self._rx.setblocking(False)
+        self._delivered = 0
+        self._dropped = 0
         self._failure: BaseException | None = None
         self._thread: threading.Thread | None = None
         if os.environ.get("RAWSCAN_SEND_THREAD", "1") == "1":
-            # sendmmsg runs without the GIL: the kernel's share of sending overlaps the
-            # engine's Python work (building the next batch, handling replies)
-            self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=SEND_QUEUE)
+            # sendmmsg runs without the GIL: the kernel's share of sending (on a veth, the
+            # target's work too) overlaps the engine's Python work on the other core
+            self._queue: queue.Queue[Probes | None] = queue.Queue(maxsize=SEND_QUEUE)
             self._thread = threading.Thread(target=self._sending, name="rawscan-send", daemon=True)
             self._thread.start()
 
@@ -113,23 +141,43 @@ class LiveTransport:
     def send(self, packet: bytes) -> None:
         self.send_batch([packet])
 
-    def send_batch(self, packets: list[bytes]) -> None:
-        if self._thread is None:
-            self._send_now(packets)
+    def send_batch(self, packets: Probes) -> None:
+        if self._thread is None or (len(packets) < INLINE_BATCH and not self._queue.unfinished_tasks):
+            self._send_now(packets)  # a few packets: a hand-off to the thread costs more
             return
-        if self._failure is not None:
-            raise self._failure
-        self._queue.put(packets)
+        while True:
+            if self._failure is not None:
+                raise self._failure
+            try:
+                self._queue.put(packets, timeout=HANDOFF_WAIT)
+                return
+            except queue.Full:
+                if not self._thread.is_alive():
+                    raise RawscanError("the sending thread stopped") from None
 
-    @property
-    def refused(self) -> int:
-        """Packets the kernel would not send (no route, local firewall): lost before leaving."""
-        return sum(sender.lost for sender in self._senders.values())
+    def counters(self) -> Counters:
+        refused = sum(sender.lost for sender in self._senders.values())
+        errors = sum(sender.send_errors for sender in self._senders.values())
+        if self._ring is not None:
+            delivered, dropped = self._ring.statistics()
+        else:
+            try:
+                packets, drops = socket_statistics(self._rx)
+            except OSError:
+                packets = drops = 0
+            self._delivered += packets - drops
+            self._dropped += drops
+            delivered, dropped = self._delivered, self._dropped
+        sent = sum(sender.sent for sender in self._senders.values())
+        return Counters(delivered, dropped, errors, refused, sent)
 
     def drain(self) -> None:
         """Return once every batch handed to send_batch has left."""
         if self._thread is not None:
-            self._queue.join()
+            while self._queue.unfinished_tasks and self._thread.is_alive():
+                with self._queue.all_tasks_done:
+                    if self._queue.unfinished_tasks:
+                        self._queue.all_tasks_done.wait(HANDOFF_WAIT)
             if self._failure is not None:
                 raise self._failure
 
@@ -146,7 +194,10 @@ class LiveTransport:
             finally:
                 self._queue.task_done()
 
-    def _send_now(self, packets: list[bytes]) -> None:
+    def _send_now(self, packets: Probes) -> None:
+        if not isinstance(packets, list):
+            self._senders[4].send_rows(packets)  # numpy batches are IPv4 (vector path)
+            return
         if not packets:
             return
         version = packets[0][0] >> 4
@@ -158,8 +209,16 @@ class LiveTransport:
             if part:
                 self._sender(v).send(part)
 
-    def receive(self, deadline: float) -> list[Received]:
-        timeout = max(0.0, deadline - self.clock.now())
+    def receive(self, deadline: float) -> Replies:
+        timeout = min(max(0.0, deadline - self.clock.now()), RECEIVE_WAIT)
+        ring = self._ring
+        if ring is not None:
+            if not ring.ready():
+                if timeout <= 0:
+                    return []
+                select.select([ring], [], [], timeout)
+            frames = ring.read(DRAIN_MAX, self.clock.wall())
+            return frames if frames is not None else []
         ready, _, _ = select.select([self._rx], [], [], timeout)
         if not ready:
             return []
@@ -184,11 +243,19 @@ class LiveTransport:
 
     def close(self) -> None:
         if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(5)
-            self._thread = None
+            thread, self._thread = self._thread, None
+            deadline = self.clock.now() + CLOSE_WAIT
+            while thread.is_alive() and self.clock.now() < deadline:
+                try:
+                    self._queue.put(None, timeout=HANDOFF_WAIT)
+                    break
+                except queue.Full:
+                    continue
+            thread.join(max(0.0, deadline - self.clock.now()))
         for sender in self._senders.values():
             sender.close()
+        if self._ring is not None:
+            self._ring.close()
         self._rx.close()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from .base import Received, Transport
+from .base import Counters, Probes, Replies, Transport, probe_list
 
 LINKTYPE_RAW = 101  # packets start at the IP header; tshark and Wireshark read it
 
@@ -31,23 +31,26 @@ class RecordingTransport:
         self._write(packet, self.clock.wall())
         self._inner.send(packet)
 
-    def send_batch(self, packets: list[bytes]) -> None:
+    def send_batch(self, packets: Probes) -> None:
         wall = self.clock.wall()
-        for packet in packets:
+        for packet in probe_list(packets):
             self._write(packet, wall)
         self._inner.send_batch(packets)
 
-    @property
-    def refused(self) -> int:
-        return int(getattr(self._inner, "refused", 0))
+    def counters(self) -> Counters:
+        return self._inner.counters()
 
     def drain(self) -> None:
         self._inner.drain()
 
-    def receive(self, deadline: float) -> list[Received]:
+    def receive(self, deadline: float) -> Replies:
         received = self._inner.receive(deadline)
-        for item in received:
-            self._write(item.packet, item.wall_time)
+        if isinstance(received, list):
+            for item in received:
+                self._write(item.packet, item.wall_time)
+        else:  # a numpy batch from the receive ring
+            for i in range(len(received)):
+                self._write(received.packet(i), received.wall_time)
         return received
 
     def close(self) -> None:

@@ -1,0 +1,94 @@
+"""The adaptive rate (pure): it finds what a modelled path carries, and takes neither random
+loss nor a silent target for congestion."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from rawscan.congestion import PathCounters, RateController
+
+STEP = 0.001  # seconds per simulated tick
+
+
+def drive(control: RateController, seconds: float, capacity: float | None = None,
+          loss: float = 0.0, answer: float = 1.0, rtt: float = 0.0005,
+          drops_over: float | None = None, seed: int = 1) -> list[float]:
+    """Send at the controller's rate; replies come back one RTT later, through a policer of
+    `capacity` replies/s (None: no policer), random loss and a target answering `answer`
+    of the probes. drops_over: the kernel drops replies above this rate (counted)."""
+    rnd = random.Random(seed)
+    sent = delivered = dropped = 0
+    in_flight: list[tuple[float, int]] = []
+    rates = []
+    now = 0.0
+    credit = 0.0
+    while now < seconds:
+        now += STEP
+        probes = int(control.rate * STEP + rnd.random())
+        sent += probes
+        in_flight.append((now + rtt, probes))
+        arrived = sum(n for t, n in in_flight if t <= now)
+        in_flight = [(t, n) for t, n in in_flight if t > now]
+        replies = sum(1 for _ in range(arrived) if rnd.random() < answer and rnd.random() >= loss)
+        if capacity is not None:
+            credit = min(credit + capacity * STEP, capacity * STEP * 2)
+            passed = min(replies, int(credit))
+            credit -= passed
+            replies = passed
+        if drops_over is not None and replies > drops_over * STEP:
+            dropped += replies - int(drops_over * STEP)
+            replies = int(drops_over * STEP)
+        delivered += replies
+        rates.append(control.update(now, PathCounters(sent, delivered, dropped, 0), rtt))
+    return rates
+
+
+def test_a_clean_path_ramps_to_the_ceiling_quickly() -> None:
+    control = RateController(5000, 300_000, 1000)
+    rates = drive(control, 0.5)
+    assert control.losses == 0
+    reached = next(i for i, r in enumerate(rates) if r >= 300_000) * STEP
+    assert reached < 0.25  # doubling per window from 5,000/s
+
+
+def test_a_policer_is_found_and_stayed_near() -> None:
+    control = RateController(5000, 300_000, 1000)
+    rates = drive(control, 3.0, capacity=20_000)
+    later = rates[len(rates) // 2 :]
+    mean = sum(later) / len(later)
+    assert control.losses > 0
+    assert 10_000 < mean < 26_000, mean
+    assert 12_000 < control.path_rate < 24_000
+
+
+def test_kernel_drops_back_off_at_once() -> None:
+    control = RateController(5000, 300_000, 1000)
+    drive(control, 1.0, drops_over=50_000)
+    assert control.losses > 0 and control.rate < 80_000
+
+
+def test_random_loss_is_not_congestion() -> None:
+    control = RateController(5000, 300_000, 1000)
+    drive(control, 1.0, loss=0.05)
+    assert control.losses <= 1 and control.rate > 200_000
+
+
+def test_a_mostly_silent_target_does_not_hold_the_rate_down() -> None:
+    control = RateController(5000, 300_000, 1000)
+    drive(control, 1.0, answer=0.001)
+    assert control.losses == 0 and control.rate == 300_000
+
+
+@pytest.mark.parametrize("start", [1.0, 5000.0])
+def test_a_fixed_rate_never_moves(start: float) -> None:
+    control = RateController(start, start, 1000, adaptive=False)
+    rates = drive(control, 0.3, capacity=500)
+    assert set(rates) == {start}
+
+
+def test_never_below_the_floor_nor_above_the_ceiling() -> None:
+    control = RateController(5000, 50_000, 2000)
+    rates = drive(control, 2.0, capacity=100)
+    assert min(rates) >= 2000 and max(rates) <= 50_000
