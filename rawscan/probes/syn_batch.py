@@ -84,17 +84,22 @@ class SynBatcher:
         cookie, sources = self.probe.cookie, self.probe.sources
         table = self.host_values
         if table is None:
-            return np.array([cookie.host(sources[s], int(t)) for s, t in
-                             zip(src_rows.tolist(), targets.tolist())], dtype=np.uint32)
+            values = np.empty(len(targets), dtype=np.uint32)
+            for s in np.unique(src_rows).tolist():
+                rows = np.flatnonzero(src_rows == s)
+                raw = cookie.host_values(sources[s], targets[rows].tolist())
+                values[rows] = np.frombuffer(raw, dtype=">u4")
+            return values
         values = table[src_rows, hosts]
         missing = np.flatnonzero(values == 0)
         if len(missing):
-            for i in missing.tolist():
-                s, h = int(src_rows[i]), int(hosts[i])
-                value = table[s, h]
-                if not value:
-                    value = table[s, h] = cookie.host(sources[s], int(targets[i]))
-                values[i] = value
+            for s in np.unique(src_rows[missing]).tolist():
+                rows = missing[src_rows[missing] == s]
+                raw = cookie.host_values(sources[s], targets[rows].tolist())
+                fresh = np.frombuffer(raw, dtype=">u4").astype(np.uint32)
+                # a true 0 stays 0 (then recomputed each time: harmless, once in 2**32)
+                table[s, hosts[rows]] = fresh
+                values[rows] = fresh
         return values
 
     def build(self, endpoints: np.ndarray, attempt: int) -> np.ndarray:
