@@ -125,3 +125,85 @@ def test_damaged_corpus_copies_read_or_fail_cleanly(tmp_path: Path) -> None:
             except (Exception, Hung) as exc:  # collect them all, report once
                 failures.append(f"{path.name} [{label}]: {type(exc).__name__}: {exc}")
     assert not failures, "\n".join(failures[:20])
+
+
+# --- the bulk reader (rawscan analyze): batches parsed with numpy ------------------------
+
+
+def read_bulk(path: Path) -> tuple[list[tuple[int, float, bytes]], str | None]:
+    """Packets as rawscan analyze reads them (batches of BATCH_BYTES, link headers stripped
+    in bulk), and the CaptureError message it ends with, if any."""
+    from rawscan.analyze.batches import columns
+    from rawscan.capture import BATCH_BYTES, CaptureDamaged, open_capture
+
+    got: list[tuple[int, float, bytes]] = []
+    try:
+        capture = open_capture(str(path), BATCH_BYTES)
+    except CaptureError as exc:
+        return got, str(exc)
+    try:
+        for batch in capture.batches:
+            cols = columns(batch, capture.pcap)
+            got += [(n, t, cols.packet(i)) for i, (n, t) in
+                    enumerate(zip(cols.numbers.tolist(), cols.times.tolist()))]
+    except CaptureDamaged as exc:
+        return got, str(exc.truncated(str(path), len(got)))
+    finally:
+        capture.close()
+    return got, None
+
+
+def read_each(path: Path) -> tuple[list[tuple[int, float, bytes]], str | None]:
+    got: list[tuple[int, float, bytes]] = []
+    try:
+        for p in read_ip_packets(str(path)):
+            got.append((p.number, p.time, p.ip))
+    except CaptureError as exc:
+        return got, str(exc)
+    return got, None
+
+
+def analyze_bulk(path: Path) -> None:
+    """The whole analysis pass: a result, or the one clean error a damaged capture gives."""
+    from rawscan.analyze.flows import FlowAnalyzer
+    from rawscan.capture import BATCH_BYTES, CaptureTruncated, open_capture
+
+    try:
+        capture = open_capture(str(path), BATCH_BYTES)
+    except CaptureError:
+        return
+    try:
+        FlowAnalyzer().feed_capture(capture)
+    except CaptureTruncated as exc:
+        assert str(exc) and "\n" not in str(exc)
+
+
+@pytest.mark.skipif(not FILES, reason=f"tcpdump test corpus not found at {CORPUS}")
+def test_the_bulk_reader_takes_every_corpus_file_as_read_ip_packets_does() -> None:
+    """Frame numbers, times and bytes of every IP packet, and the error, are the same; the
+    analysis pass over each file gives a result or a clean error."""
+    differ: list[str] = []
+    for path in FILES:
+        with deadline(PER_FILE_SECONDS):
+            if read_bulk(path) != read_each(path):
+                differ.append(path.name)
+            analyze_bulk(path)
+    assert not differ, differ[:20]
+
+
+@pytest.mark.skipif(not FILES, reason=f"tcpdump test corpus not found at {CORPUS}")
+def test_damaged_corpus_copies_read_in_bulk_as_one_at_a_time(tmp_path: Path) -> None:
+    target = tmp_path / "damaged"
+    differ: list[str] = []
+    for path in FILES[::5]:  # a fifth of the corpus: the per-packet test above takes all
+        data = path.read_bytes()
+        if len(data) < 8:
+            continue
+        rng = random.Random(path.name)
+        for label, damaged in mutations(data, rng):
+            target.write_bytes(damaged)
+            with deadline(PER_FILE_SECONDS):
+                if read_bulk(target) != read_each(target):
+                    differ.append(f"{path.name} [{label}]")
+                analyze_bulk(target)
+    assert not differ, differ[:20]

@@ -218,7 +218,8 @@ class FlowAnalyzer:
         ep, st, verdicts = obs.endpoints, obs.stats, obs.verdicts
         erows, everdict, eflags, eprobes = ep.index, ep.verdict, ep.flags, ep.probes
         eprobe_ref, ereply_ref = ep.probe_ref, ep.reply_ref
-        erows_get = erows.get
+        erows_get, erows_setdefault = erows.get, erows.setdefault
+        row_shift = ROW_SHIFT
         # Rows for this batch's new endpoints exist ahead (trimmed at the end), so a new
         # endpoint costs a counter, not five appends.
         nrows = len(everdict)
@@ -294,14 +295,13 @@ class FlowAnalyzer:
                                 else:
                                     dups += 1
                                 continue
-                        row = erows_get(ekey, -1)
-                        if row < 0:  # a new endpoint
-                            row = erows[ekey] = nrows
+                        row = erows_setdefault(ekey, nrows)
+                        if row == nrows:  # a new endpoint
                             nrows += 1
                         else:
                             retrans += 1
                     else:
-                        row = flow >> ROW_SHIFT
+                        row = flow >> row_shift
                         retrans += 1
                     probes += 1
                     eprobes[row] += 1
@@ -310,7 +310,7 @@ class FlowAnalyzer:
                     if len(tcp_new) >= generation_max:
                         tcp_old, tcp_new = tcp_new, {}
                         tcp_get, tcp_old_pop = tcp_new.get, tcp_old.pop
-                    tcp_new[key] = (row << ROW_SHIFT) | seq
+                    tcp_new[key] = (row << row_shift) | seq
                     if src != last_src:
                         last_src, srow = src, source_row(src, t)
                     if t > last_seen[srow]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from ..addresses import V6, addr_to_str
 from ..ports import port_class
-from ..results import Verdict
+from ..results import PortResult, Verdict
 from ..services import service_name
 from .flows import Observations
 from .report import SILENCE, ObservedPort
@@ -219,6 +219,35 @@ def results(
     return out
 
 
+_SLOTS = [PortResult.__dict__[f.name].__set__ for f in fields(PortResult)]  # slot descriptors
+
+
+def _port_result(values: tuple) -> PortResult:
+    """PortResult(*values) without the frozen __init__'s per-field object.__setattr__."""
+    r = PortResult.__new__(PortResult)
+    for put, value in zip(_SLOTS, values):
+        put(r, value)
+    return r
+
+
+def table_results(ordered: Ordered, start: int, stop: int, names: dict[int, str]) -> list[PortResult]:
+    """The PortResults a host table shows for endpoints [start, stop) (what results() gives,
+    without the analysis fields)."""
+    table = ordered.obs.verdicts.table
+    targets = ordered.targets
+    out = []
+    last, ip = -1, ""
+    for target_i, udp, port, code in zip(ordered.target[start:stop].tolist(), ordered.udp[start:stop].tolist(),
+                                         ordered.port[start:stop].tolist(), ordered.code[start:stop].tolist()):
+        if target_i != last:
+            last, ip = target_i, addr_to_str(targets[target_i])
+        proto = PROTO_NAMES[udp]
+        v: Verdict = table[code] or SILENCE[proto]  # type: ignore[assignment]
+        out.append(_port_result((ip, proto, port, v.state, v.reason, v.ttl, service_name(port, proto),
+                                 names.get(targets[target_i]))))
+    return out
+
+
 class JsonLines:
     """ObservedPort.as_dict() lines, as the JSON Lines writer encodes them, for a whole range
     of endpoints at once: the part that depends on (protocol, port, verdict) is made once."""
@@ -230,7 +259,6 @@ class JsonLines:
         self._captures = [json.dumps(c) for c in captures] if captures else None
         self._open_only = open_only
         self._middles: dict[int, str] = {}
-        self._ips: dict[int, str] = {}
         table = ordered.obs.verdicts.table
         self._open = np.array([v is not None and v.state in ("open", "open|filtered") for v in table])
 
@@ -288,10 +316,7 @@ class JsonLines:
                                                            reply.tolist(), probe_cap, reply_cap)])
 
     def _head(self, target: int) -> str:
-        ip = self._ips.get(target)
-        if ip is None:
-            ip = self._ips[target] = addr_to_str(target)
-        return f'{{"ip":{json.dumps(ip)},'
+        return f'{{"ip":"{addr_to_str(target)}",'  # an address has nothing to escape
 
     def _host(self, target: int) -> str:
         name = self._names.get(target)

@@ -134,17 +134,21 @@ def parse(cols: Columns, frame_base: int) -> Parsed:
     index = np.arange(n)
     for kind in range(KINDS):
         chosen = np.flatnonzero(fast & (kinds == kind)) if kind >= PROBE else index[:0]
-        values = _fast_fields(kind, f, rows, chosen, lengths) if len(chosen) else []
+        values = _fast_fields(kind, f, rows, chosen, lengths) if len(chosen) else iter(())
         parsed.fields.append(_in_order(chosen, values, slow_fields[kind]))
     return parsed
 
 
-def _fast_fields(kind: int, f: np.ndarray, rows: np.ndarray, chosen: np.ndarray, lengths: np.ndarray) -> list[tuple]:
-    g = f[chosen]
-    key = g["key"].tolist()
+def _fast_fields(kind: int, f: np.ndarray, rows: np.ndarray, chosen: np.ndarray, lengths: np.ndarray) -> Iterator[tuple]:
+    """The kind's fields for the bulk-parsed rows `chosen`, as a lazy zip (the loop unpacks
+    each tuple at once, so zip reuses it)."""
+    def take(name: str) -> list:
+        return f[name][chosen].tolist()
+
+    key = take("key")
     index = chosen.tolist()
     if kind == PROBE or kind == UDP:
-        src = g["src"].tolist()
+        src = take("src")
         picked = rows[chosen]
         ends = np.empty((len(chosen), 11), np.uint8)  # endpoint_bytes: src, dst, udp, dport
         ends[:, :8] = picked[:, 12:20]
@@ -152,29 +156,30 @@ def _fast_fields(kind: int, f: np.ndarray, rows: np.ndarray, chosen: np.ndarray,
         ends[:, 9:] = picked[:, 22:24]
         ekey = ends.view("V11")[:, 0].tolist()
         if kind == PROBE:
-            return list(zip(key, g["sp"].tolist(), g["dp"].tolist(), g["seq"].tolist(), src, ekey, index))
+            return zip(key, take("sp"), take("dp"), take("seq"), src, ekey, index)
         rkey = np.ascontiguousarray(picked[:, _REVERSED]).view("V12")[:, 0].tolist()
-        verdict = (g["ttl"].astype(np.int64) | UDP_VERDICT).tolist()
-        return list(zip(rkey, key, src, g["dst"].tolist(), g["sp"].tolist(), verdict, ekey, index))
-    flags = g["flags"]
-    payload = ((np.where(g["tot"] > 0, g["tot"], lengths[chosen]).astype(np.int64)
-                - 20 - ((g["off"] >> 4).astype(np.int64) << 2)) > 0).tolist()
+        verdict = (f["ttl"][chosen].astype(np.int64) | UDP_VERDICT).tolist()
+        return zip(rkey, key, src, take("dst"), take("sp"), verdict, ekey, index)
+    flags = f["flags"][chosen]
+    tot = f["tot"][chosen]
+    payload = ((np.where(tot > 0, tot, lengths[chosen]).astype(np.int64)
+                - 20 - ((f["off"][chosen] >> 4).astype(np.int64) << 2)) > 0).tolist()
     if kind == FOLLOW:
-        return list(zip(key, flags.tolist(), payload))
+        return zip(key, flags.tolist(), payload)
     rkey = np.ascontiguousarray(rows[chosen][:, _REVERSED]).view("V12")[:, 0].tolist()
-    verdict = ((flags & (SYN | RST | ACK)).astype(np.int64) << 8 | g["ttl"]).tolist()
-    return list(zip(rkey, key, g["src"].tolist(), g["dst"].tolist(), g["sp"].tolist(), g["ack"].tolist(),
-                    flags.tolist(), verdict, payload, index))
+    verdict = ((flags & (SYN | RST | ACK)).astype(np.int64) << 8 | f["ttl"][chosen]).tolist()
+    return zip(rkey, key, take("src"), take("dst"), take("sp"), take("ack"), flags.tolist(), verdict,
+               payload, index)
 
 
-def _in_order(chosen: np.ndarray, fast: list[tuple], slow: list[tuple[int, tuple]]) -> Iterator[tuple]:
+def _in_order(chosen: np.ndarray, fast: Iterator[tuple], slow: list[tuple[int, tuple]]) -> Iterator[tuple]:
     """The kind's fields in packet order: the bulk-parsed and the one-at-a-time ones merged."""
     if not slow:
-        return iter(fast)
-    if not fast:
+        return fast
+    if not len(chosen):
         return iter([values for _i, values in slow])
     order = np.argsort(np.concatenate([chosen, np.array([i for i, _v in slow])]), kind="stable")
-    both = fast + [values for _i, values in slow]
+    both = list(fast) + [values for _i, values in slow]
     return iter([both[j] for j in order.tolist()])
 
 

@@ -215,7 +215,7 @@ def _report(
     import numpy as np
 
     from ..addresses import addr_to_str
-    from ..analyze.ordered import JsonLines, host_runs, results, silent_hosts
+    from ..analyze.ordered import JsonLines, host_runs, results, silent_hosts, table_results
     from ..analyze.report import scanner_line
     from ..output.jsonl import JsonLinesWriter
     from ..output.table import render
@@ -243,14 +243,17 @@ def _report(
             wanted = np.ones(len(starts), bool)
         else:
             wanted = shown if tables else np.zeros(len(starts), bool)
-        group: list[ObservedPort] = []
+        group: list[PortResult] = []
         for (a, b), want, show in zip(zip(starts.tolist(), stops.tolist()), wanted.tolist(), shown.tolist()):
             if not want:
                 continue
-            host = results(ordered, a, b, scanner, captures, names)
-            for result in host:
-                for writer in record_writers:
-                    writer.write(result)
+            if record_writers:
+                host: list[PortResult] = results(ordered, a, b, scanner, captures, names)  # type: ignore[assignment]
+                for result in host:
+                    for writer in record_writers:
+                        writer.write(result)  # type: ignore[arg-type]
+            else:
+                host = table_results(ordered, a, b, names)
             if tables and show:
                 group += host
                 if len(group) >= HOSTS_CHUNK:
