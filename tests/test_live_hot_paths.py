@@ -18,13 +18,19 @@ pytestmark = [
     pytest.mark.skipif(lab_unavailable_reason() is not None, reason=str(lab_unavailable_reason())),
 ]
 
-SYN_6000 = SynLayout(
-    ports=range(1, 6001),
-    open=(22, 80, 443) + tuple(range(100, 6001, 211)),
-    drop=(23,) + tuple(range(111, 6001, 307)),
-    admin=(25,) + tuple(range(113, 6001, 401)),
-    host=(53,) + tuple(range(117, 6001, 503)),
-)
+def _groups() -> dict[str, tuple[int, ...]]:
+    """Every reply kind spread over 1-6000, each port in one group only."""
+    taken: set[int] = set()
+    groups = {}
+    for name, first, start, step in (("open", (22, 80, 443), 100, 211), ("drop", (23,), 111, 307),
+                                     ("admin", (25,), 113, 401), ("host", (53,), 117, 503)):
+        ports = tuple(p for p in (*first, *range(start, 6001, step)) if p not in taken)
+        taken.update(ports)
+        groups[name] = ports
+    return groups
+
+
+SYN_6000 = SynLayout(ports=range(1, 6001), **_groups())
 RATE_LINE = re.compile(r"Rate: first round sent at ([\d,]+) probes/s; the path allowed about "
                        r"([\d,]+) probes/s")
 

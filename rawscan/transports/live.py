@@ -53,10 +53,7 @@ class _SockFprog(ctypes.Structure):
 def _attach_bpf(sock: socket.socket, expression: str) -> None:
     from ..crafting import compile_bpf
 
-    try:
-        length, instructions = compile_bpf(expression)
-    except Exception as exc:  # libpcap missing or filter rejected: validation still protects us
-        raise RawscanError(f"cannot compile the capture filter ({exc}); is libpcap installed?")
+    length, instructions = compile_bpf(expression)  # RawscanError naming the cause if not
     program = ctypes.create_string_buffer(instructions, len(instructions))
     fprog = _SockFprog(length, ctypes.cast(program, ctypes.c_void_p))
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(fprog))  # the kernel copies it
