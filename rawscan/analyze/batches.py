@@ -42,6 +42,10 @@ class Columns:
     def packet(self, i: int) -> bytes:
         return self.buf[int(self.starts[i]) : int(self.ends[i])]
 
+    def packet_at(self, frame: int) -> bytes:
+        """The packet of this frame number (frames grow along a batch)."""
+        return self.packet(int(np.searchsorted(self.numbers, frame)))
+
 
 def _windows(buf: bytes) -> np.ndarray:
     """A (len(buf), WINDOW) view: row p is buf[p : p + WINDOW], zero-padded."""

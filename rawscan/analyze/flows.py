@@ -31,7 +31,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..capture import CapturedPacket
 from ..classify import classify_icmp, classify_icmp6, classify_tcp, classify_udp_response
@@ -60,6 +60,7 @@ STAGE_CONNECTED = 2 << 32
 STAGES = 3 << 32
 ROW_SHIFT = 34  # a TCP flow is row << 34 | stage << 32 | probe sequence number
 PACKETS_BATCH = 4096  # CapturedPackets taken together by feed()
+FRAME_MASK = (1 << FRAME_BITS) - 1
 
 
 class SeedCheck:
@@ -121,7 +122,7 @@ class FlowAnalyzer:
         self._udp: tuple[dict[bytes, int], dict[bytes, int]] = ({}, {})
         self._horizon = float("-inf")  # capture time at which the generations turn over
         self._cache: dict[object, int] = {}  # classifier inputs -> verdict code
-        self._probe_sports: set[int] = set()  # source ports TCP probes came from
+        self._probe_ports: Any = None  # numpy bool by port: source ports TCP probes came from
         self._file_last = 0.0  # time of the last packet of the file being read that counted
 
     def feed(
@@ -186,7 +187,11 @@ class FlowAnalyzer:
         """One batch. `done`: [packets, IP bytes] of this file so far, for tick()."""
         from .packets import parse
 
-        parsed = parse(cols, file_no << FRAME_BITS)
+        if self._probe_ports is None:
+            import numpy as np
+
+            self._probe_ports = np.zeros(1 << 16, bool)
+        parsed = parse(cols, file_no << FRAME_BITS, self._probe_ports)
         st = self.observations.stats
         st.ipv6 += parsed.ipv6
         st.fragments += parsed.fragments
@@ -226,10 +231,6 @@ class FlowAnalyzer:
         ahead: int = p.new_rows  # type: ignore[attr-defined]
         for column in (everdict, eflags, eprobes, eprobe_ref, ereply_ref):
             column.frombytes(bytes(ahead * column.itemsize))
-        # Every probe's source port, taken ahead: the set only spares most SYNs the reverse
-        # lookup, whose flow can exist only if a probe from that port made it.
-        probe_sports = self._probe_sports
-        probe_sports.update(p.probe_sports)  # type: ignore[attr-defined]
         strength, table = verdicts.strength, verdicts.table
         source_row, last_seen = obs.sources.row, obs.sources.last
         tcp_new, tcp_old = self._tcp
@@ -266,23 +267,24 @@ class FlowAnalyzer:
 
                 if kind == PROBE:
                     # The first SYN of a flow, or a retransmission of it.
-                    key, sp, dp, seq, src, ekey, i = next_probe()
+                    key, may_answer, seq, src, ekey = next_probe()
                     flow = tcp_get(key)
                     if flow is None:
                         flow = tcp_old_pop(key, None)
                     if flow is None:
                         # A bare SYN can also answer a pending probe (split handshake): it
-                        # then goes to a port probes came from (a set lookup spares most
-                        # SYNs the two dict lookups).
-                        if dp in probe_sports:
+                        # then goes to a port probes came from (a flag by port spares most
+                        # SYNs the two dict lookups: the flow exists only if a probe from
+                        # that port made it).
+                        if may_answer:
                             rkey = reverse_key(key)
                             rflow = tcp_new.get(rkey)
                             if rflow is None:
                                 rflow = tcp_old.get(rkey)
                             if rflow is not None and (rflow & SEQ_MASK) != seq:
                                 row = rflow >> ROW_SHIFT
-                                packet = cols.packet(i)
-                                dst = _address(key, 1)
+                                packet = cols.packet_at(ref & FRAME_MASK)
+                                dst, sp = _address(key, 1), int.from_bytes(key[-4:-2], "big")
                                 if dst in tcp_checked and not check.valid(packet, src, sp):  # type: ignore[union-attr]
                                     forged += 1
                                     continue

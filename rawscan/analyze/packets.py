@@ -9,7 +9,8 @@ headers) is parsed one at a time by `_parse_one` into the same fields: its keys 
 the same way from the same header bytes, so both paths meet in one flow table.
 
 Kinds, in the order flows.py tests them:
-  PROBE   TCP SYN without ACK          (key, sport, dport, seq, src, endpoint key, index)
+  PROBE   TCP SYN without ACK          (key, may answer, seq, src, endpoint key): "may answer"
+          when its destination port is one a TCP probe came from (a split handshake's SYN)
   TIME    reaches the capture clock but is nothing else (cut after the IP header, other
           protocols, ICMP that is not an error)
   REPLY   TCP SYN-ACK, RST (any with SYN or RST that is not a probe)
@@ -76,7 +77,6 @@ class Parsed:
     fragments: int = 0
     cut: int = 0
     new_rows: int = 0  # at most this many new endpoints (probes and datagrams)
-    probe_sports: list[int] = field(default_factory=list)  # source ports of the TCP probes
     slow: list[int] = field(default_factory=list)  # rows parsed one at a time
 
 
@@ -93,8 +93,11 @@ def reverse_key(key: bytes) -> bytes:
     return key[half : 2 * half] + key[:half] + key[-2:] + key[-4:-2]
 
 
-def parse(cols: Columns, frame_base: int) -> Parsed:
-    """Classify every packet of the batch; frames are frame_base | frame number."""
+def parse(cols: Columns, frame_base: int, probe_ports: np.ndarray) -> Parsed:
+    """Classify every packet of the batch; frames are frame_base | frame number.
+    probe_ports (bool, by port) gets the source ports of the batch's TCP probes marked
+    first: a probe "may answer" if its destination port is marked (a superset of the ports
+    earlier probes came from, which is all the matcher needs to skip the reverse lookup)."""
     rows = cols.rows
     n = len(cols)
     lengths = cols.ends - cols.starts
@@ -128,18 +131,24 @@ def parse(cols: Columns, frame_base: int) -> Parsed:
     parsed.times = cols.times[live].tolist()
     parsed.frames = frames[live].tolist()
     parsed.new_rows = int(np.count_nonzero((kinds == PROBE) | (kinds == UDP)))
-    parsed.probe_sports = np.unique(f["sp"][fast & (kinds == PROBE)]).tolist()
-    parsed.probe_sports += [values[1] for _i, values in slow_fields[PROBE]]
+    fast_probes = fast & (kinds == PROBE)
+    probe_ports[f["sp"][fast_probes]] = True
+    slow_probes = slow_fields[PROBE]
+    if slow_probes:
+        probe_ports[[values[1] for _i, values in slow_probes]] = True
+        slow_fields[PROBE] = [(i, (key, bool(probe_ports[dp]), seq, src, ekey))
+                              for i, (key, _sp, dp, seq, src, ekey) in slow_probes]
 
     index = np.arange(n)
     for kind in range(KINDS):
         chosen = np.flatnonzero(fast & (kinds == kind)) if kind >= PROBE else index[:0]
-        values = _fast_fields(kind, f, rows, chosen, lengths) if len(chosen) else iter(())
+        values = _fast_fields(kind, f, rows, chosen, lengths, probe_ports) if len(chosen) else iter(())
         parsed.fields.append(_in_order(chosen, values, slow_fields[kind]))
     return parsed
 
 
-def _fast_fields(kind: int, f: np.ndarray, rows: np.ndarray, chosen: np.ndarray, lengths: np.ndarray) -> Iterator[tuple]:
+def _fast_fields(kind: int, f: np.ndarray, rows: np.ndarray, chosen: np.ndarray, lengths: np.ndarray,
+                 probe_ports: np.ndarray) -> Iterator[tuple]:
     """The kind's fields for the bulk-parsed rows `chosen`, as a lazy zip (the loop unpacks
     each tuple at once, so zip reuses it)."""
     def take(name: str) -> list:
@@ -156,7 +165,7 @@ def _fast_fields(kind: int, f: np.ndarray, rows: np.ndarray, chosen: np.ndarray,
         ends[:, 9:] = picked[:, 22:24]
         ekey = ends.view("V11")[:, 0].tolist()
         if kind == PROBE:
-            return zip(key, take("sp"), take("dp"), take("seq"), src, ekey, index)
+            return zip(key, probe_ports[f["dp"][chosen]].tolist(), take("seq"), src, ekey)
         rkey = np.ascontiguousarray(picked[:, _REVERSED]).view("V12")[:, 0].tolist()
         verdict = (f["ttl"][chosen].astype(np.int64) | UDP_VERDICT).tolist()
         return zip(rkey, key, src, take("dst"), take("sp"), verdict, ekey, index)
@@ -230,7 +239,7 @@ def _parse_one(b: bytes, i: int, parsed: Parsed) -> tuple[int, tuple | None]:
             sp, dp, seq, ack, off, flags = _TCP.unpack_from(b, ihl)
         key = flow_key(src, dst, sp, dp)
         if flags & SYN and not flags & ACK:
-            return PROBE, (key, sp, dp, seq, src, endpoint_bytes(src, dst, 0, dp), i)
+            return PROBE, (key, sp, dp, seq, src, endpoint_bytes(src, dst, 0, dp))  # see parse()
         payload = (tot or n) - ihl - ((off >> 4) << 2) > 0  # payload: IP length, not caplen
         if flags & (SYN | RST):
             verdict = (flags & (SYN | RST | ACK)) << 8 | ttl
