@@ -9,12 +9,12 @@ namedtuple and parses options for every packet. Here every length is checked aga
 before anything is read, damage is reported with its frame number and byte offset, and the
 per-packet path is one struct unpack, a link-header check and a slice.
 
-Speed, measured on a generated 200k-packet Ethernet/IPv4/TCP capture (one core of a shared
-2-vCPU VM, CPU time, best of 10): pcap 0.7M packets/s, pcapng 0.6M/s, gzip'd pcap 0.75M/s
-(Scapy's RawPcapReader, without any link-layer work: 0.5M/s and 0.2M/s). About a third of
-the per-packet time is building the frozen CapturedPacket; yielding plain tuples measured
-1.1M/s, should a bulk analyzer ever need that. Memory stays constant: one 64 KiB read chunk
-plus at most one record or block (capped).
+Both formats are read in batches over one buffer (open_capture): a pcap batch is the record
+offsets found in the buffer (the only per-record Python work is reading each length), a
+pcapng batch the IP packets' offsets, frame numbers and times. read_ip_packets makes a
+CapturedPacket of each; rawscan analyze parses whole batches with numpy (analyze/batches.py)
+and reads ahead BATCH_BYTES at a time. Memory stays constant: one buffer (64 KiB chunks, or
+BATCH_BYTES when reading ahead) plus at most one record or block (capped).
 """
 
 from __future__ import annotations
@@ -337,6 +337,7 @@ def open_capture(path: str, ahead: int = 0) -> Capture:
             raise CaptureError(f"'{path}' is not a pcap or pcapng capture") from None
         magic = buf[:4]
         pcap: PcapFormat | None = None
+        gen: Generator[Batch | None, None, None]
         if magic in _PCAP_MAGICS:
             endian, divisor = _PCAP_MAGICS[magic]
             if len(buf) < 24:

@@ -142,8 +142,8 @@ def parse(cols: Columns, frame_base: int, probe_ports: np.ndarray) -> Parsed:
     index = np.arange(n)
     for kind in range(KINDS):
         chosen = np.flatnonzero(fast & (kinds == kind)) if kind >= PROBE else index[:0]
-        values = _fast_fields(kind, f, rows, chosen, lengths, probe_ports) if len(chosen) else iter(())
-        parsed.fields.append(_in_order(chosen, values, slow_fields[kind]))
+        bulk = _fast_fields(kind, f, rows, chosen, lengths, probe_ports) if len(chosen) else iter(())
+        parsed.fields.append(_in_order(chosen, bulk, slow_fields[kind]))
     return parsed
 
 

@@ -181,7 +181,7 @@ def main() -> None:
         # waits for): every host's table; the same with -oJ; the summaries only with -oJ.
         out = Path(tmp) / "out.jsonl"
         rawscan = [sys.executable, "-m", "rawscan", "analyze", str(path), "-q"]
-        runs = (("every host's table", []), ("every host's table + -oJ", ["-oJ", str(out)]),
+        runs: tuple[tuple[str, list[str]], ...] = (("every host's table", []), ("every host's table + -oJ", ["-oJ", str(out)]),
                 ("--scanners-only + -oJ", ["--scanners-only", "-oJ", str(out)]))
         for label, extra in runs:
             seconds, rss, code = _median_run(rawscan + extra, args.runs)

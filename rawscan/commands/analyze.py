@@ -222,8 +222,8 @@ def _report(
 
     labels = {addr_to_str(a): f"{n} ({addr_to_str(a)})" for a, n in names.items()}
     captures = paths if len(paths) > 1 else None
-    json_writers = [w for w in writers if isinstance(w, JsonLinesWriter)]
-    record_writers = [w for w in writers if not isinstance(w, JsonLinesWriter)]
+    json_writers: list[JsonLinesWriter] = [w for w in writers if isinstance(w, JsonLinesWriter)]
+    record_writers: list[ResultWriter] = [w for w in writers if not isinstance(w, JsonLinesWriter)]
     lines = JsonLines(ordered, names, captures, open_only)
     for summary in scanners:
         console.print(scanner_line(summary))
@@ -250,8 +250,8 @@ def _report(
             if record_writers:
                 host: list[PortResult] = results(ordered, a, b, scanner, captures, names)  # type: ignore[assignment]
                 for result in host:
-                    for writer in record_writers:
-                        writer.write(result)  # type: ignore[arg-type]
+                    for record_writer in record_writers:
+                        record_writer.write(result)
             else:
                 host = table_results(ordered, a, b, names)
             if tables and show:
