@@ -49,6 +49,7 @@ from .store import (
 if TYPE_CHECKING:
     from ..capture import Capture
     from .batches import Columns
+    from .packets import Prepared
 
 WINDOW = 30.0  # seconds a flow waits for its reply (nmap gives up after 10 s by default)
 GENERATION_MAX = 1 << 17  # flows per generation and protocol: at most 4 x 131,072 alive (~65 MB)
@@ -158,11 +159,14 @@ class FlowAnalyzer:
         after every batch before the damage was taken into account."""
         from ..capture import CaptureDamaged
         from .batches import columns
+        from .packets import prepare
 
         done = self._start_file()
+        ports = self._ports()
         try:
             for batch in capture.batches:
-                self.feed_columns(columns(batch, capture.pcap), file_no, check, tick, done)
+                cols = columns(batch, capture.pcap)
+                self._feed(prepare(cols, file_no << FRAME_BITS, ports), cols, check, tick, done)
         except CaptureDamaged as exc:
             raise exc.truncated(capture.path, done[0]) from None
         finally:
@@ -180,34 +184,44 @@ class FlowAnalyzer:
             last = self._file_last
             st.last_time = last if st.last_time is None else max(st.last_time, last)
 
+    def _ports(self) -> Any:
+        if self._probe_ports is None:
+            import numpy as np
+
+            self._probe_ports = np.zeros(1 << 16, bool)
+        return self._probe_ports
+
     def feed_columns(
         self, cols: Columns, file_no: int = 0, check: SeedCheck | None = None,
         tick: Callable[[int, int], None] | None = None, done: list[int] | None = None,
     ) -> None:
         """One batch. `done`: [packets, IP bytes] of this file so far, for tick()."""
-        from .packets import parse
+        from .packets import prepare
 
-        if self._probe_ports is None:
-            import numpy as np
+        self._feed(prepare(cols, file_no << FRAME_BITS, self._ports()), cols, check, tick, done)
 
-            self._probe_ports = np.zeros(1 << 16, bool)
-        parsed = parse(cols, file_no << FRAME_BITS, self._probe_ports)
+    def _feed(
+        self, prepared: Prepared, cols: Columns | None, check: SeedCheck | None,
+        tick: Callable[[int, int], None] | None, done: list[int] | None,
+    ) -> None:
+        from .packets import fields
+
         st = self.observations.stats
-        st.ipv6 += parsed.ipv6
-        st.fragments += parsed.fragments
-        st.cut += parsed.cut
+        st.ipv6 += prepared.ipv6
+        st.fragments += prepared.fragments
+        st.cut += prepared.cut
         try:
-            self._match(parsed, cols, check)
+            self._match(fields(prepared), cols, check)
         finally:
-            st.packets += parsed.packets
+            st.packets += prepared.packets
             if done is not None:
                 before = done[0]
-                done[0] += parsed.packets
-                done[1] += parsed.nbytes
+                done[0] += prepared.packets
+                done[1] += prepared.nbytes
                 if tick is not None and done[0] >> 16 != before >> 16:
                     tick(done[0], done[1])
 
-    def _match(self, parsed: object, cols: Columns, check: SeedCheck | None) -> None:
+    def _match(self, parsed: object, cols: Columns | None, check: SeedCheck | None) -> None:
         """The flow state, packet by packet (see packets.py for each kind's fields)."""
         from .packets import FOLLOW, ICMP, PROBE, REPLY, TIME, UDP, reverse_key
 
@@ -267,7 +281,7 @@ class FlowAnalyzer:
 
                 if kind == PROBE:
                     # The first SYN of a flow, or a retransmission of it.
-                    key, may_answer, seq, src, ekey = next_probe()
+                    key, may_answer, seq, src, ekey, ttl = next_probe()
                     flow = tcp_get(key)
                     if flow is None:
                         flow = tcp_old_pop(key, None)
@@ -283,12 +297,11 @@ class FlowAnalyzer:
                                 rflow = tcp_old.get(rkey)
                             if rflow is not None and (rflow & SEQ_MASK) != seq:
                                 row = rflow >> ROW_SHIFT
-                                packet = cols.packet_at(ref & FRAME_MASK)
                                 dst, sp = _address(key, 1), int.from_bytes(key[-4:-2], "big")
-                                if dst in tcp_checked and not check.valid(packet, src, sp):  # type: ignore[union-attr]
+                                if dst in tcp_checked and not check.valid(  # type: ignore[union-attr]
+                                        cols.packet_at(ref & FRAME_MASK), src, sp):  # type: ignore[union-attr]
                                     forged += 1
                                     continue
-                                ttl = _ttl(packet)
                                 code = cache.get(SYN << 8 | ttl)
                                 if code is None:
                                     code = cache[SYN << 8 | ttl] = verdicts.code(classify_tcp(SYN, ttl))
@@ -473,6 +486,3 @@ def _address(key: bytes, which: int) -> int:
     value = int.from_bytes(key[which * half : (which + 1) * half], "big")
     return V6 | value if half == 16 else value
 
-
-def _ttl(packet: bytes) -> int:
-    return packet[7] if packet[0] >> 4 == 6 else packet[8]

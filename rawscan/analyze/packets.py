@@ -9,8 +9,8 @@ headers) is parsed one at a time by `_parse_one` into the same fields: its keys 
 the same way from the same header bytes, so both paths meet in one flow table.
 
 Kinds, in the order flows.py tests them:
-  PROBE   TCP SYN without ACK          (key, may answer, seq, src, endpoint key): "may answer"
-          when its destination port is one a TCP probe came from (a split handshake's SYN)
+  PROBE   TCP SYN without ACK          (key, may answer, seq, src, endpoint key, ttl): "may
+          answer" when its destination port is one a TCP probe came from (a split handshake)
   TIME    reaches the capture clock but is nothing else (cut after the IP header, other
           protocols, ICMP that is not an error)
   REPLY   TCP SYN-ACK, RST (any with SYN or RST that is not a probe)
@@ -63,21 +63,36 @@ _from_bytes = int.from_bytes
 
 
 @dataclass
-class Parsed:
-    """One batch, classified: kinds/times/frames of the packets that reach the clock (SKIP
-    ones are counted and left out), and per kind the fields of its packets, in order."""
+class Prepared:
+    """One batch, classified, as arrays: the kinds, times and frames of the packets that reach the clock (SKIP ones
+    are counted and left out), and per kind its bulk-parsed fields (columns, in the order
+    the kind's tuple has them) and its one-at-a-time ones ((row, tuple) pairs)."""
 
-    kinds: list[int]
-    times: list[float]
-    frames: list[int]
-    fields: list[Iterator[tuple]]  # by kind
+    kinds: np.ndarray
+    times: np.ndarray
+    frames: np.ndarray
+    chosen: list[np.ndarray]  # by kind: the bulk-parsed rows
+    columns: list[list[np.ndarray]]  # by kind
+    slow: list[list[tuple[int, tuple]]]  # by kind
     packets: int = 0  # every IP packet of the batch
     nbytes: int = 0  # their IP bytes
     ipv6: int = 0
     fragments: int = 0
     cut: int = 0
     new_rows: int = 0  # at most this many new endpoints (probes and datagrams)
-    slow: list[int] = field(default_factory=list)  # rows parsed one at a time
+
+
+@dataclass
+class Parsed:
+    """A Prepared batch as the matcher walks it: lists, and per kind an iterator of tuples."""
+
+    kinds: list[int]
+    times: list[float]
+    frames: list[int]
+    fields: list[Iterator[tuple]]  # by kind
+    packets: int
+    nbytes: int
+    new_rows: int
 
 
 def flow_key(src: int, dst: int, sport: int, dport: int) -> bytes:
@@ -94,6 +109,10 @@ def reverse_key(key: bytes) -> bytes:
 
 
 def parse(cols: Columns, frame_base: int, probe_ports: np.ndarray) -> Parsed:
+    return fields(prepare(cols, frame_base, probe_ports))
+
+
+def prepare(cols: Columns, frame_base: int, probe_ports: np.ndarray) -> Prepared:
     """Classify every packet of the batch; frames are frame_base | frame number.
     probe_ports (bool, by port) gets the source ports of the batch's TCP probes marked
     first: a probe "may answer" if its destination port is marked (a superset of the ports
@@ -115,70 +134,74 @@ def parse(cols: Columns, frame_base: int, probe_ports: np.ndarray) -> Parsed:
     kinds[~fast] = SKIP  # until _parse_one says
     slow = np.flatnonzero(~fast).tolist()
 
-    parsed = Parsed([], [], [], [], packets=n, nbytes=int(lengths.sum()), slow=slow)
-    slow_fields: list[list[tuple[int, tuple]]] = [[] for _ in range(KINDS)]
+    empty = np.zeros(0, np.int8)
+    prepared = Prepared(empty, empty, empty, [], [], [[] for _ in range(KINDS)],
+                        packets=n, nbytes=int(lengths.sum()))
+    slow_fields = prepared.slow
     if slow:
         buf, starts, ends = cols.buf, cols.starts.tolist(), cols.ends.tolist()
         for i in slow:
-            kind, values = _parse_one(buf[starts[i] : ends[i]], i, parsed)
+            kind, values = _parse_one(buf[starts[i] : ends[i]], i, prepared)
             kinds[i] = kind
             if values is not None:
                 slow_fields[kind].append((i, values))
 
-    frames = frame_base | cols.numbers
     live = kinds != SKIP
-    parsed.kinds = kinds[live].tolist()
-    parsed.times = cols.times[live].tolist()
-    parsed.frames = frames[live].tolist()
-    parsed.new_rows = int(np.count_nonzero((kinds == PROBE) | (kinds == UDP)))
-    fast_probes = fast & (kinds == PROBE)
-    probe_ports[f["sp"][fast_probes]] = True
+    prepared.kinds = kinds[live]
+    prepared.times = cols.times[live]
+    prepared.frames = (frame_base | cols.numbers)[live]
+    prepared.new_rows = int(np.count_nonzero((kinds == PROBE) | (kinds == UDP)))
+    probe_ports[f["sp"][fast & (kinds == PROBE)]] = True
     slow_probes = slow_fields[PROBE]
     if slow_probes:
         probe_ports[[values[1] for _i, values in slow_probes]] = True
-        slow_fields[PROBE] = [(i, (key, bool(probe_ports[dp]), seq, src, ekey))
-                              for i, (key, _sp, dp, seq, src, ekey) in slow_probes]
-
-    index = np.arange(n)
+        slow_fields[PROBE] = [(i, (key, bool(probe_ports[dp]), seq, src, ekey, ttl))
+                              for i, (key, _sp, dp, seq, src, ekey, ttl) in slow_probes]
     for kind in range(KINDS):
-        chosen = np.flatnonzero(fast & (kinds == kind)) if kind >= PROBE else index[:0]
-        bulk = _fast_fields(kind, f, rows, chosen, lengths, probe_ports) if len(chosen) else iter(())
-        parsed.fields.append(_in_order(chosen, bulk, slow_fields[kind]))
-    return parsed
+        chosen = np.flatnonzero(fast & (kinds == kind)) if kind >= PROBE else np.zeros(0, np.int64)
+        prepared.chosen.append(chosen)
+        prepared.columns.append(_fast_columns(kind, f, rows, chosen, lengths, probe_ports) if len(chosen) else [])
+    return prepared
 
 
-def _fast_fields(kind: int, f: np.ndarray, rows: np.ndarray, chosen: np.ndarray, lengths: np.ndarray,
-                 probe_ports: np.ndarray) -> Iterator[tuple]:
-    """The kind's fields for the bulk-parsed rows `chosen`, as a lazy zip (the loop unpacks
-    each tuple at once, so zip reuses it)."""
-    def take(name: str) -> list:
-        return f[name][chosen].tolist()
+def fields(prepared: Prepared) -> Parsed:
+    """The lists and tuples the matcher walks."""
+    its = []
+    for chosen, columns, slow in zip(prepared.chosen, prepared.columns, prepared.slow):
+        bulk = zip(*[c.tolist() for c in columns]) if columns else iter(())
+        its.append(_in_order(chosen, bulk, slow))
+    return Parsed(prepared.kinds.tolist(), prepared.times.tolist(), prepared.frames.tolist(), its,
+                  prepared.packets, prepared.nbytes, prepared.new_rows)
+
+
+def _fast_columns(kind: int, f: np.ndarray, rows: np.ndarray, chosen: np.ndarray, lengths: np.ndarray,
+                  probe_ports: np.ndarray) -> list[np.ndarray]:
+    """The kind's fields for the bulk-parsed rows `chosen`, one array per tuple position."""
+    def take(name: str) -> np.ndarray:
+        return f[name][chosen]
 
     key = take("key")
-    index = chosen.tolist()
     if kind == PROBE or kind == UDP:
-        src = take("src")
         picked = rows[chosen]
         ends = np.empty((len(chosen), 11), np.uint8)  # endpoint_bytes: src, dst, udp, dport
         ends[:, :8] = picked[:, 12:20]
         ends[:, 8] = kind == UDP
         ends[:, 9:] = picked[:, 22:24]
-        ekey = ends.view("V11")[:, 0].tolist()
+        ekey = ends.view("V11")[:, 0]
         if kind == PROBE:
-            return zip(key, probe_ports[f["dp"][chosen]].tolist(), take("seq"), src, ekey)
-        rkey = np.ascontiguousarray(picked[:, _REVERSED]).view("V12")[:, 0].tolist()
-        verdict = (f["ttl"][chosen].astype(np.int64) | UDP_VERDICT).tolist()
-        return zip(rkey, key, src, take("dst"), take("sp"), verdict, ekey, index)
-    flags = f["flags"][chosen]
-    tot = f["tot"][chosen]
-    payload = ((np.where(tot > 0, tot, lengths[chosen]).astype(np.int64)
-                - 20 - ((f["off"][chosen] >> 4).astype(np.int64) << 2)) > 0).tolist()
+            return [key, probe_ports[take("dp")], take("seq"), take("src"), ekey, take("ttl")]
+        rkey = np.ascontiguousarray(picked[:, _REVERSED]).view("V12")[:, 0]
+        verdict = take("ttl").astype(np.int64) | UDP_VERDICT
+        return [rkey, key, take("src"), take("dst"), take("sp"), verdict, ekey, chosen]
+    flags = take("flags")
+    tot = take("tot")
+    payload = (np.where(tot > 0, tot, lengths[chosen]).astype(np.int64)
+               - 20 - ((take("off") >> 4).astype(np.int64) << 2)) > 0
     if kind == FOLLOW:
-        return zip(key, flags.tolist(), payload)
-    rkey = np.ascontiguousarray(rows[chosen][:, _REVERSED]).view("V12")[:, 0].tolist()
-    verdict = ((flags & (SYN | RST | ACK)).astype(np.int64) << 8 | f["ttl"][chosen]).tolist()
-    return zip(rkey, key, take("src"), take("dst"), take("sp"), take("ack"), flags.tolist(), verdict,
-               payload, index)
+        return [key, flags, payload]
+    rkey = np.ascontiguousarray(rows[chosen][:, _REVERSED]).view("V12")[:, 0]
+    verdict = (flags & (SYN | RST | ACK)).astype(np.int64) << 8 | take("ttl")
+    return [rkey, key, take("src"), take("dst"), take("sp"), take("ack"), flags, verdict, payload, chosen]
 
 
 def _in_order(chosen: np.ndarray, fast: Iterator[tuple], slow: list[tuple[int, tuple]]) -> Iterator[tuple]:
@@ -192,7 +215,7 @@ def _in_order(chosen: np.ndarray, fast: Iterator[tuple], slow: list[tuple[int, t
     return iter([both[j] for j in order.tolist()])
 
 
-def _parse_one(b: bytes, i: int, parsed: Parsed) -> tuple[int, tuple | None]:
+def _parse_one(b: bytes, i: int, parsed: Prepared) -> tuple[int, tuple | None]:
     """One packet the bulk parser does not take: its kind and fields (counters on `parsed`)."""
     n = len(b)
     if n < 20:
@@ -239,7 +262,7 @@ def _parse_one(b: bytes, i: int, parsed: Parsed) -> tuple[int, tuple | None]:
             sp, dp, seq, ack, off, flags = _TCP.unpack_from(b, ihl)
         key = flow_key(src, dst, sp, dp)
         if flags & SYN and not flags & ACK:
-            return PROBE, (key, sp, dp, seq, src, endpoint_bytes(src, dst, 0, dp))  # see parse()
+            return PROBE, (key, sp, dp, seq, src, endpoint_bytes(src, dst, 0, dp), ttl)  # see prepare()
         payload = (tot or n) - ihl - ((off >> 4) << 2) > 0  # payload: IP length, not caplen
         if flags & (SYN | RST):
             verdict = (flags & (SYN | RST | ACK)) << 8 | ttl
@@ -267,7 +290,7 @@ def _parse_one(b: bytes, i: int, parsed: Parsed) -> tuple[int, tuple | None]:
     return TIME, None
 
 
-def _icmp(b: bytes, proto: int, i: int, parsed: Parsed) -> tuple[int, tuple | None]:
+def _icmp(b: bytes, proto: int, i: int, parsed: Prepared) -> tuple[int, tuple | None]:
     """An ICMP error: the packet it quotes names the probe's flow. Fields: (udp, quoted key,
     its reverse, quoted seq, quoted src, quoted dst, quoted dport, verdict key, classifier
     arguments, index)."""
