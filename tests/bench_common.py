@@ -33,7 +33,6 @@ from types import FrameType
 sys.path.insert(0, str(Path(__file__).parent))
 
 from lab import SERVICES, TARGET_IP, Lab, LabSpec  # noqa: E402
-from rawscan.plan import expand_ports  # noqa: E402
 from rawscan_cli import rawscan_command  # noqa: E402
 
 GNU_TIME = "/usr/bin/time"
@@ -373,6 +372,14 @@ def read_rawscan_jsonl(path: Path) -> Found:
                 yield (str(r["ip"]), int(r["port"])), str(r["state"])
 
 
+def nmap_port_list(text: str) -> Iterator[int]:
+    """nmap XML's extrareasons port list ("1-21,23,25-79"), parsed here so the benchmark does
+    not import the rawscan it measures."""
+    for part in filter(None, text.split(",")):
+        low, _, high = part.partition("-")
+        yield from range(int(low), int(high or low) + 1)
+
+
 def read_nmap_xml(path: Path) -> Found:
     for host in ET.parse(path).iter("host"):
         addr = next((a.get("addr", "") for a in host.iter("address")
@@ -382,7 +389,7 @@ def read_nmap_xml(path: Path) -> Found:
             yield (addr, int(port.get("portid", 0))), "" if state is None else state.get("state", "")
         for extra in host.iter("extraports"):  # ports nmap folded into one line
             for reason in extra.iter("extrareasons"):
-                for p in expand_ports(reason.get("ports", "")):
+                for p in nmap_port_list(reason.get("ports", "")):
                     yield (addr, p), extra.get("state", "")
 
 
@@ -431,15 +438,16 @@ def measure_once(case: Case, tool: Tool, timeout: float, use_time: bool,
 
 def measure(case: Case, tool: Tool, runs: int, timeout: float, use_time: bool) -> Measurement:
     row = Measurement(case, tool)
+    name = case.label or tool.name
     if tool.unsupported:
         row.failure = tool.unsupported
-        print(f"  {tool.name}: {tool.unsupported}", flush=True)
+        print(f"  {name}: {tool.unsupported}", flush=True)
         return row
     runs = max(runs, case.min_runs)
     def first_command(command: str) -> None:
         if not row.command:
             row.command = command
-            print(f"  {tool.name}: $ {command}", flush=True)
+            print(f"  {name}: $ {command}", flush=True)
 
     for n in range(1, runs + 1):
         try:
@@ -449,7 +457,7 @@ def measure(case: Case, tool: Tool, runs: int, timeout: float, use_time: bool) -
             if tool.rate and case.truth and str(exc).startswith("timed out"):
                 needs = case.truth.size / tool.rate
                 row.failure += f"; {case.truth.size:,} probes at {tool.rate:,}/s need {needs:,.0f} s"
-            print(f"  {tool.name}: run {n}/{runs}: {row.failure}", flush=True)
+            print(f"  {name}: run {n}/{runs}: {row.failure}", flush=True)
             break
         o = sample.outcome
         row.times.append(o.wall)
@@ -469,7 +477,7 @@ def measure(case: Case, tool: Tool, runs: int, timeout: float, use_time: bool) -
             rates = f", first round {_rate(first)}, path allowed {_rate(allowed)}"
         mem = f"{o.rss_kib / 1024:.0f} MiB" if o.rss_kib else "? MiB"
         note = f" ({o.note})" if o.note else ""
-        print(f"  {tool.name}: run {n}/{runs}: {o.wall:.2f} s, {mem}, {sample.accuracy} "
+        print(f"  {name}: run {n}/{runs}: {o.wall:.2f} s, {mem}, {sample.accuracy} "
               f"{case.unit}{rates}{note}", flush=True)
     return row
 
@@ -534,7 +542,8 @@ def machine_lines(use_time: bool) -> list[str]:
         f"machine: {os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}, "
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at start",
         f"python {platform.python_version()}; {first_line([rawscan_exe(), '--version'])} "
-        f"(commit {commit or '?'}{', rawscan/ modified' if dirty else ''})",
+        f"at {rawscan_exe()} (this checkout: commit {commit or '?'}"
+        f"{', rawscan/ modified' if dirty else ''})",
         f"nmap: {first_line(['nmap', '--version'])}; masscan: "
         f"{first_line(['masscan', '--version'])}; zmap: {first_line(['zmap', '--version'])}",
         f"peak RSS: {'GNU time %M (largest of the process and its children)' if use_time else 'RUSAGE_CHILDREN (- when not above earlier runs)'}",
@@ -568,8 +577,9 @@ def run_cases(cases: list[Case], runs: int, timeout: float, tool_filter: str,
     """Every selected case's tools in turn; on Ctrl-C what was measured so far."""
     rows: list[Measurement] = []
     try:
-        for case in cases:
-            print(case.title, flush=True)
+        for i, case in enumerate(cases):
+            if i == 0 or cases[i - 1].key != case.key:  # cases sharing a key: one title
+                print(case.title, flush=True)
             for tool in (t for t in case.tools if tool_filter in t.name):
                 rows.append(measure(case, tool, runs, timeout, use_time))
     except KeyboardInterrupt:
