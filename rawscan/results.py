@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from .ports import port_class
 
+if TYPE_CHECKING:
+    from .banners.facts import TlsFacts
+
 # The JSON Lines / CSV record fields, in order; "host" only when the user gave a name.
 RECORD_FIELDS = ("ip", "host", "proto", "port", "state", "reason", "ttl", "service", "class")
+# What --banners adds to a record (CSV: columns of a --banners scan; tls: JSON text there)
+BANNER_FIELDS = ("product", "version", "extrainfo", "banner", "tls", "banner_note")
 
 
 class Evidence(IntEnum):
@@ -42,6 +48,31 @@ class PortResult:
     ttl: int | None
     service: str
     host: str | None = None  # the name the user gave, when they gave one
+    # --banners (rawscan/banners): what the port runs; text already made safe (banners/text.py)
+    product: str | None = None
+    version: str | None = None
+    extrainfo: str | None = None
+    banner: str | None = None  # the reply, escaped to one printable line
+    tls: TlsFacts | None = None
+    probed: bool = False  # service, product and version come from a rule, not /etc/services
+    conf: int | None = None  # nmap's confidence (0-10) when probed
+    banner_note: str | None = None  # why there is no banner ("connect failed: ...")
+
+    def __getattr__(self, name: str) -> object:
+        # Reached only for a slot never set: analyze's fast constructor (analyze/ordered.py)
+        # fills the fields it knows and leaves the --banners ones unset, which read as unset.
+        try:
+            return _BANNER_DEFAULTS[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def version_text(self) -> str:
+        """nmap's VERSION column: product version (extrainfo)."""
+        words = [w for w in (self.product, self.version) if w]
+        if self.extrainfo:
+            words.append(f"({self.extrainfo})")
+        return " ".join(words)
 
     @property
     def port_class(self) -> str:
@@ -61,4 +92,17 @@ class PortResult:
         }
         if self.host:
             record["host"] = self.host
+        if self.banner is not None or self.probed or self.tls is not None or self.banner_note:
+            for key in ("product", "version", "extrainfo", "banner", "banner_note"):
+                value = getattr(self, key)
+                if value is not None:
+                    record[key] = value
+            if self.tls is not None:
+                record["tls"] = self.tls.as_dict()
         return record
+
+
+_BANNER_DEFAULTS: dict[str, object] = {
+    "product": None, "version": None, "extrainfo": None, "banner": None, "tls": None,
+    "probed": False, "conf": None, "banner_note": None,
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .cookies import Cookie, derive_key
 from .engine import Engine, ScanOptions, ScanStats
@@ -17,6 +18,10 @@ from .results import PortResult, Verdict
 from .services import service_name
 from .targets import int_to_ip
 from .transports.base import Transport
+
+if TYPE_CHECKING:
+    from .banners import BannerSettings
+    from .banners.phase import BannerStats
 
 SYN_SOURCE_PORTS = 16  # retransmission k uses source_port + k % 16
 
@@ -72,6 +77,7 @@ class ScanOutcome:
     tally: ReportTally = field(default_factory=ReportTally)  # what the human report needs
     results: list[PortResult] | None = None  # every result, only when asked (--baseline)
     decided: bytes = b""  # one bit per endpoint reported: what a resume file keeps
+    banners: BannerStats | None = None  # --banners: what the banner phase did
 
 
 def run_scan(
@@ -85,9 +91,12 @@ def run_scan(
     done: bytes | None = None,
     stop_requested: Callable[[], bool] | None = None,
     vector: bool | None = None,
+    banners: BannerSettings | None = None,
 ) -> ScanOutcome:
     """Results stream to the writers and into a compact per-host tally; the full list is kept
-    only with keep_results, so memory follows the open ports, not the probes."""
+    only with keep_results, so memory follows the open ports, not the probes.
+    banners: open TCP ports are handed to the banner thread as they are found and reach the
+    writers once grabbed (rawscan/banners/phase.py)."""
     outcome = ScanOutcome(plan, ScanStats(), ReportTally(open_only), [] if keep_results else None)
     names = plan.targets.names
     kept, tally, proto = outcome.results, outcome.tally, probe.proto
@@ -103,15 +112,31 @@ def run_scan(
             service = services[port] = service_name(port, proto)
         result = PortResult(last[1], proto, port, verdict.state, verdict.reason, verdict.ttl,
                             service, names.get(target) if names else None)
+        if grabbing is not None and result.state == "open":
+            grabbing.submit(result)  # reported once its banner is in
+            return
+        emit(result)
+
+    def emit(result: PortResult) -> None:
         tally.add(result)
         if kept is not None:
             kept.append(result)
         for writer in writers:
             writer.write(result)
 
+    grabbing = None
+    if banners is not None and proto == "tcp":
+        from .banners.phase import BannerPhase
+
+        grabbing = BannerPhase(banners)
+        outcome.banners = grabbing.stats
+
     flushing = [w.flush for w in writers if hasattr(w, "flush")]
 
     def progress(stats: ScanStats) -> None:
+        if grabbing is not None:
+            for result in grabbing.ready():
+                emit(result)
         for flush in flushing:  # results on disk within a progress tick, not only at the end
             flush()
         if on_progress is not None:
@@ -127,9 +152,13 @@ def run_scan(
         order_key=derive_key(plan.seed, "order"), on_result=deliver, on_progress=progress,
         done=done, stop_requested=stop_requested,
     )
+    ran = False
     try:
         outcome.stats = engine.run()
+        ran = True
     finally:
         transport.close()
         outcome.decided = engine.decided
+        if grabbing is not None:  # every handed-over port is reported, grabbed or not
+            grabbing.finish(emit, stop_requested, wait=ran and not outcome.stats.interrupted)
     return outcome

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ..plan import ScanPlan
     from ..results import PortResult
     from ..probes.base import ProbeModule
+    from ..banners import BannerSettings
     from ..transports.base import Transport
 
 EXIT_DIFFERENT = 1  # diff / --baseline: the results differ
@@ -109,6 +110,7 @@ def run_and_report(
     plan: ScanPlan, probe: ProbeModule, transport: Transport, options: OutputOptions, *,
     done: bytes | None = None, resume_path: str | None = None,
     before_scan: Callable[[], None] | None = None,
+    banners: BannerSettings | None = None,
 ) -> None:
     """Run the scan, stream results to the writers, print the report; exit 130 if interrupted
     (after writing resume_path, when given), 1 if a --baseline was given and ports changed.
@@ -130,6 +132,7 @@ def run_and_report(
             scan=plan.scan, proto=probe.proto, ports=tuple(plan.ports),
             total_hosts=len(plan.targets), argv=tuple(plan.argv),
             started=plan.started or time.time(), open_only=options.open_only,
+            banners=banners is not None,
         )
         writers = open_writers(options, info)
     except BaseException:
@@ -140,6 +143,8 @@ def run_and_report(
         f"Starting rawscan {__version__} ({plan.scan} scan of {len(plan.targets)} host(s) x "
         f"{len(plan.ports)} {probe.proto} port(s), rate {plan.rate:g}/s, seed {plan.seed})"
     )
+    if banners is not None:
+        console.print(banners.describe())
     progress = ScanProgress(Console(stderr=True), enabled=not options.quiet)
     try:
         with deferred():  # Ctrl-C, SIGTERM, SIGHUP: a stop request the engine takes when safe
@@ -148,7 +153,7 @@ def run_and_report(
             outcome = run_scan(plan, probe, transport, writers, on_progress=progress.update,
                                stop_requested=requested,
                                keep_results=baseline is not None, open_only=options.open_only,
-                               done=done)
+                               done=done, banners=banners)
     except BaseException:
         for writer in writers:
             writer.close()  # no summary: each format marks itself unfinished, and stays valid
@@ -165,6 +170,8 @@ def run_and_report(
         f"Probes: {s.sent - s.unsent} sent ({s.retransmitted} retransmitted) in {s.rounds} round(s); "
         f"{s.matched} replies matched, {s.duplicates} duplicate, {s.stray} stray or forged dropped"
     )
+    if outcome.banners is not None:
+        console.print(outcome.banners.summary())
     if s.send_rate:
         console.print(rate_line(s))
     if s.unsent:

@@ -52,6 +52,9 @@ def _options(
     data_hex: Annotated[Optional[str], typer.Option("--data-hex", help="UDP: send these bytes (hex) to every port instead of protocol probes.")] = None,
     data_string: Annotated[Optional[str], typer.Option("--data-string", help="UDP: send this text to every port instead of protocol probes.")] = None,
     defeat_icmp_ratelimit: Annotated[bool, typer.Option("--defeat-icmp-ratelimit", help="UDP: do not wait out ICMP rate limits; unanswered ports stay open|filtered.")] = False,
+    banners: Annotated[bool, typer.Option("--banners", help="TCP: connect to each open port as it is found (the kernel's TCP stack, after root is given up) and report its banner, TLS certificate, service and version.")] = False,
+    banner_timeout: Annotated[float, typer.Option("--banner-timeout", min=0.1, max=60.0, help="--banners: seconds a port may take in all, connects and reads (default 3); the scan waits at most this long after its last open port.")] = 3.0,
+    banner_concurrency: Annotated[int, typer.Option("--banner-concurrency", min=1, max=4096, help="--banners: connections at once (default 256).")] = 256,
     *,
     output: OutputOptions,
 ) -> None:
@@ -81,6 +84,7 @@ def _scan(
     timeout: float | None, resume_file: str | None, seed: int | None, interface: str | None, source: str | None,
     source_port: int | None, ttl: int, pcap: Path | None, data_hex: str | None,
     data_string: str | None, defeat_icmp_ratelimit: bool, output: OutputOptions,
+    banners: bool = False, banner_timeout: float = 3.0, banner_concurrency: int = 256,
 ) -> None:
     from ..limits import confirm_large_scan, terminal_ask
     from ..plan import ScanPlan, random_seed
@@ -115,6 +119,7 @@ def _scan(
     if not scan_ports:
         raise RawscanError(f"no {proto} ports to scan in -p")
     payload_hex = _payload_hex(kind, data_hex, data_string)
+    banner_settings = _banner_settings(kind, banners, banner_timeout, banner_concurrency)
     if interface is not None:
         _check_interface(interface)
     if rate is not None and max_rate is not None:
@@ -137,7 +142,19 @@ def _scan(
         payload_hex=payload_hex, defeat_icmp_ratelimit=defeat_icmp_ratelimit,
         fixed_source_port=source_port is not None, max_rate=settings.max_rate,
     )
-    _run_live(plan, interface, pcap, output, resume_file)
+    _run_live(plan, interface, pcap, output, resume_file, banners=banner_settings)
+
+
+def _banner_settings(kind: str, banners: bool, timeout: float, concurrency: int) -> Any:
+    if not banners:
+        return None
+    if kind != "syn":
+        raise RawscanError("--banners is for TCP (syn) scans; a UDP scan's replies are its answers")
+    if not math.isfinite(timeout):
+        raise RawscanError(f"--banner-timeout must be a finite number, not {timeout}")
+    from ..banners import BannerSettings
+
+    return BannerSettings(timeout=timeout, concurrency=concurrency)
 
 
 def _ring_frame(reply_bytes: int) -> int:
@@ -190,7 +207,8 @@ def _sources(spec: str) -> tuple[int, ...]:
 
 
 def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: OutputOptions,
-              resume_path: str | None = None, done: bytes | None = None) -> None:
+              resume_path: str | None = None, done: bytes | None = None,
+              banners: Any = None) -> None:
     from ..plan import sidecar_path
     from ..scan import probe_for
     from ..transports.live import LiveTransport
@@ -223,7 +241,8 @@ def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: 
     from ..privileges import drop_privileges
     from ..resume import DEFAULT_PATH
 
+    extra = {"banners": banners} if banners is not None else {}  # --banners only
     run_and_report(plan, probe, transport, output, resume_path=resume_path or DEFAULT_PATH,
-                   before_scan=drop_privileges, done=done)
+                   before_scan=drop_privileges, done=done, **extra)
 
 

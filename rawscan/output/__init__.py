@@ -26,6 +26,7 @@ class RunInfo:
     argv: tuple[str, ...] = ()  # rawscan's arguments, without the program name
     started: float = field(default_factory=time.time)  # epoch seconds
     open_only: bool = False  # --open: write only open and open|filtered ports
+    banners: bool = False  # --banners: records carry product, version, banner, tls
 
     @property
     def command_line(self) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
 
-from ..results import RECORD_FIELDS, PortResult
+from ..results import BANNER_FIELDS, RECORD_FIELDS, PortResult
 from . import RunInfo
 from .base import PortRecordWriter
 
@@ -14,6 +15,8 @@ def csv_row(result: PortResult) -> dict[str, object]:
     row.setdefault("host", "")
     if row["ttl"] is None:
         row["ttl"] = ""  # CSV has no null: an empty cell, as spreadsheets expect
+    if "tls" in row:  # --banners: the TLS facts object as JSON text in its cell
+        row["tls"] = json.dumps(row["tls"], separators=(",", ":"))
     return row
 
 
@@ -21,7 +24,8 @@ class CsvWriter(PortRecordWriter):
     def __init__(self, path: str, info: RunInfo | None = None) -> None:
         super().__init__(path, info, newline="")  # the csv module ends rows itself
         assert self._out is not None
-        self._rows = csv.DictWriter(self._out, fieldnames=RECORD_FIELDS)
+        fields = RECORD_FIELDS + BANNER_FIELDS if info is not None and info.banners else RECORD_FIELDS
+        self._rows = csv.DictWriter(self._out, fieldnames=fields, restval="")
         self._rows.writeheader()
         self._out.flush()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from .. import __version__
+from ..banners.text import printable
 from ..results import PortResult
 from . import RunSummary
 from .base import HostDocumentWriter
@@ -28,7 +29,8 @@ def host_lines(results: list[PortResult], open_only: bool = False) -> str:
     ip, name = results[0].ip, next((r.host for r in results if r.host), "")
     hidden = collapsed_states(results, open_only)
     entries = [
-        f"{r.port}/{r.state}/{r.proto}//{'' if r.service == 'unknown' else _clean(r.service)}///"
+        f"{r.port}/{r.state}/{r.proto}//{'' if r.service == 'unknown' else _clean(r.service)}//"
+        f"{_clean(printable(r.version_text)) if r.probed else ''}/"
         for r in sorted(results, key=lambda r: (r.proto, r.port)) if r.state not in hidden
     ]
     head = f"Host: {ip} ({_clean(name or '')})"

@@ -20,7 +20,8 @@ def record_line(r: PortResult) -> str:
     encoder took ~11 us a record: more than scanning the port): ip, proto, state, reason and
     class come from fixed vocabularies and addresses, with nothing to escape. Richer records
     (analyze's, with evidence frames) go through the encoder."""
-    if type(r) is not PortResult:
+    if (type(r) is not PortResult or r.banner is not None or r.probed or r.tls is not None
+            or r.banner_note is not None):  # --banners' fields: free text, encoded
         return _ENCODE(r.as_dict()) + "\n"
     ttl = "null" if r.ttl is None else r.ttl
     host = f',"host":{_quote(r.host)}' if r.host else ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 from .. import __version__
 from ..plan import compress_ports
@@ -73,11 +73,38 @@ def host_xml(results: list[PortResult], open_only: bool = False) -> str:
         if r.state in hidden:
             continue
         state = _attrs(state=r.state, reason=r.reason, reason_ttl=r.ttl or 0)
-        service = "" if r.service == "unknown" else (
-            f"<service{_attrs(name=r.service, method='table', conf=3)}/>")  # nmap omits unknown
-        ports.append(f"<port{_attrs(protocol=r.proto, portid=r.port)}><state{state}/>{service}</port>")
+        service = "" if r.service == "unknown" and not r.probed else _service(r)
+        ports.append(f"<port{_attrs(protocol=r.proto, portid=r.port)}><state{state}/>{service}"
+                     f"{_scripts(r)}</port>")
     ports.append("</ports>")
     return "\n".join(lines + ports + ["</host>"]) + "\n"
+
+
+def _service(r: PortResult) -> str:
+    """<service>: /etc/services' name (method table), or --banners' identification (probed;
+    a TLS tunnel as nmap writes it: name="http" tunnel="ssl" for https)."""
+    if not r.probed:
+        return f"<service{_attrs(name=r.service, method='table', conf=3)}/>"  # nmap omits unknown
+    name, tunnel = r.service, None
+    if r.tls is not None and r.tls.ok and name != "ssl":
+        name, tunnel = ("http" if name == "https" else name.removeprefix("ssl/")), "ssl"
+    return (f"<service{_attrs(name=name, product=r.product, version=r.version, extrainfo=r.extrainfo, tunnel=tunnel, method='probed', conf=r.conf or 10)}/>")
+
+
+def _scripts(r: PortResult) -> str:
+    """nmap's script elements: banner (the reply, escaped as nmap's banner script does) and
+    ssl-cert (the TLS facts, one elem each)."""
+    out = []
+    if r.banner:
+        out.append(f"<script{_attrs(id='banner', output=r.banner)}/>")
+    tls = r.tls
+    if tls is not None:
+        elems = "".join(
+            f"<elem{_attrs(key=key)}>{escape(_text(value))}</elem>"
+            for key, value in tls.as_dict().items() if not isinstance(value, list))
+        elems += "".join(f"<elem{_attrs(key='san')}>{escape(_text(name))}</elem>" for name in tls.sans)
+        out.append(f"<script{_attrs(id='ssl-cert', output=tls.summary())}>{elems}</script>")
+    return "".join(out)
 
 
 class NmapXmlWriter(HostDocumentWriter):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ..banners.text import printable
 from ..results import PortResult
 from . import OPEN_STATES
 from .hosts import ip_key
@@ -129,11 +130,13 @@ def host_block(label: str, results: Iterable[PortResult] | HostTally, open_only:
         lines.append(f"Not shown: {n} {state} {proto} ports ({reason})")
     shown = [r for r in tally.listed if (r.state, r.reason, r.proto) not in hidden]
     if shown:
-        rows = [("PORT", "STATE", "REASON", "SERVICE", "CLASS")]
-        styles = [("bold",) * 5]
+        versions = any(r.probed for r in shown)  # --banners: nmap's VERSION column
+        rows = [("PORT", "STATE", "REASON", "SERVICE", "CLASS") + (("VERSION",) if versions else ())]
+        styles = [("bold",) * len(rows[0])]
         for r in sorted(shown, key=lambda r: (r.proto, r.port)):
-            rows.append((f"{r.port}/{r.proto}", r.state, _reason(r), r.service, r.port_class))
-            styles.append(("", STATE_STYLE.get(r.state, ""), "", "", "dim"))
+            row = (f"{r.port}/{r.proto}", r.state, _reason(r), r.service, r.port_class)
+            rows.append(row + ((printable(r.version_text),) if versions else ()))
+            styles.append(("", STATE_STYLE.get(r.state, ""), "", "", "dim", ""))
         lines += _aligned(rows, styles, codes or {})
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,25 @@
+"""--banners: what runs on each open TCP port (banner, TLS certificate, service and version).
+
+facts.py / text.py / x509.py: what is kept and how hostile text is made safe; rules.py: the
+identification table; hellos.py: what each port is sent; grab.py: one port's bounded grab;
+phase.py: the thread that grabs while the SYN scan goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_TIMEOUT = 3.0
+DEFAULT_CONCURRENCY = 256
+
+
+@dataclass(frozen=True)
+class BannerSettings:
+    timeout: float = DEFAULT_TIMEOUT  # seconds a port may take in all (connects and reads)
+    concurrency: int = DEFAULT_CONCURRENCY  # connections at once
+
+    def describe(self) -> str:
+        """The phase's bound, as the start of the report states it."""
+        return (f"Banners: each open port is connected as soon as it is found (at most "
+                f"{self.concurrency} at once, {self.timeout:g} s a port, 4 KiB kept); the scan "
+                f"waits at most {self.timeout:g} s after its last open port for them")
