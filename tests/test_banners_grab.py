@@ -196,3 +196,29 @@ def test_phase_stops_at_once_when_interrupted(hostile: dict[str, int]) -> None:
     phase.finish(emitted.append, wait=False)
     assert time.monotonic() - start <= SLACK + LATE
     assert [r.port for r in emitted] == [hostile["silent"]]
+
+
+def test_connection_slots_stay_under_the_file_limit() -> None:
+    import resource
+
+    from rawscan.banners.phase import connection_slots
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert connection_slots(4) == 4
+    if soft != resource.RLIM_INFINITY:
+        assert connection_slots(10**9) == max(1, soft - 128)
+
+
+def test_ipv6_loopback(tmp_path: Path) -> None:
+    import socket
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    port = free_port()
+    with Daemons(None, tmp_path) as daemons:
+        try:
+            daemons.hostile(["::1"], ansi=[port])
+        except RuntimeError as exc:
+            pytest.skip(f"no ::1 here: {exc}")
+        found = asyncio.run(grab("::1", port, None, TIMEOUT))
+    assert found.identity is not None and found.identity.product == "OpenSSH"

@@ -105,3 +105,33 @@ def test_banners_identify_real_daemons_and_survive_hostile_ones(tmp_path: Path) 
     assert "waits at most 2 s after its last open port" in proc.stdout
     # the silent port costs the whole banner timeout; nothing costs more
     assert banner_time <= plain_time + BANNER_TIMEOUT + 1.5, (plain_time, banner_time)
+
+
+def test_banners_are_grabbed_while_the_syn_scan_goes_on(tmp_path: Path) -> None:
+    """An open port's banner reaches -oJ while the scan is still probing silent ports."""
+    jsonl = tmp_path / "live.jsonl"
+    with Lab(LabSpec(ipv6=False, drop_tcp=range(1000, 1600))) as lab, \
+            Daemons(lab.target_ns, tmp_path) as daemons:
+        daemons.hostile([lab.target_ip], ansi=[SSH])
+        argv = ["ip", "netns", "exec", lab.scanner_ns, rawscan_command(), "syn", lab.target_ip,
+                "-p", f"{SSH},1000-1599", "--rate", "300", "--retries", "2", "--timeout", "0.5",
+                "-q", "--banners", "--banner-timeout", "1", "-oJ", str(jsonl)]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=tmp_path)
+        seen_while_running = False
+        try:
+            deadline = time.monotonic() + 60
+            while proc.poll() is None and time.monotonic() < deadline:
+                if jsonl.exists() and '"product":"OpenSSH"' in jsonl.read_text():
+                    seen_while_running = proc.poll() is None
+                    break
+                time.sleep(0.05)
+            _out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 0, err
+    assert seen_while_running, "the banner came only after the scan"
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert len(records) == 601

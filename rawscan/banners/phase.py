@@ -24,6 +24,17 @@ SLACK = 0.25  # seconds past the bound for cancelled grabs to report themselves
 CUT_NOTE = "not grabbed: the banner phase's bound was reached"
 
 
+def connection_slots(wanted: int) -> int:
+    """wanted, or fewer if this process may not open that many more files (a connect
+    failing with EMFILE would cost the port its banner)."""
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(1, min(wanted, soft - 128))  # the engine's sockets and output files first
+
+
 def enriched(result: PortResult, found: Grab) -> PortResult:
     """result with what the grab learned; the service name is the identified one, if any."""
     identity = found.identity
@@ -74,7 +85,7 @@ class BannerPhase:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        self._slots = asyncio.Semaphore(self.settings.concurrency)
+        self._slots = asyncio.Semaphore(connection_slots(self.settings.concurrency))
         self._loop.run_forever()
         self._loop.close()
 
