@@ -37,5 +37,16 @@ def deferred() -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        if not _pending:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+        # else the run is ending (exit 130 or the like): more signals (a storm of Ctrl-C, or
+        # SIGHUP, whose default kills) must not cut short its last lines and its exit code,
+        # so they stay a flag until the process exits
+
+
+def request_stop() -> None:
+    """Ask the running scan to stop at its next safe point, as a signal would (an output that
+    cannot be written: rawscan/output/failures.py)."""
+    global _pending
+    _pending = True

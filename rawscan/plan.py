@@ -10,6 +10,7 @@ from .errors import RawscanError
 from .targets import TargetSet, int_to_ip
 
 SIDECAR_FORMAT = "rawscan-scan/1"
+MAX_SIDECAR = 16 * 1024 * 1024  # bytes: a real one is a few KB (argv, names of -iL hosts)
 
 
 @dataclass(frozen=True)
@@ -51,36 +52,119 @@ class ScanPlan:
 
         try:
             data = json.loads(text)
+            if not isinstance(data, dict):
+                raise ValueError("it is not a JSON object")
             if data.get("format") != SIDECAR_FORMAT:
-                raise ValueError(f"format is {data.get('format')!r}, not {SIDECAR_FORMAT!r}")
-            ranges = tuple((int(lo), int(hi)) for lo, hi in data["targets"])
-            names = {int(k): str(v) for k, v in data.get("names", {}).items()}
-            return cls(
-                scan=str(data["scan"]),
+                raise ValueError(f"format is {str(data.get('format'))[:40]!r}, not {SIDECAR_FORMAT!r}")
+            ranges = tuple((_int(lo, "targets"), _int(hi, "targets")) for lo, hi in
+                           _list(data["targets"], "targets", 1 << 16))
+            names = {_int(k, "names"): _str(v, "names")
+                     for k, v in _dict(data.get("names", {}), "names").items()}
+            plan = cls(
+                scan=_choice(data["scan"], "scan", SCAN_KINDS),
                 targets=TargetSet(ranges, names),
-                ports=expand_ports(str(data["ports"])),
-                seed=int(data["seed"]),
-                sources=tuple(_address(a) for a in data["sources"]),
-                source_port=int(data["source_port"]),
-                ttl=int(data["ttl"]),
-                rate=float(data["rate"]),
-                retries=int(data["retries"]),
-                timeout=float(data["timeout"]),
-                started=float(data.get("started", 0.0)),
-                argv=tuple(data.get("argv", ())),
-                payload_hex=data.get("payload_hex"),
-                defeat_icmp_ratelimit=bool(data.get("defeat_icmp_ratelimit", False)),
-                fixed_source_port=bool(data.get("fixed_source_port", False)),
+                ports=expand_ports(_str(data["ports"], "ports")),
+                seed=_int(data["seed"], "seed", 0, 2**64 - 1),
+                sources=tuple(_address(a) for a in _list(data["sources"], "sources", 256)),
+                source_port=_int(data["source_port"], "source_port", 0, 65535),
+                ttl=_int(data["ttl"], "ttl", 1, 255),
+                rate=_number(data["rate"], "rate", 0.1, 1e9),
+                retries=_int(data["retries"], "retries", 0, 50),
+                timeout=_number(data["timeout"], "timeout", 0.0, 1e6),
+                started=_number(data.get("started", 0.0), "started", 0.0, 1e11),
+                argv=tuple(_str(a, "argv") for a in _list(data.get("argv", []), "argv", 4096)),
+                payload_hex=_payload(data.get("payload_hex")),
+                defeat_icmp_ratelimit=_bool(data.get("defeat_icmp_ratelimit", False)),
+                fixed_source_port=_bool(data.get("fixed_source_port", False)),
                 max_rate=_optional_rate(data.get("max_rate")),
             )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise RawscanError(f"scan description '{origin}' is not usable: {exc}") from None
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
+                OverflowError) as exc:
+            why = "it nests too deeply" if isinstance(exc, RecursionError) else exc
+            raise RawscanError(f"scan description '{origin}' is not usable: {why}") from None
+        if not plan.targets.ranges or not plan.ports or not plan.sources:
+            raise RawscanError(f"scan description '{origin}' is not usable: it names no targets, "
+                               f"ports or sources")
+        return plan
+
+
+SCAN_KINDS = ("syn", "udp")  # the probe modules rawscan.scan.PROBE_MODULES knows
+
+
+def _int(value: object, name: str, lo: int | None = None, hi: int | None = None) -> int:
+    """JSON integers only (no floats, bools, strings of digits in other scripts), in range."""
+    if isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit() and len(value) < 45:
+        value = int(value)  # names' keys: JSON object keys are strings
+    if type(value) is not int:
+        raise ValueError(f"{name}: {str(value)[:40]!r} is not an integer")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ValueError(f"{name}: {value} is out of range")
+    return value
+
+
+def _number(value: object, name: str, lo: float, hi: float) -> float:
+    if type(value) not in (int, float):
+        raise ValueError(f"{name}: {str(value)[:40]!r} is not a number")
+    number = float(value)  # type: ignore[arg-type]
+    if not lo <= number <= hi:  # NaN too
+        raise ValueError(f"{name}: {str(value)[:40]} is not within {lo:g}-{hi:g}")
+    return number
+
+
+def _str(value: object, name: str) -> str:
+    if not isinstance(value, str) or len(value) > 65536:
+        raise ValueError(f"{name}: not a string of reasonable length")
+    return value
+
+
+def _list(value: object, name: str, most: int) -> list[object]:
+    if not isinstance(value, list) or len(value) > most:
+        raise ValueError(f"{name}: not a list of at most {most}")
+    return value
+
+
+def _dict(value: object, name: str) -> dict[str, object]:
+    if not isinstance(value, dict) or len(value) > 1 << 16:
+        raise ValueError(f"{name}: not an object of reasonable size")
+    return value
+
+
+def _choice(value: object, name: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{name}: {str(value)[:40]!r} is not one of {', '.join(allowed)}")
+    return str(value)
+
+
+def _bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{str(value)[:40]!r} is not true or false")
+    return value
+
+
+def _payload(value: object) -> str | None:
+    if value is None:
+        return None
+    text = _str(value, "payload_hex")
+    if len(text) > 2 * 65507:
+        raise ValueError("payload_hex: longer than a UDP datagram")
+    return bytes.fromhex(text).hex()
+
+
+def check_replayable(plan: ScanPlan, origin: str) -> None:
+    """The live scans' size guard, for a description read from a file: replaying (or checking
+    replies against) a claimed scan of billions of probes would take hours and gigabytes."""
+    from .limits import LARGE_PROBE_LIMIT, is_large
+
+    if is_large(len(plan.targets), len(plan.ports)):
+        raise RawscanError(
+            f"scan description '{origin}' claims {len(plan.targets) * len(plan.ports):,} probes, "
+            f"more than rawscan replays ({LARGE_PROBE_LIMIT:,})")
 
 
 def _optional_rate(value: object) -> float | None:
     if value is None:
         return None
-    rate = float(value)  # type: ignore[arg-type]
+    rate = _number(value, "max_rate", 1.0, 1e9)
     if not rate > 0 or rate == float("inf"):
         raise ValueError(f"max_rate {value!r} is not a positive number")
     return rate
@@ -88,7 +172,7 @@ def _optional_rate(value: object) -> float | None:
 
 def _address(value: object) -> int:
     """A source address from the sidecar; ValueError unless it is one (either family)."""
-    address = int(value)  # type: ignore[call-overload]
+    address = _int(value, "sources", 0)
     int_to_ip(address)  # raises ValueError outside both families
     return address
 

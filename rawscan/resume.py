@@ -30,6 +30,51 @@ def write_resume(path: str, plan: ScanPlan, decided: bytes, force: bool = False)
         f.write(resume_document(plan, decided).encode())
 
 
+class ResumeFile:
+    """The resume file, opened (under sudo with the user's rights) when the outputs are, so
+    that it can be written after root is given up, in a directory only root could write to;
+    written only if the scan is cut short. One this run created is removed if the scan ends."""
+
+    def __init__(self, path: str, force: bool = False) -> None:
+        import os
+
+        from .output.files import open_binary_output
+
+        self.path = path
+        existed = os.path.lexists(path)
+        self._file = open_binary_output(path, "resume", force=force, truncate=False)
+        self._created = not existed
+
+    def save(self, plan: ScanPlan, decided: bytes) -> None:
+        """The progress, replacing what the file held; OSError if it cannot be written."""
+        data = resume_document(plan, decided).encode()
+        fd = self._file.fileno()
+        import os
+
+        os.ftruncate(fd, 0)
+        written = 0
+        while written < len(data):
+            written += os.pwrite(fd, data[written:], written)
+        self._created = False  # it holds progress now: keep it
+        self.close()
+
+    def close(self) -> None:
+        """Done with it; a file this run made and never wrote is removed (if still the same)."""
+        import os
+
+        if self._file.closed:
+            return
+        try:
+            if self._created:
+                st, now = os.fstat(self._file.fileno()), os.lstat(self.path)
+                if (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino) and st.st_size == 0:
+                    os.unlink(self.path)
+        except OSError:
+            pass  # gone already, or not ours to remove: an empty file stays
+        finally:
+            self._file.close()
+
+
 def load_resume(path: str) -> tuple[ScanPlan, bytes]:
     try:
         with open(path, "rb") as f:

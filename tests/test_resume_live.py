@@ -77,7 +77,20 @@ def _status(pid: int) -> dict[str, str]:
 
 
 def test_root_is_given_up_once_sockets_and_files_are_open(tmp_path: Path) -> None:
-    tmp_path.chmod(0o777)  # the resume file, if any, is written as the user
+    # files are opened with the user's rights: a directory the user can reach (pytest's tmp_path
+    # is inside root's 0700 directory)
+    import shutil
+    import tempfile
+
+    tmp_path = Path(tempfile.mkdtemp(prefix="rawscan-drop-", dir="/tmp"))
+    try:
+        _root_is_given_up(tmp_path)
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def _root_is_given_up(tmp_path: Path) -> None:
+    tmp_path.chmod(0o777)
     out = tmp_path / "scan.jsonl"
     with Lab(SYN_2000.spec()) as lab:
         proc = start_scan(lab, [rawscan_command(), "syn", lab.target_ip, "-p", "1-2000", "--rate",

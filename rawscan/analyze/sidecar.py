@@ -25,7 +25,23 @@ class PlanCheck(SeedCheck):
 
     def valid(self, packet: bytes, target: int, port: int) -> bool:
         reply = self._probe.parse_reply(packet)
-        return reply is not None and reply.target == target and reply.port == port
+        ok = reply is not None and reply.target == target and reply.port == port
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+        return ok
+
+    passed = 0  # replies to the scan's sources that carried its cookies
+    failed = 0  # ... and that did not
+
+    def belongs_elsewhere(self) -> bool:
+        """Replies fail wholesale: this is another scan's description (same name, other seed),
+        not a few forgeries among real replies."""
+        return self.failed >= MISMATCH_MIN_REPLIES and self.passed * 20 < self.failed
+
+
+MISMATCH_MIN_REPLIES = 5  # fewer failures prove nothing either way
 
 
 def load_plan(capture: str) -> tuple[ScanPlan | None, str | None]:
@@ -34,8 +50,14 @@ def load_plan(capture: str) -> tuple[ScanPlan | None, str | None]:
     path = Path(sidecar_path(capture))
     if not path.is_file():
         return None, None
+    from ..plan import MAX_SIDECAR, check_replayable
+
     try:
-        return ScanPlan.from_json(path.read_text(encoding="utf-8"), str(path)), None
+        if path.stat().st_size > MAX_SIDECAR:
+            return None, f"scan description '{path}' is larger than {MAX_SIDECAR:,} bytes; replies not seed-checked"
+        plan = ScanPlan.from_json(path.read_text(encoding="utf-8"), str(path))
+        check_replayable(plan, str(path))
+        return plan, None
     except OSError as exc:
         return None, f"cannot read scan description '{path}': {exc.strerror}; replies not seed-checked"
     except UnicodeDecodeError:

@@ -43,7 +43,10 @@ def _analyze(
 
     Probes are matched to replies by 4-tuple and sequence number, ICMP errors by the packet they quote.
     """
+    from ..privileges import ANALYZE_MODULES, drop_privileges_before_parsing
+
     with user_errors():
+        drop_privileges_before_parsing(ANALYZE_MODULES)  # no root needed: nothing crafted is parsed as root
         _check_writable(output)  # bad output options fail before any reading
         paths = [str(f) for f in files]
         _check_readable(paths)
@@ -133,6 +136,16 @@ def _run(paths: list[str], options: OutputOptions, min_probes: int, scanners_onl
 
     checks, plans = _seed_checks(paths)
     obs, interrupted = _read(paths, checks, options.quiet)
+    wrong = [i for i, c in enumerate(checks) if c is not None and c.belongs_elsewhere()]  # type: ignore[attr-defined]
+    if wrong and not interrupted:  # another scan's sidecar: read again without it
+        for i in wrong:
+            check = checks[i]
+            _warn(f"'{paths[i]}.json' is not this capture's scan description: {check.failed} of "  # type: ignore[union-attr]
+                  f"{check.failed + check.passed} replies to its sources fail its seed check "  # type: ignore[union-attr]
+                  f"(another scan's, or another seed); analyzed without it")
+            plans = [p for p in plans if p is not check.plan]  # type: ignore[union-attr]
+            checks[i] = None
+        obs, interrupted = _read(paths, checks, options.quiet)
     if interrupted:
         _warn("interrupted: results below are from the packets read so far")
     known = {a for plan in plans for a in plan.sources}
@@ -146,6 +159,9 @@ def _run(paths: list[str], options: OutputOptions, min_probes: int, scanners_onl
     others = [s for s in every if not is_scanner(s, min_probes)]
 
     console = Console(stderr=options.human_to_stderr, highlight=False, soft_wrap=True)
+    from ..output import failures
+
+    written = failures.begin()  # a failed output: one line, the others are written in full
     writers = _open_writers(options, paths, obs, ordered, scanners)
     try:
         _report(console, writers, ordered, scanners, paths, names, options.open_only,
@@ -159,6 +175,8 @@ def _run(paths: list[str], options: OutputOptions, min_probes: int, scanners_onl
     elapsed = (st.last_time or 0.0) - (st.first_time or 0.0)
     for writer in writers:
         writer.close(RunSummary(elapsed=max(elapsed, 0.0), interrupted=interrupted))
+    if written.exit_code:
+        raise typer.Exit(written.exit_code)
     if interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
 

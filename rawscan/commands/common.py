@@ -15,7 +15,8 @@ import typer
 
 from .. import __version__
 from ..errors import RawscanError, one_line
-from ..interrupts import deferred, requested
+from ..interrupts import deferred, request_stop, requested
+from ..output import failures
 from ..output.options import OutputOptions
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from ..results import PortResult
     from ..probes.base import ProbeModule
     from ..banners import BannerSettings
+    from ..resume import ResumeFile
     from ..transports.base import Transport
 
 EXIT_DIFFERENT = 1  # diff / --baseline: the results differ
@@ -113,7 +115,9 @@ def run_and_report(
     banners: BannerSettings | None = None,
 ) -> None:
     """Run the scan, stream results to the writers, print the report; exit 130 if interrupted
-    (after writing resume_path, when given), 1 if a --baseline was given and ports changed.
+    (after writing resume_path, when given), 1 if a --baseline was given and ports changed,
+    74 if an output could not be written (the scan stops as if interrupted), 141 if only
+    stdout's reader went away (the scan and the other outputs go on).
     done: a resumed scan's progress; before_scan: runs once every file is open (privilege
     drop)."""
     from rich.console import Console
@@ -121,9 +125,7 @@ def run_and_report(
     from ..output import RunInfo, RunSummary
     from ..output.options import open_writers
     from ..output.progress import ScanProgress
-    from ..output.table import render
     from ..scan import run_scan
-    from ..targets import int_to_ip
 
     try:  # everything that can fail on bad input, before a single probe is sent
         options.destinations()
@@ -134,10 +136,22 @@ def run_and_report(
             started=plan.started or time.time(), open_only=options.open_only,
             banners=banners is not None,
         )
+        resume_path = _check_resume(resume_path, options)
         writers = open_writers(options, info)
     except BaseException:
         transport.close()
         raise
+    try:  # opened now, with the user's rights, while root may still be needed to reach it
+        resume = _open_resume(resume_path, options)
+    except BaseException:
+        for writer in writers:
+            writer.close()
+        transport.close()
+        raise
+    written = failures.begin(
+        on_file_failure=request_stop,
+        consequence="stopping the scan (the other outputs end whole here"
+                    + (", and a resume file is written)" if resume is not None else ")"))
     console = Console(stderr=options.human_to_stderr, highlight=False, soft_wrap=True)
     console.print(
         f"Starting rawscan {__version__} ({plan.scan} scan of {len(plan.targets)} host(s) x "
@@ -146,23 +160,87 @@ def run_and_report(
     if banners is not None:
         console.print(banners.describe())
     progress = ScanProgress(Console(stderr=True), enabled=not options.quiet)
-    try:
-        with deferred():  # Ctrl-C, SIGTERM, SIGHUP: a stop request the engine takes when safe
+    # Ctrl-C, SIGTERM, SIGHUP: a stop request the engine takes when safe; still only that
+    # while the outputs are ended and the resume file written (a second Ctrl-C must not cut
+    # those short)
+    with deferred():
+        try:
             if before_scan is not None:
                 before_scan()
             outcome = run_scan(plan, probe, transport, writers, on_progress=progress.update,
                                stop_requested=requested,
                                keep_results=baseline is not None, open_only=options.open_only,
                                done=done, banners=banners)
-    except BaseException:
+        except BaseException:
+            for writer in writers:
+                writer.close()  # no summary: each format marks itself unfinished, and stays valid
+            if resume is not None:
+                resume.close()
+            raise
+        finally:
+            progress.stop()
+        s = outcome.stats
+        written.on_file_failure = None  # from here on an output's failure stops nothing
+        written.consequence = ("the scan had ended; the other outputs are whole"
+                               if not s.interrupted else written.consequence)
         for writer in writers:
-            writer.close()  # no summary: each format marks itself unfinished, and stays valid
-        raise
-    finally:
-        progress.stop()
+            writer.close(RunSummary(elapsed=s.elapsed, interrupted=s.interrupted))
+        try:
+            _report(console, plan, probe, options, outcome, baseline, resume, written)
+        finally:
+            if resume is not None:
+                resume.close()
+
+
+def _check_resume(path: str | None, options: OutputOptions) -> str | None:
+    """Before any output is emptied: the resume file may be written, and is none of them.
+    Returns the path to open, or None when the default one cannot be (a warning says so: a
+    scan from a directory the user cannot write to still runs, as nmap's always does)."""
+    if path is None:
+        return None
+    from ..output.files import check_output, file_identity
+    from ..resume import DEFAULT_PATH
+
+    for _kind, output in options.destinations():
+        if file_identity(output) == file_identity(path):
+            raise RawscanError(f"the resume file '{path}' and the output '{output}' are the "
+                               f"same file")
+    try:
+        check_output(path, "resume", force=options.force)
+    except RawscanError as exc:
+        if path != DEFAULT_PATH:
+            raise
+        _warn_no_resume(exc)
+        return None
+    return path
+
+
+def _warn_no_resume(exc: RawscanError) -> None:
+    print(f"rawscan: warning: an interrupted scan will not be resumable: {one_line(exc)} "
+          f"(give --resume-file FILE)", file=sys.stderr)
+
+
+def _open_resume(path: str | None, options: OutputOptions) -> ResumeFile | None:
+    if path is None:
+        return None
+    from ..resume import DEFAULT_PATH, ResumeFile
+
+    try:
+        return ResumeFile(path, options.force)
+    except RawscanError as exc:
+        if path != DEFAULT_PATH:
+            raise
+        _warn_no_resume(exc)
+        return None
+
+
+def _report(console: Console, plan: ScanPlan, probe: ProbeModule, options: OutputOptions,
+            outcome: Any, baseline: ResultSet | None, resume: ResumeFile | None,
+            written: failures.Failures) -> None:
+    from ..output.table import render
+    from ..targets import int_to_ip
+
     s = outcome.stats
-    for writer in writers:
-        writer.close(RunSummary(elapsed=s.elapsed, interrupted=s.interrupted))
     labels = {int_to_ip(a): f"{n} ({int_to_ip(a)})" for a, n in plan.targets.names.items()}
     render(console, outcome.tally, labels, options.open_only)
     hosts_up = outcome.tally.hosts_up
@@ -199,17 +277,23 @@ def run_and_report(
             "(give -S several source addresses to go faster, or --defeat-icmp-ratelimit to "
             "accept open|filtered)"
         )
-    if s.interrupted:
+    if written.failed and s.interrupted:
+        console.print("[bold]Stopped:[/] an output could not be written; results above are what "
+                      "was learned so far.")
+    elif s.interrupted:
         console.print("[bold]Interrupted:[/] results above are what was learned so far.")
-        if resume_path is not None:
-            _save_progress(console, resume_path, plan, outcome.decided, options.force)
-        raise typer.Exit(EXIT_INTERRUPTED)
+    if s.interrupted:
+        if resume is not None:
+            _save_progress(console, resume, plan, outcome.decided)
+        raise typer.Exit(written.exit_code or EXIT_INTERRUPTED)
     console.print(
         f"rawscan done: {len(plan.targets)} IP address(es) ({hosts_up} host(s) up) "
         f"scanned in {s.elapsed:.2f} seconds"
     )
     if baseline is not None:
         _report_baseline(console, baseline, outcome.results or [])
+    if written.exit_code:  # the scan finished, but an output (or stdout's reader) did not
+        raise typer.Exit(written.exit_code)
 
 
 def rate_line(s: ScanStats) -> str:
@@ -229,15 +313,14 @@ def rate_line(s: ScanStats) -> str:
     return line
 
 
-def _save_progress(console: Console, path: str, plan: ScanPlan, decided: bytes, force: bool) -> None:
-    from ..resume import write_resume
-
+def _save_progress(console: Console, resume: ResumeFile, plan: ScanPlan, decided: bytes) -> None:
     try:
-        write_resume(path, plan, decided, force=force)
-    except (RawscanError, OSError) as exc:
-        console.print(f"rawscan: warning: cannot write the resume file: {one_line(exc)}")
+        resume.save(plan, decided)
+    except OSError as exc:
+        console.print(f"rawscan: warning: cannot write the resume file '{resume.path}': "
+                      f"{one_line(exc.strerror or exc)}")
         return
-    console.print(f"To finish this scan: rawscan resume {path}")
+    console.print(f"To finish this scan: rawscan resume {resume.path}")
 
 
 def _report_baseline(console: Console, baseline: ResultSet, results: list[PortResult]) -> None:

@@ -25,8 +25,30 @@ def _resume(
 
     with user_errors():
         plan, decided = load_resume(str(resume_file))
+        _refuse_earlier_results(output)
         require_raw_sockets()
         _run_live(plan, interface, None, output, str(resume_file), done=decided)
+
+
+def _refuse_earlier_results(output: OutputOptions) -> None:
+    """The resumed run writes only what the first run had not: written over the first run's
+    files it would leave half the scan on disk. nmap's --resume appends to the first run's
+    files; rawscan's formats end their documents, so it asks for new names instead."""
+    import os
+
+    from ..errors import RawscanError
+    from ..output.files import STDOUT
+
+    for _kind, path in output.destinations():
+        try:
+            st = os.stat(path) if path != STDOUT else None
+        except OSError:
+            continue
+        if st is not None and st.st_size > 0 and not os.path.samefile(path, os.devnull):
+            raise RawscanError(
+                f"'{path}' already holds results (the first run's?); a resumed scan writes only "
+                f"the rest of the scan, so give outputs new names: both runs' files together are "
+                f"the whole scan")
 
 
 resume = with_output_options(_resume)

@@ -7,16 +7,29 @@ from typing import TextIO
 
 from ..results import PortResult
 from . import OPEN_STATES, RunInfo, RunSummary
+from . import failures
 from .files import STDOUT, open_output
 from .hosts import HostGroups
 
 
 class FileWriter:
-    """A file (or stdout), flushed at every write: a killed run keeps all that was written."""
+    """A file (or stdout), flushed at every write: a killed run keeps all that was written.
+    A write error once open (a full disk, a closed pipe) is reported to output/failures.py,
+    never raised into the scan: this output stops there, the others go on."""
 
     def __init__(self, path: str, **open_options: str) -> None:
         self._owned = path != STDOUT
+        self._path = path
         self._out: TextIO | None = open_output(path, **open_options)
+
+    def _failed(self, exc: OSError) -> None:
+        out, self._out = self._out, None
+        if out is not None and self._owned:
+            try:
+                out.close()  # the descriptor is closed even when the final flush fails
+            except OSError:
+                pass
+        failures.report(self._path, exc)
 
     def _emit(self, text: str) -> None:
         assert self._out is not None
@@ -26,14 +39,20 @@ class FileWriter:
     def flush(self) -> None:
         """Push what was written to the file (the scan calls this a few times a second)."""
         if self._out is not None:
-            self._out.flush()
+            try:
+                self._out.flush()
+            except OSError as exc:
+                self._failed(exc)
 
     def _finish(self) -> None:
         assert self._out is not None
-        if self._owned:
-            self._out.close()
-        else:
-            self._out.flush()
+        try:
+            if self._owned:
+                self._out.close()
+            else:
+                self._out.flush()
+        except OSError as exc:
+            self._failed(exc)
         self._out = None
 
 
@@ -56,17 +75,23 @@ class PortRecordWriter(FileWriter):
     def write(self, result: PortResult) -> None:
         if self._out is None or (self._open_only and result.state not in OPEN_STATES):
             return
-        self._record(result)
-        now = time.monotonic()
-        if now >= self._flush_at:
-            self._out.flush()
-            self._flush_at = now + self.FLUSH_EVERY
+        try:
+            self._record(result)
+            now = time.monotonic()
+            if now >= self._flush_at:
+                self._out.flush()
+                self._flush_at = now + self.FLUSH_EVERY
+        except OSError as exc:
+            self._failed(exc)
 
     def write_formatted(self, text: str) -> None:
         """Records this writer's way, already formatted by the caller (rawscan analyze makes
         a whole range of them at once) and already filtered for --open."""
         if self._out is not None:
-            self._out.write(text)
+            try:
+                self._out.write(text)
+            except OSError as exc:
+                self._failed(exc)
 
     def close(self, summary: RunSummary | None = None) -> None:
         if self._out is not None:
@@ -94,9 +119,14 @@ class HostDocumentWriter(FileWriter):
         raise NotImplementedError
 
     def write(self, result: PortResult) -> None:
+        if self._out is None:
+            return  # failed: nothing more is kept for it
         done = self._hosts.add(result)
         if done is not None:
-            self._write_host(done)
+            try:
+                self._write_host(done)
+            except OSError as exc:
+                self._failed(exc)
 
     def _write_host(self, results: list[PortResult]) -> None:
         self._emit(self._host(results))
@@ -105,7 +135,11 @@ class HostDocumentWriter(FileWriter):
     def close(self, summary: RunSummary | None = None) -> None:
         if self._out is None:
             return
-        for results in self._hosts.rest():
-            self._write_host(results)
-        self._emit(self._trailer(summary))
+        try:
+            for results in self._hosts.rest():
+                self._write_host(results)
+            self._emit(self._trailer(summary))
+        except OSError as exc:
+            self._failed(exc)
+            return
         self._finish()

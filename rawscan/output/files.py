@@ -1,5 +1,11 @@
-"""Opening output files safely: '-' is stdout, errors are one line, files made under sudo go to
-the user, links are never followed, and a file rawscan did not write is kept unless --force.
+"""Opening output files safely: '-' is stdout, errors are one line, under sudo files are opened
+with the user's rights, links are never followed, and a file rawscan did not write is kept
+unless --force.
+
+Under sudo every open (and every check and truncation before it) runs as the user behind sudo,
+in a child process that passes the descriptor back (rawscan/privileges.py): the user can create
+only what they could create themselves, the files are theirs, and a symbolic link anywhere in
+the path (a directory part too) leads nowhere the user could not write anyway.
 
 A scan runs as root and is often told to write into /tmp. A symbolic link planted there
 (/tmp/scan.xml -> /etc/shadow) must not be followed, so the last path component is opened
@@ -18,6 +24,7 @@ import os
 import re
 import stat
 import sys
+from collections.abc import Callable
 from typing import BinaryIO, TextIO
 
 from ..errors import RawscanError
@@ -44,17 +51,23 @@ def open_output(path: str, newline: str | None = None, *, kind: str | None = Non
                 force: bool = False) -> TextIO:
     """A text stream for path ('-': stdout), opened as described above. `kind` is the format
     (a SIGNATURES key) an existing file must already be in; None accepts any of rawscan's.
-    A file this call creates while running as root under sudo is handed to SUDO_UID/SUDO_GID,
-    so the user can read, move and delete it."""
+    Under sudo it is opened as SUDO_UID/SUDO_GID (with their groups), so it is theirs."""
     if path == STDOUT:
         return sys.stdout
     fd = _open(path, kind, force, truncate=True)
     return os.fdopen(fd, "w", encoding="utf-8", newline=newline)
 
 
-def open_binary_output(path: str, kind: str, *, force: bool = False) -> BinaryIO:
-    """Like open_output, for bytes (the --pcap recording and its sidecar); no stdout."""
-    return os.fdopen(_open(path, kind, force, truncate=True), "wb")
+def open_binary_output(path: str, kind: str, *, force: bool = False,
+                       truncate: bool = True) -> BinaryIO:
+    """Like open_output, for bytes (the --pcap recording and its sidecar); no stdout. The
+    recording's write errors are reported (output/failures.py), not raised into the scan."""
+    opened = os.fdopen(_open(path, kind, force, truncate=truncate), "wb")
+    if kind == "pcap":
+        from .failures import GuardedBinaryFile
+
+        return GuardedBinaryFile(opened, path)  # type: ignore[return-value]
+    return opened
 
 
 def check_output(path: str, kind: str | None = None, *, force: bool = False,
@@ -64,26 +77,46 @@ def check_output(path: str, kind: str | None = None, *, force: bool = False,
     which knows no --force, accepts it): check every output first, then truncate them."""
     if path == STDOUT:
         return
+    _with_user_rights(lambda: _check_here(path, kind, force, truncate))
+
+
+def _check_here(path: str, kind: str | None, force: bool, truncate: bool) -> int:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         parent = os.path.dirname(path) or "."
         if not os.path.isdir(parent):
             raise RawscanError(f"cannot write '{path}': No such file or directory") from None
-        return
+        if not os.access(parent, os.W_OK | os.X_OK, effective_ids=True):
+            raise _write_error(path, PermissionError(errno.EACCES, os.strerror(errno.EACCES))) from None
+        return -1
     except OSError as exc:
-        raise RawscanError(f"cannot write '{path}': {exc.strerror}") from None
+        raise _write_error(path, exc) from None
     if stat.S_ISLNK(st.st_mode):
         raise _link_error(path)
     try:
         fd = _open_existing(path, kind, force, truncate, stream_too=False)
     except FileNotFoundError:
-        return  # removed meanwhile: it will be created
+        return -1  # removed meanwhile: it will be created
     if fd >= 0:
         os.close(fd)
+    return -1
+
+
+def _with_user_rights(work: Callable[[], int]) -> int:
+    """work() as the user behind sudo when there is one (rawscan/privileges.py), else here.
+    Every name lookup, link check, creation and truncation then has that user's rights."""
+    from ..privileges import as_user, sudo_user
+
+    user = sudo_user()
+    return work() if user is None else as_user(user, work)
 
 
 def _open(path: str, kind: str | None, force: bool, truncate: bool) -> int:
+    return _with_user_rights(lambda: _open_here(path, kind, force, truncate))
+
+
+def _open_here(path: str, kind: str | None, force: bool, truncate: bool) -> int:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     for _attempt in range(3):  # created, or found, unless it vanishes or appears in between
         try:
@@ -94,8 +127,7 @@ def _open(path: str, kind: str | None, force: bool, truncate: bool) -> int:
             except FileNotFoundError:
                 continue  # removed between the two opens: try creating it again
         except OSError as exc:
-            raise RawscanError(f"cannot write '{path}': {exc.strerror}") from None
-        _hand_over(fd, path)
+            raise _write_error(path, exc) from None
         return fd
     raise RawscanError(f"cannot write '{path}': it keeps appearing and disappearing")
 
@@ -112,7 +144,7 @@ def _open_existing(path: str, kind: str | None, force: bool, truncate: bool,
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise RawscanError(f"cannot write '{path}': {exc.strerror}") from None
+        raise _write_error(path, exc) from None
     try:
         st = os.fstat(probe)
     finally:
@@ -146,7 +178,7 @@ def _open_existing(path: str, kind: str | None, force: bool, truncate: bool,
             raise _link_error(path) from None
         if exc.errno == errno.ENXIO:
             raise RawscanError(f"cannot write '{path}': a FIFO that no process reads") from None
-        raise RawscanError(f"cannot write '{path}': {exc.strerror}") from None
+        raise _write_error(path, exc) from None
     try:
         now = os.fstat(fd)
         if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
@@ -161,6 +193,15 @@ def _open_existing(path: str, kind: str | None, force: bool, truncate: bool,
         os.close(fd)
         raise
     return fd
+
+
+def _write_error(path: str, exc: OSError) -> RawscanError:
+    """One line; a refusal under sudo says whose rights it was."""
+    message = f"cannot write '{path}': {exc.strerror}"
+    sudo_uid = os.environ.get("SUDO_UID", "")
+    if exc.errno in (errno.EACCES, errno.EPERM) and sudo_uid == str(os.geteuid()) != "0":
+        message += f" (under sudo rawscan writes with the rights of the user behind it, uid {sudo_uid})"
+    return RawscanError(message)
 
 
 def _link_error(path: str) -> RawscanError:
@@ -212,26 +253,19 @@ def invoking_user() -> tuple[int, int] | None:
     return int(uid), int(gid) if gid.isdigit() else -1
 
 
-def _hand_over(fd: int, path: str) -> None:
-    """Only files we made are chowned (through the descriptor, not the name): `sudo rawscan
-    -oX /etc/something` must never give the user a system file."""
-    user = invoking_user()
-    if user is None:
-        return
+def file_identity(path: str) -> tuple[object, ...]:
+    """What a path names, for telling whether two names are one file (`a` and `./a`, or through
+    a linked directory): (device, inode) of an existing file, else of its directory plus the
+    name. Character devices (/dev/null) are their own kind: any number of outputs may share one."""
     try:
-        os.fchown(fd, *user)
-    except OSError as exc:  # e.g. a filesystem without owners: the file is still written
-        print(f"rawscan: warning: cannot give '{path}' to uid {user[0]}: {exc.strerror}",
-              file=sys.stderr)
-
-
-def hand_to_invoking_user(path: str) -> None:
-    """chown a file this run created by name (never following a link) to the sudo user."""
-    user = invoking_user()
-    if user is None:
-        return
-    try:
-        os.chown(path, *user, follow_symlinks=False)
-    except OSError as exc:
-        print(f"rawscan: warning: cannot give '{path}' to uid {user[0]}: {exc.strerror}",
-              file=sys.stderr)
+        st = os.fstat(1) if path == STDOUT else os.stat(path)
+    except OSError:
+        parent = os.path.dirname(os.path.abspath(path))
+        try:
+            pst = os.stat(parent)
+        except OSError:
+            return ("path", os.path.normpath(os.path.abspath(path)))
+        return ("new", pst.st_dev, pst.st_ino, os.path.basename(path))
+    if stat.S_ISCHR(st.st_mode):
+        return ("device", path)
+    return ("file", st.st_dev, st.st_ino)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from ..errors import RawscanError
 from . import ResultWriter, RunInfo
-from .files import STDOUT, check_output
+from .failures import OutputWriteError
+from .files import STDOUT, check_output, file_identity
 
 # -oA BASE writes BASE + each suffix (nmap's for XML and grepable).
 ALL_SUFFIXES = {"xml": ".xml", "grep": ".gnmap", "json": ".jsonl", "csv": ".csv"}
@@ -42,9 +43,14 @@ class OutputOptions:
             chosen += [(kind, self.all_out + suffix) for kind, suffix in ALL_SUFFIXES.items()]
         if sum(path == STDOUT for _kind, path in chosen) > 1:
             raise RawscanError("only one output can go to stdout ('-')")
-        paths = [path for _kind, path in chosen if path != STDOUT]
-        if len(paths) != len(set(paths)):
-            raise RawscanError("two outputs name the same file")
+        seen: dict[tuple[object, ...], str] = {}
+        for _kind, path in chosen:  # by identity: `a` and `./a`, a linked directory, stdout
+            identity = file_identity(path)
+            if identity[0] == "device" and path != STDOUT:
+                continue  # /dev/null and the like take any number of writers
+            same = seen.setdefault(identity, path)
+            if same != path or [p for _k, p in chosen].count(path) > 1:
+                raise RawscanError(f"two outputs name the same file ('{same}' and '{path}')")
         return chosen
 
     @property
@@ -85,7 +91,11 @@ def open_writers(options: OutputOptions, info: RunInfo) -> list[ResultWriter]:
     writers: list[ResultWriter] = []
     try:
         for kind, path in options.destinations():
-            writers.append(_writer_class(kind)(path, info))
+            try:
+                writers.append(_writer_class(kind)(path, info))
+            except OSError as exc:  # the first write (header, preamble): a full disk, /dev/full
+                where = "stdout" if path == STDOUT else f"'{path}'"
+                raise OutputWriteError(f"cannot write {where}: {exc.strerror or exc}") from None
     except BaseException:
         for writer in writers:
             writer.close()
