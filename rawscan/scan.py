@@ -112,9 +112,12 @@ def run_scan(
             service = services[port] = service_name(port, proto)
         result = PortResult(last[1], proto, port, verdict.state, verdict.reason, verdict.ttl,
                             service, names.get(target) if names else None)
-        if grabbing is not None and result.state == "open":
-            grabbing.submit(result)  # reported once its banner is in
-            return
+        if result.state == "open":
+            if grabbing is not None:
+                grabbing.submit(result)  # reported once its banner is in
+                return
+            if replies is not None:  # UDP: the reply that opened the port says what it is
+                result = udp_facts(result, replies.take(target, port))
         emit(result)
 
     def emit(result: PortResult) -> None:
@@ -124,12 +127,16 @@ def run_scan(
         for writer in writers:
             writer.write(result)
 
-    grabbing = None
+    grabbing = replies = None
     if banners is not None and proto == "tcp":
         from .banners.phase import BannerPhase
 
         grabbing = BannerPhase(banners)
         outcome.banners = grabbing.stats
+    elif banners is not None:
+        from .banners.udp import ReplyKeeper, udp_facts
+
+        probe = replies = ReplyKeeper(probe)  # type: ignore[assignment]
 
     flushing = [w.flush for w in writers if hasattr(w, "flush")]
 

@@ -179,3 +179,26 @@ def test_http_request_names_the_host() -> None:
     assert b"Host: [2001:2::2]\r\n" in http_request(host_header("2001:2::2", None))
     assert b"Host: target.lab\r\n" in http_request(host_header("198.18.0.2", "target.lab"))
     assert b"Host: 198.18.0.2\r\n" in http_request(host_header("198.18.0.2", "a\r\nX: y"))
+
+
+def test_udp_replies_name_their_service() -> None:
+    from scapy.all import DNS, DNSQR, SNMP, ASN1_OID, ASN1_STRING, NTPHeader, SNMPresponse, SNMPvarbind
+
+    from rawscan.banners.udp import identify_udp
+
+    descr = b"Linux lab 6.1.0-28-amd64 #1 SMP \x1b[2J"
+    snmp = bytes(SNMP(version="v2c", community="public", PDU=SNMPresponse(id=5, varbindlist=[
+        SNMPvarbind(oid=ASN1_OID("1.3.6.1.2.1.1.1.0"), value=ASN1_STRING(descr))])))
+    found = identify_udp(161, snmp)
+    assert found is not None and (found.service, found.version) == ("snmp", "v2c")
+    assert found.extrainfo == "Linux lab 6.1.0-28-amd64 #1 SMP \\x1b[2J"
+    ntp = identify_udp(123, bytes(NTPHeader(version=4, mode=4, stratum=2)))
+    assert ntp is not None and (ntp.service, ntp.version, ntp.extrainfo) == ("ntp", "v4", "stratum 2")
+    assert identify_udp(123, bytes(NTPHeader(version=4, mode=3))) is None  # a client's request
+    dns = identify_udp(53, bytes(DNS(id=1, qr=1, rcode=3, qd=DNSQR(qname="x.lab"))))
+    assert dns is not None and (dns.service, dns.extrainfo) == ("domain", "rcode 3")
+    ssdp = identify_udp(1900, b"HTTP/1.1 200 OK\r\nSERVER: Linux/5.10 UPnP/1.0 MiniUPnPd/2.3\r\n\r\n")
+    assert ssdp is not None and (ssdp.service, ssdp.product) == ("upnp", "Linux/5.10 UPnP/1.0 MiniUPnPd/2.3")
+    mc = identify_udp(11211, b"\x00\x01\x00\x00\x00\x01\x00\x00VERSION 1.6.18\r\n")
+    assert mc is not None and (mc.service, mc.version) == ("memcached", "1.6.18")
+    assert identify_udp(9999, b"rawscan-lab:xyz") is None

@@ -116,7 +116,8 @@ class BannerPhase:
         """Emit every result: those that finish within the bound (the banner timeout after
         the last submit), then the rest as they are. wait=False: cancel at once (Ctrl-C)."""
         started = time.monotonic()
-        bound = self._last_submit + self.settings.timeout
+        # the last port's own deadline, plus the loop's latency in starting it
+        bound = self._last_submit + self.settings.timeout + SLACK
         while wait and self._pending and time.monotonic() < bound:
             if stop_requested is not None and stop_requested():
                 break

@@ -52,7 +52,7 @@ def _options(
     data_hex: Annotated[Optional[str], typer.Option("--data-hex", help="UDP: send these bytes (hex) to every port instead of protocol probes.")] = None,
     data_string: Annotated[Optional[str], typer.Option("--data-string", help="UDP: send this text to every port instead of protocol probes.")] = None,
     defeat_icmp_ratelimit: Annotated[bool, typer.Option("--defeat-icmp-ratelimit", help="UDP: do not wait out ICMP rate limits; unanswered ports stay open|filtered.")] = False,
-    banners: Annotated[bool, typer.Option("--banners", help="TCP: connect to each open port as it is found (the kernel's TCP stack, after root is given up) and report its banner, TLS certificate, service and version.")] = False,
+    banners: Annotated[bool, typer.Option("--banners", help="TCP: connect to each open port as it is found (the kernel's TCP stack, after root is given up) and report its banner, TLS certificate, service and version. UDP: report what each open port's reply shows (nothing more is sent).")] = False,
     banner_timeout: Annotated[float, typer.Option("--banner-timeout", min=0.1, max=60.0, help="--banners: seconds a port may take in all, connects and reads (default 3); the scan waits at most this long after its last open port.")] = 3.0,
     banner_concurrency: Annotated[int, typer.Option("--banner-concurrency", min=1, max=4096, help="--banners: connections at once (default 256).")] = 256,
     *,
@@ -148,13 +148,11 @@ def _scan(
 def _banner_settings(kind: str, banners: bool, timeout: float, concurrency: int) -> Any:
     if not banners:
         return None
-    if kind != "syn":
-        raise RawscanError("--banners is for TCP (syn) scans; a UDP scan's replies are its answers")
     if not math.isfinite(timeout):
         raise RawscanError(f"--banner-timeout must be a finite number, not {timeout}")
     from ..banners import BannerSettings
 
-    return BannerSettings(timeout=timeout, concurrency=concurrency)
+    return BannerSettings(timeout=timeout, concurrency=concurrency, udp=kind == "udp")
 
 
 def _ring_frame(reply_bytes: int) -> int:
