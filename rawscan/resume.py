@@ -15,6 +15,7 @@ from .errors import RawscanError
 from .plan import ScanPlan
 
 DEFAULT_PATH = "rawscan.resume"
+MAX_RESUME_FILE = 64 * 1024 * 1024  # 2^32 probes' bits, compressed and base64'd, fit easily
 
 
 def resume_document(plan: ScanPlan, decided: bytes) -> str:
@@ -78,17 +79,29 @@ class ResumeFile:
 def load_resume(path: str) -> tuple[ScanPlan, bytes]:
     try:
         with open(path, "rb") as f:
-            data = json.loads(f.read(64 * 1024 * 1024))
+            import os
+
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_RESUME_FILE:  # checked first: reading is no cheaper than inflating
+                raise ValueError(f"{size:,} bytes, more than any scan's progress needs")
+            data = json.loads(f.read(size or MAX_RESUME_FILE))
         if not isinstance(data, dict) or data.get("rawscan_resume") != 1:
             raise ValueError("not a rawscan resume file")
         plan = ScanPlan.from_json(str(data["plan"]), path)
-        decided = zlib.decompress(base64.b64decode(str(data["done"]), validate=True))
+        expected = (len(plan.targets) * len(plan.ports) + 7) // 8
+        # the size is known from the plan: inflate no further (a crafted `done` was 8.4 GB)
+        inflater = zlib.decompressobj()
+        decided = inflater.decompress(base64.b64decode(str(data["done"]), validate=True),
+                                      expected + 1)
     except OSError as exc:
         raise RawscanError(f"cannot read resume file '{path}': {exc.strerror}") from None
     except RawscanError:
         raise
+    except RecursionError:
+        raise RawscanError(f"'{path}' is not a usable rawscan resume file (it nests too "
+                           f"deeply)") from None
     except (ValueError, KeyError, TypeError, zlib.error) as exc:
         raise RawscanError(f"'{path}' is not a usable rawscan resume file ({exc})") from None
-    if len(decided) != (len(plan.targets) * len(plan.ports) + 7) // 8:
+    if len(decided) != expected:
         raise RawscanError(f"'{path}' is damaged: its progress does not match its scan")
     return plan, decided

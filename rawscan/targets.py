@@ -473,4 +473,8 @@ def read_target_file(path: str) -> list[str]:
         raise TargetError(f"cannot read file '{path}': {e.strerror or e}") from None
     except UnicodeDecodeError:
         raise TargetError(f"cannot read file '{path}': not a UTF-8 text file") from None
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark (Windows editors) is no name
+    if "\0" in text:  # a NUL would split a name unseen, or hide an address
+        line = text[:text.index("\0")].count("\n") + 1
+        raise TargetError(f"file '{path}' line {line}: a NUL byte; target files are text")
     return [word for line in text.splitlines() for word in line.partition("#")[0].split()]

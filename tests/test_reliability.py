@@ -518,3 +518,105 @@ def test_host_documents_hold_results_on_disk_past_a_bound(tmp_path: Path, kind: 
     _write(kind, tmp_path / "memory", 200, 80, 10**9, monkeypatch)  # never spilled
     assert (tmp_path / "large").read_text() == (tmp_path / "memory").read_text()
     assert large < 1.5 * small, (small, large)  # was ~4x: every result held as an object
+
+
+# --- Low: diff ------------------------------------------------------------------------------
+
+
+def _nmap_all_ports_xml(hosts: int, extra_open: dict[int, int] | None = None) -> str:
+    """What `nmap -p-` of a /24 looks like: every closed port summarised as one range."""
+    body = []
+    for h in range(hosts):
+        ports = [22] + ([extra_open[h]] if extra_open and h in extra_open else [])
+        rest = ",".join(f"{a}-{b}" for a, b in zip([0] + [p + 1 for p in ports], [p - 1 for p in ports] + [65535]) if a <= b)
+        listed = "".join(f'<port protocol="tcp" portid="{p}"><state state="open" reason="syn-ack"/></port>'
+                         for p in ports)
+        body.append(f'<host><address addr="198.18.0.{h + 1}" addrtype="ipv4"/><ports>'
+                    f'<extraports state="closed" count="{65536 - len(ports)}">'
+                    f'<extrareasons reason="reset" count="{65536 - len(ports)}" proto="tcp" ports="{rest}"/>'
+                    f'</extraports>{listed}</ports></host>')
+    return f'<?xml version="1.0"?><nmaprun scanner="nmap">{"".join(body)}</nmaprun>'
+
+
+def test_diff_keeps_summarised_ports_as_ranges(tmp_path: Path) -> None:
+    from deadline import deadline
+
+    from rawscan.compare.changes import compare
+    from rawscan.compare.load import load_results
+
+    old, new = tmp_path / "old.xml", tmp_path / "new.xml"
+    old.write_text(_nmap_all_ports_xml(60))
+    new.write_text(_nmap_all_ports_xml(60, {7: 8080}))
+    with deadline(10):  # was 40 s and 1.7 GB: 60 x 65,536 ports expanded one by one
+        changes = compare(load_results(str(old)), load_results(str(new)))
+        assert compare(load_results(str(old)), load_results(str(old))) == []
+    assert [(c.ip, c.port, c.old, c.new, c.kind) for c in changes] == [
+        ("198.18.0.8", 8080, "closed", "open", "appeared")]
+
+
+@pytest.mark.parametrize("record", ['{"ip":"198.18.0.2","proto":"tcp","port":1e400,"state":"open"}',
+                                    '{"ip":"198.18.0.2","proto":"tcp","port":22.5,"state":"open"}'])
+def test_diff_of_a_port_that_is_no_integer_is_one_line(tmp_path: Path, record: str) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(record + "\n")
+    one_error_line(rawscan("diff", str(bad), str(bad)), "bad.jsonl")
+
+
+def test_diff_of_a_unicode_digit_port_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ip,host,proto,port,state,reason,ttl,service,class\n"
+                   "198.18.0.2,,tcp,\u00b2,open,syn-ack,64,x,y\n")
+    one_error_line(rawscan("diff", str(bad), str(bad)), "is not a port number")
+
+
+# --- Low: bombs, -iL, output names -----------------------------------------------------------
+
+
+def test_a_resume_file_whose_progress_inflates_hugely_is_refused_cheaply(tmp_path: Path) -> None:
+    import base64
+    import tracemalloc
+    import zlib
+
+    from rawscan.resume import load_resume
+
+    plan = sidecar_plan()
+    bomb = base64.b64encode(zlib.compress(b"\0" * (64 << 20), 9)).decode()  # 64 MiB inflated
+    path = tmp_path / "bomb.resume"
+    path.write_text(json.dumps({"rawscan_resume": 1, "plan": plan.to_json(), "done": bomb}))
+    tracemalloc.start()
+    with pytest.raises(RawscanError, match="damaged"):
+        load_resume(str(path))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 << 20, peak  # was the whole 64 MiB (8.4 GB for a crafted file)
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"198.18.0.1\n198.18.0.\x002\n", "NUL"),  # silently dropped an address
+])
+def test_target_files_with_a_nul_are_one_line(tmp_path: Path, content: bytes, words: str) -> None:
+    from rawscan.targets import TargetError, read_target_file
+
+    path = tmp_path / "targets.txt"
+    path.write_bytes(content)
+    with pytest.raises(TargetError, match=words):
+        read_target_file(str(path))
+
+
+def test_a_byte_order_mark_does_not_join_the_first_name(tmp_path: Path) -> None:
+    from rawscan.targets import read_target_file
+
+    path = tmp_path / "targets.txt"
+    path.write_bytes("\ufeff198.18.0.1\n198.18.0.2\n".encode())
+    assert read_target_file(str(path)) == ["198.18.0.1", "198.18.0.2"]
+
+
+@pytest.mark.parametrize("args, words", [(["-oJ", ""], "-oJ needs a file name"),
+                                         (["-oA", "d/"], "-oA takes a base file name"),
+                                         (["-oA", "."], "-oA takes a base file name")])
+def test_output_names_that_write_nothing_or_hidden_files_are_refused(
+        tmp_path: Path, args: list[str], words: str) -> None:
+    (tmp_path / "d").mkdir()
+    proc = rawscan("replay", str(SYN), "-q", *args, cwd=tmp_path)
+    one_error_line(proc, words)
+    assert list((tmp_path / "d").iterdir()) == [] and sorted(os.listdir(tmp_path)) == ["d"]

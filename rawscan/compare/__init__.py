@@ -18,12 +18,32 @@ class ResultSet:
     states: dict[PortKey, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # ip -> name the user gave
     source: str = ""  # file name, for messages
+    # summarised ports (nmap's <extrareasons ports="0-65535">): kept as ranges, since an
+    # `nmap -p-` file of a /24 names 16 million ports that way. (ip, proto) -> [(lo, hi, state)]
+    ranges: dict[tuple[str, str], list[tuple[int, int, str]]] = field(default_factory=dict)
 
     def add(self, ip: str, proto: str, port: int, state: str, name: str | None = None) -> None:
         ip = canonical_ip(ip)
         self.states[(ip, proto.lower(), port)] = state
         if name:
             self.names.setdefault(ip, name)
+
+    def add_range(self, ip: str, proto: str, lo: int, hi: int, state: str,
+                  name: str | None = None) -> None:
+        ip = canonical_ip(ip)
+        self.ranges.setdefault((ip, proto.lower()), []).append((lo, hi, state))
+        if name:
+            self.names.setdefault(ip, name)
+
+    def state_at(self, key: PortKey) -> str | None:
+        """The port's state: listed, else summarised in a range, else None (not listed)."""
+        found = self.states.get(key)
+        if found is not None:
+            return found
+        for lo, hi, state in self.ranges.get((key[0], key[1]), ()):
+            if lo <= key[2] <= hi:
+                return state
+        return None
 
     @classmethod
     def of(cls, results: Iterable[PortResult], source: str) -> ResultSet:

@@ -51,17 +51,21 @@ def _read(path: str) -> str:
 
 
 def _int(text: str | None, what: str, path: str) -> int:
-    if text is None or not text.strip().isdigit() or int(text) > 65535:
+    if text is None or not (text.strip().isascii() and text.strip().isdigit()) or \
+            len(text.strip()) > 5 or int(text) > 65535:  # '²' is a digit to str.isdigit
         raise RawscanError(f"'{path}': {what} '{text}' is not a port number")
     return int(text)
 
 
-def _port_list(text: str, path: str) -> list[int]:
-    ports: list[int] = []
+def _port_ranges(text: str, path: str) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
     for part in filter(None, text.split(",")):
         lo, _, hi = part.partition("-")
-        ports.extend(range(_int(lo, "port", path), _int(hi or lo, "port", path) + 1))
-    return ports
+        first, last = _int(lo, "port", path), _int(hi or lo, "port", path)
+        if first > last:
+            raise RawscanError(f"'{path}': port range '{part[:40]}' runs backwards")
+        ranges.append((first, last))
+    return ranges
 
 
 def _xml(text: str, path: str, results: ResultSet) -> None:
@@ -80,8 +84,9 @@ def _xml(text: str, path: str, results: ResultSet) -> None:
         for extra in host.iter("extraports"):
             for why in extra.iter("extrareasons"):
                 if why.get("ports") and why.get("proto"):
-                    for number in _port_list(why.get("ports", ""), path):
-                        results.add(ip, why.get("proto", ""), number, extra.get("state", ""), name)
+                    for lo, hi in _port_ranges(why.get("ports", ""), path):
+                        results.add_range(ip, why.get("proto", ""), lo, hi,
+                                          extra.get("state", ""), name)
         for port in host.iter("port"):
             state = port.find("state")
             if state is None:
@@ -98,9 +103,12 @@ def _jsonl(text: str, path: str, results: ResultSet) -> None:
             continue
         try:
             record = json.loads(line)
-            results.add(str(record["ip"]), str(record["proto"]), int(record["port"]),
+            port = record["port"]
+            if type(port) is not int or not 0 <= port <= 65535:  # 1e400 is a float: inf
+                raise ValueError(port)
+            results.add(str(record["ip"]), str(record["proto"]), port,
                         str(record["state"]), record.get("host"))
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise RawscanError(f"'{path}' line {number}: not a rawscan JSON Lines record") from None
 
 

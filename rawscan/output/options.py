@@ -3,6 +3,7 @@ opening them."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,12 +35,19 @@ class OutputOptions:
 
     def destinations(self) -> list[tuple[str, str]]:
         """(format, path) pairs, -oA expanded; at most one of them may be stdout."""
-        chosen = [(kind, path) for kind, path in (
-            ("xml", self.xml_out), ("grep", self.grep_out),
-            ("json", self.json_out), ("csv", self.csv_out)) if path]
+        named = (("-oX", "xml", self.xml_out), ("-oG", "grep", self.grep_out),
+                 ("-oJ", "json", self.json_out), ("-oC", "csv", self.csv_out))
+        for option, _kind, path in named:
+            if path == "":
+                raise RawscanError(f"{option} needs a file name ('-' for stdout), not ''")
+        chosen = [(kind, path) for _option, kind, path in named if path]
         if self.all_out is not None:
             if self.all_out in ("", STDOUT):
                 raise RawscanError("-oA takes a base file name, not '-' (it writes four files)")
+            if self.all_out.endswith("/") or os.path.basename(self.all_out) in ("", ".", ".."):
+                raise RawscanError(f"-oA takes a base file name, not the directory "
+                                   f"'{self.all_out}' (it would write hidden files "
+                                   f"'.xml', '.gnmap'...): give DIR/NAME")
             chosen += [(kind, self.all_out + suffix) for kind, suffix in ALL_SUFFIXES.items()]
         if sum(path == STDOUT for _kind, path in chosen) > 1:
             raise RawscanError("only one output can go to stdout ('-')")
