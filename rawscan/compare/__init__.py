@@ -15,7 +15,7 @@ PortKey = tuple[str, str, int]  # (ip, proto, port)
 class ResultSet:
     """Port states as one result file (or a finished scan) lists them."""
 
-    states: dict[PortKey, str] = field(default_factory=dict)
+    listed: dict[PortKey, str] = field(default_factory=dict)  # ports named one by one
     names: dict[str, str] = field(default_factory=dict)  # ip -> name the user gave
     source: str = ""  # file name, for messages
     # summarised ports (nmap's <extrareasons ports="0-65535">): kept as ranges, since an
@@ -24,7 +24,7 @@ class ResultSet:
 
     def add(self, ip: str, proto: str, port: int, state: str, name: str | None = None) -> None:
         ip = canonical_ip(ip)
-        self.states[(ip, proto.lower(), port)] = state
+        self.listed[(ip, proto.lower(), port)] = state
         if name:
             self.names.setdefault(ip, name)
 
@@ -37,13 +37,22 @@ class ResultSet:
 
     def state_at(self, key: PortKey) -> str | None:
         """The port's state: listed, else summarised in a range, else None (not listed)."""
-        found = self.states.get(key)
+        found = self.listed.get(key)
         if found is not None:
             return found
         for lo, hi, state in self.ranges.get((key[0], key[1]), ()):
             if lo <= key[2] <= hi:
                 return state
         return None
+
+    @property
+    def states(self) -> dict[PortKey, str]:
+        """Every port's state, the summarised ranges expanded: for small files and tests;
+        comparing uses listed and ranges, never this."""
+        every = {(ip, proto, port): state for (ip, proto), spans in self.ranges.items()
+                 for lo, hi, state in spans for port in range(lo, hi + 1)}
+        every.update(self.listed)
+        return every
 
     @classmethod
     def of(cls, results: Iterable[PortResult], source: str) -> ResultSet:

@@ -52,7 +52,7 @@ def compare(old: ResultSet, new: ResultSet) -> list[Change]:
     matters only when it is open on the side that lists it. Summarised ranges are compared
     range against range: the work grows with the differences, not with the ports summarised."""
     changes = []
-    listed = old.states.keys() | new.states.keys()
+    listed = old.listed.keys() | new.listed.keys()
     for key in listed:
         before, after = old.state_at(key), new.state_at(key)
         if _matters(before, after):
