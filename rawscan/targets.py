@@ -296,6 +296,13 @@ class _Parser:
             raise TargetError(f"invalid {what} '{spec}': {e}") from None
 
     def _spec(self, spec: str) -> list[Range]:
+        ranges = self._ranges(spec)
+        if ranges in ([(0, 0)], [(V6, V6)]):  # nmap too gets nothing useful from these
+            raise ValueError("the unspecified address means 'any', not a host (for this host "
+                             "scan 127.0.0.1 or ::1)")
+        return ranges
+
+    def _ranges(self, spec: str) -> list[Range]:
         if "/" in spec:
             return self._prefix(spec)
         if _looks_v6(spec):
@@ -371,8 +378,17 @@ class _Parser:
         if not found:
             which = {"4": "", "6": " to an IPv6 address", "all": ""}[self._family]
             raise TargetError(f"cannot resolve host '{name}'{which}")
-        # nmap scans a name's first address of the family; --all-families scans them all.
-        return found if self._family == "all" else found[:1]
+        # nmap scans a name's first address of the family, and says so; --all-families scans
+        # them all.
+        if self._family == "all":
+            return found
+        if len(found) > 1:
+            import sys
+
+            print(f"rawscan: warning: other addresses for {name} (not scanned): "
+                  f"{', '.join(int_to_ip(a) for a in found[1:])} (--all-families scans every one)",
+                  file=sys.stderr)
+        return found[:1]
 
 
 def _looks_v6(text: str) -> bool:
@@ -390,9 +406,13 @@ def _v6_addr(text: str) -> int:
     if "%" in text:
         raise ValueError("scoped IPv6 addresses (with %zone) are not supported")
     try:
-        return V6 | int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
+        raw = socket.inet_pton(socket.AF_INET6, text)
     except OSError:
         raise ValueError(f"'{text}' is not an IPv6 address") from None
+    if raw[:12] == b"\0" * 10 + b"\xff\xff":  # ::ffff:a.b.c.d: the kernel refuses to send to it
+        v4 = socket.inet_ntop(socket.AF_INET, raw[12:])
+        raise ValueError(f"an IPv4-mapped IPv6 address is not sent to as such: scan {v4}")
+    return V6 | int.from_bytes(raw, "big")
 
 
 def _single(text: str) -> int:

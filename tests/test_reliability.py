@@ -620,3 +620,49 @@ def test_output_names_that_write_nothing_or_hidden_files_are_refused(
     proc = rawscan("replay", str(SYN), "-q", *args, cwd=tmp_path)
     one_error_line(proc, words)
     assert list((tmp_path / "d").iterdir()) == [] and sorted(os.listdir(tmp_path)) == ["d"]
+
+
+# --- Low: targets that cannot be scanned as given -------------------------------------------
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("::ffff:198.18.0.2", "scan 198.18.0.2"),  # every probe was refused: all "filtered"
+    ("0.0.0.0", "unspecified address"), ("::", "unspecified address"),
+])
+def test_targets_that_cannot_be_scanned_as_given_are_one_line(spec: str, words: str) -> None:
+    from rawscan.targets import TargetError, parse_targets
+
+    with pytest.raises(TargetError, match=words):
+        parse_targets([spec], resolve=lambda name: [])
+
+
+def test_a_name_with_several_addresses_says_which_are_not_scanned(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from rawscan.targets import int_to_ip, parse_targets
+
+    found = parse_targets(["multi.example"], resolve=lambda name: ["198.18.0.2", "198.18.0.3"])
+    assert [int_to_ip(found.address(i)) for i in range(len(found))] == ["198.18.0.2"]
+    assert "other addresses for multi.example (not scanned): 198.18.0.3" in capsys.readouterr().err
+
+
+def test_columns_zero_loses_no_report_line() -> None:
+    proc = rawscan("replay", str(SYN), "-q", env={"COLUMNS": "0"})
+    assert proc.returncode == 0, proc.stderr
+    for line in ("Starting rawscan", "Probes:", "rawscan done:"):
+        assert line in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("kind", ["grep", "xml", "json", "csv"])
+def test_argv_bytes_that_are_not_utf8_are_written_not_a_traceback(tmp_path: Path, kind: str) -> None:
+    from rawscan.output import RunInfo, RunSummary
+    from rawscan.output.options import OutputOptions, open_writers
+    from rawscan.results import PortResult
+
+    path = tmp_path / "out"
+    options = OutputOptions(**{f"{kind}_out": str(path)})
+    info = RunInfo(scan="syn", proto="tcp", ports=(22,), total_hosts=1,
+                   argv=("syn", "198.18.0.2", "--data-string", "\udcff"))  # os.fsdecode(b"\xff")
+    (writer,) = open_writers(options, info)
+    writer.write(PortResult("198.18.0.2", "tcp", 22, "open", "syn-ack", 64, "ssh", host="h\udcfe"))
+    writer.close(RunSummary(elapsed=1.0))
+    assert path.stat().st_size > 0

@@ -121,3 +121,35 @@ def test_sighup_is_taken_as_sigterm(tmp_path: Path) -> None:
         assert root.find("runstats/finished").get("exit") == "error"  # marked unfinished
         assert json.loads((tmp_path / "rawscan.resume").read_text())["rawscan_resume"] == 1
         resume_and_check(lab, tmp_path)
+
+
+def test_a_full_output_stops_a_live_scan_cleanly_and_resume_finishes_it(tmp_path: Path) -> None:
+    """-oJ /dev/full beside -oX: one line naming it, exit 74, the XML whole, a resume file."""
+    with Lab(SYN_2000.spec()) as lab:
+        proc = subprocess.run(
+            ["ip", "netns", "exec", lab.scanner_ns, rawscan_command(), "syn", lab.target_ip,
+             "-p", "1-2000", "--rate", "4000", "-q", "-oJ", "/dev/full", "-oC", "scan.csv"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+            env={**os.environ, "SUDO_UID": ""})
+        assert proc.returncode == 74, proc.stderr
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("rawscan: error:")]
+        assert errors == ["rawscan: error: cannot write '/dev/full': No space left on device; "
+                          "stopping the scan (the other outputs end whole here, and a resume "
+                          "file is written)"], proc.stderr
+        assert "Traceback" not in proc.stderr and "Stopped:" in proc.stdout
+        done = subprocess.run(["ip", "netns", "exec", lab.scanner_ns, rawscan_command(), "resume",
+                               "rawscan.resume", "-q", "-oC", "rest.csv"],
+                              capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                              env={**os.environ, "SUDO_UID": ""})
+        assert done.returncode == 0, done.stderr
+    import csv
+
+    def ports(path: Path) -> dict[int, tuple[str, str]]:
+        rows = list(csv.DictReader(path.read_text().splitlines()))
+        states = {int(r["port"]): (r["state"], r["reason"]) for r in rows}
+        assert len(states) == len(rows), "a port reported twice"
+        return states
+
+    first, rest = ports(tmp_path / "scan.csv"), ports(tmp_path / "rest.csv")
+    assert not set(first) & set(rest)
+    assert {**first, **rest} == SYN_2000.expected()  # the CSV plus the resumed run: the whole scan

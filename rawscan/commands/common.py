@@ -31,6 +31,17 @@ if TYPE_CHECKING:
     from ..resume import ResumeFile
     from ..transports.base import Transport
 
+def _ignore_unusable_terminal_size() -> None:
+    """COLUMNS=0 (or text) made rich print lines of width 0: the Starting, Probes and done
+    lines vanished. A size that is no positive number is as good as none."""
+    for name in ("COLUMNS", "LINES"):
+        value = os.environ.get(name)
+        if value is not None and not (value.isascii() and value.isdigit() and int(value) > 0):
+            del os.environ[name]
+
+
+_ignore_unusable_terminal_size()  # every command imports this module before making a Console
+
 EXIT_DIFFERENT = 1  # diff / --baseline: the results differ
 EXIT_INTERRUPTED = 130
 

@@ -55,7 +55,8 @@ def open_output(path: str, newline: str | None = None, *, kind: str | None = Non
     if path == STDOUT:
         return sys.stdout
     fd = _open(path, kind, force, truncate=True)
-    return os.fdopen(fd, "w", encoding="utf-8", newline=newline)
+    # surrogateescape: bytes in argv or names that are not UTF-8 are written back as given
+    return os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline=newline)
 
 
 def open_binary_output(path: str, kind: str, *, force: bool = False,
