@@ -120,6 +120,7 @@ def identify(reply: bytes, tls: TlsFacts | None = None) -> Identity | None:
     """The service a reply shows, with product and version when a rule gives them; a
     successful TLS handshake makes it https (HTTP inside), ssl/NAME or plain ssl."""
     server = http_server(reply)
+    found: Identity | None
     if server is not None:
         found = (_apply(SERVER_RULES, server) if server else None) or Identity("http")
     else:
