@@ -666,3 +666,10 @@ def test_argv_bytes_that_are_not_utf8_are_written_not_a_traceback(tmp_path: Path
     writer.write(PortResult("198.18.0.2", "tcp", 22, "open", "syn-ack", 64, "ssh", host="h\udcfe"))
     writer.close(RunSummary(elapsed=1.0))
     assert path.stat().st_size > 0
+
+
+def test_kernel_interface_files_are_never_written() -> None:
+    """As root, -oJ /proc/sys/kernel/hostname renamed the host. /proc/self/comm is harmless to
+    try (it names rawscan's own process): it was written, exit 0."""
+    proc = rawscan("replay", str(SYN), "-q", "-oJ", "/proc/self/comm")
+    one_error_line(proc, "kernel interface file")

@@ -153,6 +153,10 @@ def _open_existing(path: str, kind: str | None, force: bool, truncate: bool,
     regular = stat.S_ISREG(st.st_mode)
     if stat.S_ISLNK(st.st_mode):
         raise _link_error(path)
+    if regular and _kernel_interface(st):
+        raise RawscanError(
+            f"refusing to write '{path}': it is a kernel interface file (/proc, /sys), where "
+            f"writing results would change the system")
     if regular:
         flags = os.O_RDWR  # read too: the start is compared with the format's signature
     elif stat.S_ISFIFO(st.st_mode):
@@ -194,6 +198,26 @@ def _open_existing(path: str, kind: str | None, force: bool, truncate: bool,
         os.close(fd)
         raise
     return fd
+
+
+def _kernel_interface(st: os.stat_result) -> bool:
+    """On procfs or sysfs (or a filesystem mounted below them): /proc/sys/kernel/hostname is
+    a "regular file" of size 0 that root may write, and writing JSON there renames the host."""
+    for top in ("/proc", "/sys"):
+        try:
+            if os.stat(top).st_dev == st.st_dev:
+                return True
+        except OSError:
+            continue
+    with open("/proc/self/mountinfo", "rb") if os.path.exists("/proc/self/mountinfo") else \
+            open(os.devnull, "rb") as mounts:  # filesystems mounted below /proc or /sys
+        for line in mounts:
+            fields = line.split()
+            if len(fields) > 4 and fields[4].startswith((b"/proc/", b"/sys/")):
+                major, _, minor = fields[2].partition(b":")
+                if os.makedev(int(major), int(minor)) == st.st_dev:
+                    return True
+    return False
 
 
 def _write_error(path: str, exc: OSError) -> RawscanError:
