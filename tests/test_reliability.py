@@ -673,3 +673,9 @@ def test_kernel_interface_files_are_never_written() -> None:
     try (it names rawscan's own process): it was written, exit 0."""
     proc = rawscan("replay", str(SYN), "-q", "-oJ", "/proc/self/comm")
     one_error_line(proc, "kernel interface file")
+
+
+def test_an_output_option_given_twice_is_refused(tmp_path: Path) -> None:
+    proc = rawscan("replay", str(SYN), "-q", "-oC", "a.csv", "-oC", "b.csv", cwd=tmp_path)
+    one_error_line(proc, "-oC is given more than once")
+    assert list(tmp_path.iterdir()) == []  # was: b.csv written, a.csv silently not

@@ -91,6 +91,7 @@ def with_output_options(
     @functools.wraps(command)
     def with_output(**options: Any) -> None:
         with user_errors():  # impossible combinations are refused here, before anything runs
+            _refuse_repeated_outputs(sys.argv[1:])
             output = OutputOptions(**{name: options.pop(name) for name in names})
         command(**options, output=output)
 
@@ -99,6 +100,18 @@ def with_output_options(
     with_output.__signature__ = inspect.Signature(own + extra)  # type: ignore[attr-defined]
     with_output.__annotations__ = {p.name: p.annotation for p in own + extra}
     return with_output
+
+
+OUTPUT_OPTIONS = ("-oX", "-oG", "-oJ", "-oC", "-oA")
+
+
+def _refuse_repeated_outputs(argv: list[str]) -> None:
+    """A second -oC would silently replace the first (the parser keeps the last value)."""
+    words = argv[:argv.index("--")] if "--" in argv else argv
+    for option in OUTPUT_OPTIONS:
+        if sum(w == option or w.startswith(option + "=") for w in words) > 1:
+            raise RawscanError(f"{option} is given more than once; each output option names "
+                               f"one file (use -oA BASE for all four formats)")
 
 
 @contextmanager
