@@ -43,7 +43,7 @@ class _NoRawSocket(socket.socket):
 @contextlib.contextmanager
 def never_sending() -> Iterator[None]:
     """Three independent guards, any one of which keeps the fuzzed command from sending."""
-    def stop(plan: object, *_args: object) -> None:
+    def stop(plan: object, *_args: object, **_kwargs: object) -> None:
         raise WouldSend(plan)
 
     def no_transport(*_args: object, **_kwargs: object) -> None:
