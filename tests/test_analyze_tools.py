@@ -129,16 +129,25 @@ def test_prints_the_table_the_scan_printed(tmp_path: Path) -> None:
     assert _host_report(stdout) == _host_report(replay.stdout)
 
 
-def test_seed_check_rejects_replies_to_another_seed(tmp_path: Path) -> None:
-    """A sidecar with the wrong seed: every reply fails its cookie, so nothing is learned."""
+def test_a_sidecar_of_another_seed_is_not_this_captures(tmp_path: Path) -> None:
+    """A sidecar with the wrong seed: every reply fails its cookie, so it describes another
+    scan; analyze says so and analyzes the capture without it (issue 13, item 12)."""
     capture = tmp_path / "scan.pcap"
     capture.write_bytes((PCAPS / "syn-every-reply-kind.pcap").read_bytes())
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "scan.pcap").write_bytes(capture.read_bytes())
     sidecar = json.loads((PCAPS / "syn-every-reply-kind.pcap.json").read_text())
     sidecar["seed"] += 1
     Path(f"{capture}.json").write_text(json.dumps(sidecar))
-    records, stdout = analyze(tmp_path, str(capture))
-    assert {r["reason"] for r in records} == {"no-response"}
-    assert "197 failed the seed check" in stdout
+    proc = subprocess.run([rawscan_command(), "analyze", str(capture), "-oJ", str(tmp_path / "o.jsonl")],
+                          check=False, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "is not this capture's scan description: 197 of 197" in proc.stderr + proc.stdout
+    without, _ = analyze(bare, str(bare / "scan.pcap"))
+    got = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert sorted(map(json.dumps, got)) == sorted(map(json.dumps, without))
+    assert {r["state"] for r in got} >= {"open", "closed", "filtered"}
 
 
 ICMP6_KINDS = PCAPS / "analyze-icmp6-kinds.pcap"
