@@ -109,17 +109,10 @@ class Daemons:
         return self
 
     def __exit__(self, *_: object) -> None:
+        from lab import _stop  # by PID: terminate, then kill; streams closed
+
         while self._processes:
-            process = self._processes.pop()
-            process.terminate()
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-            for stream in (process.stdout, process.stderr):
-                if stream is not None:
-                    stream.close()
+            _stop(self._processes.pop())
 
     def _start(self, argv: list[str], ready: Any) -> subprocess.Popen[str]:
         """Start argv (`ip netns exec` execs it: the PID is the daemon's) and wait until
