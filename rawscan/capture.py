@@ -25,7 +25,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, NamedTuple, cast
 
-from .errors import RawscanError
+from .errors import RawscanError, one_line
 
 MAX_RECORD = 256 * 1024  # libpcap's MAXIMUM_SNAPLEN: no real capture has bigger records
 _MAX_PACKET_BLOCK = MAX_RECORD + 64 * 1024  # pcapng packet block: data plus room for options
@@ -42,6 +42,14 @@ _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 _BYTE_ORDER = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
 _SHB_TYPE = 0x0A0D0D0A  # a palindrome: reads the same in either byte order
 _GZIP_MAGIC = b"\x1f\x8b"
+# A gzip'd capture may inflate this much past its compressed size before reading stops as
+# damaged (a bomb: deflate reaches ~1000x; real scan captures measure 3-7x), once it is past
+# GZIP_FREE_BYTES, which any capture may inflate to.
+GZIP_MAX_RATIO = 100
+GZIP_FREE_BYTES = 64 * 1024 * 1024
+# if_tsoffset past this many seconds (year 2106) is no capture's start time; ignored with a
+# warning: at 2^62 a float keeps no second of the timestamps, so every packet looks simultaneous
+MAX_TSOFFSET = 2**32
 
 
 class CaptureError(RawscanError):
@@ -181,12 +189,27 @@ class _Damage(Exception):
     """The current record or block is damaged."""
 
 
+class _CountingReader:
+    """The compressed file under a GzipFile, counting the bytes it hands over."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.consumed = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.consumed += len(data)
+        return data
+
+
 class _Source:
     """Chunked reads from the (maybe gzip'd) file, with read errors turned into _StreamError."""
 
-    def __init__(self, raw: BinaryIO, f: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, f: BinaryIO, compressed: _CountingReader | None = None) -> None:
         self.raw = raw
         self.f = f
+        self._compressed = compressed
+        self._inflated = 0
         # read1: a gzip stream that breaks mid-way still hands over what it decoded before.
         self._read = cast(Callable[[int], bytes], getattr(f, "read1", f.read))
         self._error: _StreamError | None = None  # met while reading ahead: raised when needed
@@ -195,9 +218,17 @@ class _Source:
         if self._error is not None:
             raise self._error
         try:
-            return self._read(_CHUNK)
+            chunk = self._read(_CHUNK)
         except Exception as exc:  # EOFError, BadGzipFile, zlib.error, OSError, ...
             raise _StreamError(_describe(exc)) from None
+        if self._compressed is not None:
+            self._inflated += len(chunk)
+            packed = max(self._compressed.consumed, 1)
+            if self._inflated > GZIP_FREE_BYTES and self._inflated > GZIP_MAX_RATIO * packed:
+                raise _StreamError(
+                    f"the gzip stream inflates over {GZIP_MAX_RATIO} times its size "
+                    f"({self._inflated:,} bytes from {packed:,}): a gzip bomb, not read further")
+        return chunk
 
     def defer(self, error: _StreamError) -> None:
         self._error = error
@@ -330,7 +361,9 @@ def open_capture(path: str, ahead: int = 0) -> Capture:
         except OSError as exc:
             raise CaptureError(f"cannot read capture '{path}': {exc.strerror or exc}") from None
         if gzipped:
-            src = _Source(raw, cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb")))
+            compressed = _CountingReader(raw)
+            src = _Source(raw, cast(BinaryIO, gzip.GzipFile(fileobj=cast(BinaryIO, compressed), mode="rb")),
+                          compressed)
         try:
             buf = _refill(src, b"", 24)
         except _StreamError:
@@ -346,7 +379,7 @@ def open_capture(path: str, ahead: int = 0) -> Capture:
             pcap = PcapFormat(linktype, _stripper(linktype), endian, divisor)
             gen = _pcap(src, buf, endian, ahead)
         elif magic == _PCAPNG_SHB and buf[8:12] in _BYTE_ORDER:
-            gen = _pcapng(src, buf, ahead)
+            gen = _pcapng(src, buf, ahead, path)
         else:
             raise CaptureError(f"'{path}' is not a pcap or pcapng capture")
     except CaptureDamaged as exc:
@@ -493,7 +526,7 @@ class _Interface(NamedTuple):  # a tuple: unpacked per packet, cheaper than attr
     tsoffset: int  # seconds added to every timestamp
 
 
-def _pcapng(src: _Source, buf: bytes, ahead: int) -> Generator[PacketBatch | None, None, None]:
+def _pcapng(src: _Source, buf: bytes, ahead: int, path: str = "") -> Generator[PacketBatch | None, None, None]:
     base = 0  # stream offset of buf[0]
     pos = 0
     number = 0
@@ -571,7 +604,12 @@ def _pcapng(src: _Source, buf: bytes, ahead: int) -> Generator[PacketBatch | Non
                 start = body + 20
             else:
                 if btype == 1:
-                    interfaces.append(_parse_idb(buf, body, end, endian))
+                    interface = _parse_idb(buf, body, end, endian)
+                    if abs(interface.tsoffset) > MAX_TSOFFSET:
+                        _warn(f"capture '{path}': interface {len(interfaces)}'s if_tsoffset of "
+                              f"{interface.tsoffset} seconds is no start time; ignored")
+                        interface = interface._replace(tsoffset=0)
+                    interfaces.append(interface)
                 elif btype == _SHB_TYPE:
                     _check_shb(buf, body, end, endian)
                 pos = end + 4
@@ -598,6 +636,12 @@ def _pcapng(src: _Source, buf: bytes, ahead: int) -> Generator[PacketBatch | Non
         raise _damage(exc, number + 1, base + pos) from None
     finally:
         src.close()
+
+
+def _warn(message: str) -> None:
+    import sys
+
+    print(f"rawscan: warning: {one_line(message)}", file=sys.stderr)
 
 
 def _check_shb(buf: bytes, body: int, end: int, endian: str) -> None:

@@ -97,10 +97,35 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _closed_standard_streams() -> list[str]:
+    """Put /dev/null on a closed stdin, stdout or stderr (`rawscan ... >&-`): Python leaves
+    sys.stdout None, and the next file opened would take descriptor 1 and receive the report.
+    Returns the names of the ones that were closed."""
+    closed = []
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:  # lower descriptors are open, so this is fd unless another is closed
+                os.dup2(null, fd)
+                os.close(null)
+            closed.append(name)
+        stream = getattr(sys, name)
+        if stream is None or name in closed:
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", closefd=False,
+                                    errors="backslashreplace" if fd else None))
+    return closed
+
+
 def main() -> None:
     """The console script. Exits with os._exit once output is flushed: tearing down the
     interpreter (with Scapy loaded, for a UDP scan) takes up to a quarter of a second."""
     code = 0
+    closed = _closed_standard_streams()
+    if "stdout" in closed:
+        print("rawscan: warning: stdout is closed: what would be written there is lost",
+              file=sys.stderr)
     signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: partial results are kept
     try:
         returned = _app_for(sys.argv[1:])(standalone_mode=False)

@@ -9,14 +9,31 @@ ask (cron, CI, a pipe) the scan is refused with a one-line error naming the flag
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 
 from .errors import RawscanError
 
 LARGE_PROBE_LIMIT = 2**24  # the same bound as for addresses: a /8 with one port is still fine
+# past these a number is a typo, not a wish: 100 Gb/s carries under 1.5e8 minimal frames a
+# second, and an hour's wait after each round already outlasts any path's round trip
+MAX_RATE = 1e9
+MAX_TIMEOUT = 3600.0
 
 Ask = Callable[[str], bool]  # shows a question, True for yes
+
+
+def check_scan_numbers(rate: float, max_rate: float | None, timeout: float) -> None:
+    """One line for a rate or timeout no scan could mean (non-finite, or past the bounds)."""
+    for option, value, bound in (("--rate", rate, MAX_RATE), ("--max-rate", max_rate, MAX_RATE),
+                                 ("--timeout", timeout, MAX_TIMEOUT)):
+        if value is None:
+            continue
+        if not math.isfinite(value):  # typer lets 'inf' through min=; inf waits forever
+            raise RawscanError(f"{option} must be a finite number, not {value}")
+        if value > bound:
+            raise RawscanError(f"{option} {value:g} is more than any scan can use (at most {bound:g})")
 
 
 def probe_count(hosts: int, ports: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 from collections.abc import Iterable
 
@@ -25,6 +26,11 @@ def source_address(target: int, interface: str | None = None) -> int:
             probe.connect((int_to_ip(target), 9))
         except OSError as exc:
             where = f" via {interface}" if interface else ""
+            if exc.errno == errno.EACCES:  # the kernel's answer for a broadcast route
+                raise RawscanError(
+                    f"{int_to_ip(target)} is a broadcast address{where}: rawscan scans hosts, "
+                    f"not a whole network at once (give the hosts' own addresses or a range)"
+                ) from None
             raise RawscanError(
                 f"no route to {int_to_ip(target)}{where}: {exc.strerror} (give -S or -e)"
             ) from None

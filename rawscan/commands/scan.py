@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -86,7 +87,7 @@ def _scan(
     data_string: str | None, defeat_icmp_ratelimit: bool, output: OutputOptions,
     banners: bool = False, banner_timeout: float = 3.0, banner_concurrency: int = 256,
 ) -> None:
-    from ..limits import confirm_large_scan, terminal_ask
+    from ..limits import check_scan_numbers, confirm_large_scan, terminal_ask
     from ..plan import ScanPlan, random_seed
     from ..ports import parse_ports
     from ..sources import source_port_for, sources_for
@@ -126,9 +127,7 @@ def _scan(
         raise RawscanError("give --rate (a fixed rate) or --max-rate (an adaptive one's ceiling), not both")
     settings = resolve_timing(timing, rate, retries, timeout, max_rate)
     rate, retries, timeout = settings.rate, settings.retries, settings.timeout
-    for option, value in (("--rate", rate), ("--max-rate", settings.max_rate or 1.0), ("--timeout", timeout)):
-        if not math.isfinite(value):  # typer lets 'inf' through min=; inf waits forever
-            raise RawscanError(f"{option} must be a finite number, not {value}")
+    check_scan_numbers(rate, settings.max_rate, timeout)
     sources = sources_for(target_set, _sources(source)) if source else None  # bad -S: now
     confirm_large_scan(len(target_set), len(scan_ports), settings.max_rate or rate, allow_large,
                        terminal_ask())
@@ -217,6 +216,7 @@ def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: 
 
     ring = _ring_frame(probe.reply_bytes) if uses_batches(plan) else None
     transport = LiveTransport(probe.bpf_filter(), interface, ring_frame=ring)
+    created: list[tuple[str, tuple[int, int]]] = []  # the recording's files this run made
     if pcap is not None:  # opened like the outputs: no links, no foreign file without --force
         from ..output.files import check_output, open_binary_output
         from ..output.options import check_outputs
@@ -226,21 +226,57 @@ def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: 
             check_outputs(output)  # before the recording empties anything
             for path, kind in recording:
                 check_output(path, kind, force=output.force)
+            new = [path for path, _kind in recording if not os.path.lexists(path)]
             with open_binary_output(recording[1][0], "sidecar", force=output.force) as f:
+                _note_created(recording[1][0], new, created)
                 f.write(plan.to_json().encode())
             pcap_file = open_binary_output(recording[0][0], "pcap", force=output.force)
+            _note_created(recording[0][0], new, created)
             transport = RecordingTransport(transport, pcap_file)  # type: ignore[assignment]
         except OSError as exc:
             transport.close()
+            _remove_created(created)
             raise RawscanError(f"cannot write '{pcap}': {exc.strerror}") from None
         except BaseException:
             transport.close()
+            _remove_created(created)
             raise
     from ..privileges import drop_privileges
     from ..resume import DEFAULT_PATH
 
+    started = False
+
+    def before_scan() -> None:
+        nonlocal started
+        started = True
+        drop_privileges()
+
     extra = {"banners": banners} if banners is not None else {}  # --banners only
-    run_and_report(plan, probe, transport, output, resume_path=resume_path or DEFAULT_PATH,
-                   before_scan=drop_privileges, done=done, **extra)
+    try:
+        run_and_report(plan, probe, transport, output, resume_path=resume_path or DEFAULT_PATH,
+                       before_scan=before_scan, done=done, **extra)
+    except BaseException:
+        if not started:  # refused before a probe (an output, the resume file): no recording
+            _remove_created(created)
+        raise
+
+
+def _note_created(path: str, new: list[str],
+                  created: list[tuple[str, tuple[int, int]]]) -> None:
+    """Remember a file this run created (by identity, so that a file put there later under the
+    same name is never removed)."""
+    if path in new:  # just opened without following links: the name is that file
+        st = os.lstat(path)
+        created.append((path, (st.st_dev, st.st_ino)))
+
+
+def _remove_created(created: list[tuple[str, tuple[int, int]]]) -> None:
+    for path, identity in created:
+        try:
+            st = os.lstat(path)
+            if (st.st_dev, st.st_ino) == identity:
+                os.unlink(path)
+        except OSError:
+            pass  # gone already, or not ours to remove
 
 

@@ -262,10 +262,24 @@ def privilege_error() -> PrivilegeError:
 
     script = shutil.which("rawscan") or os.path.abspath(sys.argv[0])
     command = " ".join([script, *sys.argv[1:]])
-    return PrivilegeError(
-        f"raw sockets need root or CAP_NET_RAW: run 'sudo {command}', or grant the capability "
-        f"with 'sudo setcap cap_net_raw+ep {os.path.realpath(sys.executable)}'"
-    )
+    return PrivilegeError(privilege_advice(command, sys.executable, sys.prefix, sys.base_prefix))
+
+
+def privilege_advice(command: str, executable: str, prefix: str, base_prefix: str) -> str:
+    """sudo, or the capability on an interpreter that runs nothing but rawscan: never on a
+    shared one (a virtual environment's python is usually a link to it), which would give raw
+    sockets to every script run with it."""
+    real = os.path.realpath(executable)
+    own_copy = prefix != base_prefix and real.startswith(os.path.join(os.path.realpath(prefix), ""))
+    if own_copy:
+        capability = f"grant the capability to this environment's own interpreter with " \
+                     f"'sudo setcap cap_net_raw+ep {real}'"
+    else:
+        capability = (f"give the capability to an interpreter of rawscan's own, not the shared "
+                      f"{real} (every script run with it would get raw sockets): "
+                      f"'python3 -m venv --copies DIR', install rawscan there, then "
+                      f"'sudo setcap cap_net_raw+ep DIR/bin/python3'")
+    return f"raw sockets need root or CAP_NET_RAW: run 'sudo {command}', or {capability}"
 
 
 def require_raw_sockets() -> None:
