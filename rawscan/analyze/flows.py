@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..capture import CapturedPacket
 from ..classify import classify_icmp, classify_icmp6, classify_tcp, classify_udp_response
+from .banners import BannerKeeper
 from .store import (
     CONNECTED,
     DATA,
@@ -99,6 +100,7 @@ class Observations:
     sources: Sources = field(default_factory=Sources)
     verdicts: Verdicts = field(default_factory=Verdicts)
     stats: FlowStats = field(default_factory=FlowStats)
+    banners: BannerKeeper = field(default_factory=BannerKeeper)  # servers' first data
 
 
 def _packet_columns(packets: list[CapturedPacket]) -> Columns:
@@ -253,6 +255,8 @@ class FlowAnalyzer:
         horizon = self._horizon
         generation_max = GENERATION_MAX
         cache = self._cache
+        banners = obs.banners
+        talks = banners.talks
         none: frozenset[int] = frozenset()
         tcp_checked = check.sources if check is not None and check.proto == "tcp" else none
         udp_checked = check.sources if check is not None and check.proto == "udp" else none
@@ -446,12 +450,18 @@ class FlowAnalyzer:
                 if flow is None:
                     flow = tcp_old.get(key)
                     if flow is None:
-                        continue  # ordinary traffic past its start, or an unknown flow
+                        # ordinary traffic past its start, an unknown flow, or a server's
+                        # data on a connection a SYN-ACK opened (kept: analyze/banners.py)
+                        if payload and key in talks and cols is not None:
+                            banners.segment(key, cols.packet_at(ref & FRAME_MASK))
+                        continue
                 row = flow >> ROW_SHIFT
                 stage = flow & STAGES
                 if payload:  # the IP length says so, not the captured length
                     eflags[row] |= DATA
                     ordinary += 1
+                    if stage:  # on an opened connection: the server's answer may be kept
+                        banners.listen(reverse_key(key), row)
                     tcp_new.pop(key, None)
                     tcp_old.pop(key, None)
                 elif flags & RST:
@@ -462,6 +472,7 @@ class FlowAnalyzer:
                 elif flags & ACK and stage == STAGE_SYNACK:
                     eflags[row] |= CONNECTED
                     tcp_new[key] = (flow & ~STAGES) | STAGE_CONNECTED
+                    banners.listen(reverse_key(key), row)  # a server-first greeting may follow
         finally:
             for column in (everdict, eflags, eprobes, eprobe_ref, ereply_ref):
                 del column[nrows:]

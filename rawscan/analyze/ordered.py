@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -22,6 +23,10 @@ from .report import SILENCE, ObservedPort
 from .scanners import SourceSummary, scan_kinds
 from .store import DATA, FRAME_BITS, PROTO_NAMES, REPLIED_UDP
 
+if TYPE_CHECKING:
+    from ..banners.grab import Grab
+
+R = TypeVar("R", bound=PortResult)
 _FRAME_MASK = (1 << FRAME_BITS) - 1
 _V4_KEY = np.dtype([("scanner", ">u4"), ("target", ">u4"), ("udp", "u1"), ("port", ">u2")])
 _V6_KEY = np.dtype([("s_hi", ">u8"), ("s_lo", ">u8"), ("t_hi", ">u8"), ("t_lo", ">u8"),
@@ -44,6 +49,16 @@ class Ordered:
     row: np.ndarray  # int32
     code: np.ndarray  # int32: verdict code (0: silence)
     host_starts: np.ndarray  # int64: where each target's run begins
+    grabs: dict[int, Grab] = field(default_factory=dict)  # by row: what the server said
+
+    def with_banner(self, result: R, row: int) -> R:
+        """result with what its server said in the capture, if it said anything."""
+        found = self.grabs.get(row)
+        if found is None:
+            return result
+        from ..banners.phase import enriched
+
+        return enriched(result, found)  # type: ignore[return-value]
 
     def __len__(self) -> int:
         return len(self.row)
@@ -89,7 +104,7 @@ def order_endpoints(obs: Observations, consume: bool = False) -> Ordered:
     target_index = (np.cumsum(host_change, dtype=np.int32) - 1).astype(np.int32)
     codes = np.frombuffer(obs.endpoints.verdict, np.uint16)[order_rows] if n else np.zeros(0, np.uint16)
     return Ordered(obs, [scanners[scanner_of[a]] for a, _b in bounds], bounds, targets, target_index,
-                   udp, port, order_rows, codes.astype(np.int32), host_starts)
+                   udp, port, order_rows, codes.astype(np.int32), host_starts, obs.banners.grabs())
 
 
 def _family(keys: np.ndarray, rows: np.ndarray, version: int) -> tuple:
@@ -201,6 +216,7 @@ def results(
     rows = ordered.row[start:stop].tolist()
     out = []
     targets = ordered.targets
+    grabs = ordered.grabs
     for target_i, udp, port, code, row in zip(ordered.target[start:stop].tolist(), ordered.udp[start:stop].tolist(),
                                               ordered.port[start:stop].tolist(), ordered.code[start:stop].tolist(), rows):
         target = targets[target_i]
@@ -216,6 +232,8 @@ def results(
             probe_capture=captures[probe_ref >> FRAME_BITS] if captures else None,
             reply_capture=captures[reply_ref >> FRAME_BITS] if captures and reply_frame else None,
         ))
+        if grabs:
+            out[-1] = ordered.with_banner(out[-1], row)
     return out
 
 
@@ -237,6 +255,10 @@ def table_results(ordered: Ordered, start: int, stop: int, names: dict[int, str]
     targets = ordered.targets
     out = []
     last, ip = -1, ""
+    if ordered.grabs:  # rows go along for the servers' banners
+        rows = ordered.row[start:stop].tolist()
+        plain = table_results(replace(ordered, grabs={}), start, stop, names)
+        return [ordered.with_banner(r, row) for r, row in zip(plain, rows)]
     for target_i, udp, port, code in zip(ordered.target[start:stop].tolist(), ordered.udp[start:stop].tolist(),
                                          ordered.port[start:stop].tolist(), ordered.code[start:stop].tolist()):
         if target_i != last:
@@ -304,16 +326,33 @@ class JsonLines:
             hosts = np.array([self._host(o.targets[t]) for t in t_unique.tolist()], dtype=object)[t_inverse.reshape(-1)]
             middles = middles + hosts
         if self._captures is None:
-            return "".join([f"{h}{m}{scanner_part}{n},\"probe_frame\":{pf},\"reply_frame\":{rf}}}\n"
-                            for h, m, n, pf, rf in zip(heads.tolist(), middles.tolist(), probes, probe_frame,
-                                                       reply.tolist())])
+            return self._with_banners([f"{h}{m}{scanner_part}{n},\"probe_frame\":{pf},\"reply_frame\":{rf}}}\n"
+                                       for h, m, n, pf, rf in zip(heads.tolist(), middles.tolist(), probes, probe_frame,
+                                                                  reply.tolist())], rows, start, keep, scanner)
         caps = np.array(self._captures + ["null"], dtype=object)
         probe_cap = caps[(probe_ref >> np.uint64(FRAME_BITS)).astype(np.int64)].tolist()
         reply_cap = caps[np.where(replied, (reply_ref >> np.uint64(FRAME_BITS)).astype(np.int64), len(self._captures))].tolist()
-        return "".join([f"{h}{m}{scanner_part}{n},\"probe_frame\":{pf},\"reply_frame\":{rf},"
-                        f"\"probe_capture\":{pc},\"reply_capture\":{rc}}}\n"
-                        for h, m, n, pf, rf, pc, rc in zip(heads.tolist(), middles.tolist(), probes, probe_frame,
-                                                           reply.tolist(), probe_cap, reply_cap)])
+        return self._with_banners([f"{h}{m}{scanner_part}{n},\"probe_frame\":{pf},\"reply_frame\":{rf},"
+                                   f"\"probe_capture\":{pc},\"reply_capture\":{rc}}}\n"
+                                   for h, m, n, pf, rf, pc, rc in zip(heads.tolist(), middles.tolist(), probes, probe_frame,
+                                                                      reply.tolist(), probe_cap, reply_cap)],
+                                  rows, start, keep, scanner)
+
+    def _with_banners(self, lines: list[str], rows: np.ndarray, start: int, keep: np.ndarray | None,
+                      scanner: str) -> str:
+        """The lines, those of endpoints whose server said something made from their records
+        (the service, product and version are the identified ones)."""
+        grabs = self._ordered.grabs
+        if grabs:
+            from ..output.jsonl import record_line
+
+            captures = [json.loads(c) for c in self._captures] if self._captures else None
+            at = np.flatnonzero(np.isin(rows, np.fromiter(grabs, np.int64, len(grabs))))
+            where = (np.flatnonzero(keep)[at] if keep is not None else at) + start
+            for i, endpoint in zip(at.tolist(), where.tolist()):
+                found = results(self._ordered, endpoint, endpoint + 1, scanner, captures, self._names)
+                lines[i] = record_line(found[0])
+        return "".join(lines)
 
     def _head(self, target: int) -> str:
         return f'{{"ip":"{addr_to_str(target)}",'  # an address has nothing to escape

@@ -58,6 +58,7 @@ def host_results(
     mask = target_mask(summary.address)
     group: list[ObservedPort] = []
     last_target, ip = -1, ""
+    grabs = obs.banners.grabs()  # what servers said, by row (analyze/banners.py)
     for key in keys[summary.start : summary.stop]:
         target = (key >> 17) & mask
         if target != last_target:
@@ -79,6 +80,10 @@ def host_results(
             probe_capture=captures[probe_file] if captures else None,
             reply_capture=captures[reply_file] if captures and reply_frame else None,
         ))
+        if row in grabs:
+            from ..banners.phase import enriched
+
+            group[-1] = enriched(group[-1], grabs[row])
     if group:
         yield group
 

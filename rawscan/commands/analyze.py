@@ -215,6 +215,7 @@ def _open_writers(
         scan=WRITER_SCAN.get(kinds[0], "syn") if kinds else "syn", proto=proto,
         ports=tuple(ports), total_hosts=len(hosts), argv=("analyze", *paths),
         started=obs.stats.first_time or 0.0, open_only=options.open_only,
+        banners=bool(ordered.grabs),  # servers' data in the capture: CSV's banner columns
     )
     writers = open_writers(options, info)
     # JSON Lines takes the analysis records whole (scanner, probes, evidence frames)

@@ -1,0 +1,85 @@
+"""rawscan analyze shows what servers said in a capture: the first data on a connection to
+a port it found open, identified with the --banners rules, in the table and the outputs."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from analyze_helpers import T0, A, B, C, run_analyze, write_pcap
+
+from rawscan.bench.pcapgen import ACK, PSH, RST, SYN, tcp
+
+SSH = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
+HTTP = b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nContent-Length: 0\r\n\r\n"
+
+
+def connection(client: int, server: int, sport: int, port: int, client_data: bytes,
+               server_data: list[bytes], retransmit: bool = False) -> list[bytes]:
+    """A whole handshake, the client's data (if any), then the server's segments."""
+    cseq, sseq = 1000, 5000
+    packets = [tcp(client, server, sport, port, SYN, cseq),
+               tcp(server, client, port, sport, SYN | ACK, sseq, cseq + 1),
+               tcp(client, server, sport, port, ACK, cseq + 1, sseq + 1)]
+    if client_data:
+        packets.append(tcp(client, server, sport, port, PSH | ACK, cseq + 1, sseq + 1, client_data))
+    at = sseq + 1
+    for piece in server_data:
+        packets.append(tcp(server, client, port, sport, PSH | ACK, at, cseq + 1, piece))
+        if retransmit:
+            packets.append(tcp(server, client, port, sport, PSH | ACK, at, cseq + 1, piece))
+        at += len(piece)
+    return packets
+
+
+def capture(tmp_path: Path) -> Path:
+    packets = (connection(A, B, 40000, 22, b"", [SSH[:10], SSH[10:]], retransmit=True)
+               + connection(A, B, 40001, 80, b"GET / HTTP/1.1\r\nHost: b\r\n\r\n", [HTTP])
+               # closed port: its RST carries no banner; data nobody opened is ignored
+               + [tcp(A, B, 40002, 81, SYN, 7), tcp(B, A, 81, 40002, RST | ACK, 0, 8),
+                  tcp(C, A, 22, 50000, PSH | ACK, 1, 1, b"SSH-2.0-dropbear_2022.83\r\n")])
+    return write_pcap(tmp_path / "banners.pcap", packets)
+
+
+def test_banners_in_jsonl_xml_and_table(tmp_path: Path) -> None:
+    pcap = capture(tmp_path)
+    out, xml = tmp_path / "r.jsonl", tmp_path / "r.xml"
+    code, stdout, stderr = run_analyze(str(pcap), "--min-probes", "1", "-oJ", str(out), "-oX", str(xml))
+    assert code == 0, stderr
+    records = {r["port"]: r for r in map(json.loads, out.read_text().splitlines())}
+    ssh, http, closed = records[22], records[80], records[81]
+    # the retransmitted pieces are kept once, in order
+    assert (ssh["service"], ssh["product"], ssh["version"], ssh["extrainfo"]) == (
+        "ssh", "OpenSSH", "9.2p1", "Debian-2+deb12u3")
+    assert ssh["banner"].startswith("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3")
+    assert ssh["banner"].count("SSH-2.0") == 1
+    assert (http["service"], http["product"], http["version"]) == ("http", "nginx", "1.22.1")
+    assert ssh["scanner"] == "198.18.0.1" and ssh["reply_frame"] == 2
+    assert closed["state"] == "closed" and "product" not in closed and "banner" not in closed
+    assert "dropbear" not in out.read_text()
+    services = {p.get("portid"): p.find("service") for p in ET.parse(xml).iter("port")}
+    assert services["22"].get("product") == "OpenSSH" and services["22"].get("version") == "9.2p1"
+    assert services["80"].get("product") == "nginx" and services["80"].get("method") == "probed"
+    assert "VERSION" in stdout and "OpenSSH 9.2p1 (Debian-2+deb12u3)" in stdout
+    assert "nginx 1.22.1" in stdout
+
+
+def test_open_only_and_csv_carry_the_banner(tmp_path: Path) -> None:
+    pcap = capture(tmp_path)
+    out, csv = tmp_path / "r.jsonl", tmp_path / "r.csv"
+    code, _stdout, stderr = run_analyze(str(pcap), "--min-probes", "1", "--open", "-oJ", str(out), "-oC", str(csv))
+    assert code == 0, stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["port"] for r in records) == [22, 80]
+    header, *rows = csv.read_text().splitlines()
+    assert "product" in header.split(",") and any("OpenSSH" in row for row in rows)
+
+
+def test_a_capture_without_server_data_shows_no_version(tmp_path: Path) -> None:
+    pcap = write_pcap(tmp_path / "plain.pcap", connection(A, B, 40000, 22, b"", []))
+    out = tmp_path / "r.jsonl"
+    code, stdout, stderr = run_analyze(str(pcap), "--min-probes", "1", "-oJ", str(out))
+    assert code == 0, stderr
+    record = json.loads(out.read_text())
+    assert record["state"] == "open" and "product" not in record and "VERSION" not in stdout
