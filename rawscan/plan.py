@@ -32,6 +32,10 @@ class ScanPlan:
     fixed_source_port: bool = False  # -g: every try from source_port (else one port per try)
     defeat_icmp_ratelimit: bool = False
     max_rate: float | None = None  # set: the rate adapts to the path up to it (rate: the start)
+    # --banners: seconds a port may take (None: no banners) and connections at once; a
+    # resumed scan grabs them too (when unset, resume reads them from argv)
+    banner_timeout: float | None = None
+    banner_concurrency: int = 256
 
     def to_json(self) -> str:
         import json
@@ -77,6 +81,8 @@ class ScanPlan:
                 defeat_icmp_ratelimit=_bool(data.get("defeat_icmp_ratelimit", False)),
                 fixed_source_port=_bool(data.get("fixed_source_port", False)),
                 max_rate=_optional_rate(data.get("max_rate")),
+                banner_timeout=_optional_timeout(data.get("banner_timeout")),
+                banner_concurrency=_int(data.get("banner_concurrency", 256), "banner_concurrency", 1, 4096),
             )
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
                 OverflowError) as exc:
@@ -168,6 +174,10 @@ def _optional_rate(value: object) -> float | None:
     if not rate > 0 or rate == float("inf"):
         raise ValueError(f"max_rate {value!r} is not a positive number")
     return rate
+
+
+def _optional_timeout(value: object) -> float | None:
+    return None if value is None else _number(value, "banner_timeout", 0.1, 60.0)
 
 
 def _address(value: object) -> int:

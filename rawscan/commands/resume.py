@@ -7,7 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..banners import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, BannerSettings
 from ..output.options import OutputOptions
+from ..plan import ScanPlan
 from .common import user_errors, with_output_options
 
 
@@ -27,7 +29,45 @@ def _resume(
         plan, decided = load_resume(str(resume_file))
         _refuse_earlier_results(output)
         require_raw_sockets()
-        _run_live(plan, interface, None, output, str(resume_file), done=decided)
+        _run_live(plan, interface, None, output, str(resume_file), done=decided,
+                  banners=banner_settings(plan))
+
+
+def banner_settings(plan: ScanPlan) -> BannerSettings | None:
+    """The first run's --banners, --banner-timeout and --banner-concurrency: from the plan's
+    fields when the scan set them, else from its command line as the scan command parses it
+    (resilient: nothing runs, bad values give no banners rather than a traceback)."""
+    from ..banners import BannerSettings
+
+    udp = plan.scan == "udp"
+    if plan.banner_timeout is not None:
+        return BannerSettings(plan.banner_timeout, plan.banner_concurrency, udp)
+    params = _scan_options(plan.argv)
+    if not params.get("banners"):
+        return None
+    timeout, concurrency = params.get("banner_timeout"), params.get("banner_concurrency")
+    if not isinstance(timeout, float) or not 0.1 <= timeout <= 60.0:
+        timeout = DEFAULT_TIMEOUT
+    if not isinstance(concurrency, int) or not 1 <= concurrency <= 4096:
+        concurrency = DEFAULT_CONCURRENCY
+    return BannerSettings(timeout, concurrency, udp)
+
+
+def _scan_options(argv: tuple[str, ...]) -> dict[str, object]:
+    import click
+    import typer.main
+
+    from ..cli import app
+
+    group = typer.main.get_command(app)
+    command = getattr(group, "commands", {}).get(argv[0]) if argv else None
+    if command is None:
+        return {}
+    try:
+        with command.make_context(argv[0], list(argv[1:]), resilient_parsing=True) as ctx:
+            return dict(ctx.params)
+    except (click.ClickException, click.exceptions.Exit, ValueError, TypeError):
+        return {}
 
 
 def _refuse_earlier_results(output: OutputOptions) -> None:
