@@ -125,3 +125,15 @@ def test_a_recorded_capture_shows_the_greeting(tmp_path: Path) -> None:
     assert code == 0, stderr
     record = json.loads(out.read_text())
     assert (record["port"], record["product"], record["version"]) == (port, "OpenSSH", "9.2p1")
+
+
+def test_server_data_kept_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rawscan.analyze import banners
+
+    monkeypatch.setattr(banners, "KEPT_MAX", 10)
+    keeper = banners.BannerKeeper()
+    for row, key in enumerate((b"k1", b"k2")):
+        keeper.listen(key, row)
+        keeper.segment(key, tcp(B, A, 22, 40000 + row, PSH | ACK, 1, 1, SSH))
+    assert list(keeper.kept) == [0] and keeper.kept_bytes == len(SSH)
+    assert keeper.grabs()[0].identity.product == "OpenSSH"

@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # the rules and ssl load only when a capture holds server dat
 
 MAX_SEGMENTS = 4  # server segments kept per connection
 TALKS_MAX = 1 << 16  # connections waiting for server data at once (the table is then emptied)
+KEPT_MAX = 64 << 20  # bytes of server data kept in all: a capture of busy ordinary traffic
+# (a web server's day) would otherwise keep 4 KiB per client; later endpoints get none
 _SEQ_OFFSET = struct.Struct("!4xI4xB")  # after the ports: sequence number; past ack: data offset
 
 
@@ -49,6 +51,7 @@ class BannerKeeper:
     def __init__(self) -> None:
         self.talks: dict[bytes, int] = {}  # server->client flow key -> endpoint row
         self.kept: dict[int, list] = {}  # row -> [next sequence number, bytearray, segments]
+        self.kept_bytes = 0
 
     def listen(self, key: bytes, row: int) -> None:
         """A connection to this open endpoint was completed (or carried the client's data):
@@ -73,11 +76,15 @@ class BannerKeeper:
         seq, data = found
         state = self.kept.get(row)
         if state is None:
+            if self.kept_bytes >= KEPT_MAX:
+                return
             state = self.kept[row] = [seq, bytearray(), 0]
         elif seq != state[0]:
             return  # a retransmission, or a gap: only what follows in order is kept
         buf: bytearray = state[1]
-        buf += data[: CAP - len(buf)]
+        before = len(buf)
+        buf += data[: CAP - before]
+        self.kept_bytes += len(buf) - before
         state[0] = (seq + len(data)) & 0xFFFFFFFF
         state[2] += 1
         if state[2] >= MAX_SEGMENTS or len(buf) >= CAP:
