@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, fields, replace
+from bisect import bisect_left
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
@@ -50,15 +51,21 @@ class Ordered:
     code: np.ndarray  # int32: verdict code (0: silence)
     host_starts: np.ndarray  # int64: where each target's run begins
     grabs: dict[int, Grab] = field(default_factory=dict)  # by row: what the server said
+    grab_at: list[int] = field(default_factory=list)  # sorted: the endpoints (i) with a grab
 
-    def with_banner(self, result: R, row: int) -> R:
-        """result with what its server said in the capture, if it said anything."""
-        found = self.grabs.get(row)
-        if found is None:
-            return result
+    def with_banners(self, out: list[R], start: int, stop: int) -> list[R]:
+        """out (endpoints [start, stop)) with what their servers said in the capture: a
+        bisection per call, so hosts without banners cost nothing more."""
+        at = self.grab_at
+        i = bisect_left(at, start)
+        if i == len(at) or at[i] >= stop:
+            return out
         from ..banners.phase import enriched
 
-        return enriched(result, found)  # type: ignore[return-value]
+        for endpoint in at[i:bisect_left(at, stop, i)]:
+            row = int(self.row[endpoint])
+            out[endpoint - start] = enriched(out[endpoint - start], self.grabs[row])  # type: ignore[assignment]
+        return out
 
     def __len__(self) -> int:
         return len(self.row)
@@ -103,8 +110,11 @@ def order_endpoints(obs: Observations, consume: bool = False) -> Ordered:
     host_starts = np.flatnonzero(host_change)
     target_index = (np.cumsum(host_change, dtype=np.int32) - 1).astype(np.int32)
     codes = np.frombuffer(obs.endpoints.verdict, np.uint16)[order_rows] if n else np.zeros(0, np.uint16)
+    grabs = obs.banners.grabs()
+    grab_at = (np.flatnonzero(np.isin(order_rows, np.fromiter(grabs, np.int64, len(grabs)))).tolist()
+               if grabs else [])
     return Ordered(obs, [scanners[scanner_of[a]] for a, _b in bounds], bounds, targets, target_index,
-                   udp, port, order_rows, codes.astype(np.int32), host_starts, obs.banners.grabs())
+                   udp, port, order_rows, codes.astype(np.int32), host_starts, grabs, grab_at)
 
 
 def _family(keys: np.ndarray, rows: np.ndarray, version: int) -> tuple:
@@ -216,7 +226,6 @@ def results(
     rows = ordered.row[start:stop].tolist()
     out = []
     targets = ordered.targets
-    grabs = ordered.grabs
     for target_i, udp, port, code, row in zip(ordered.target[start:stop].tolist(), ordered.udp[start:stop].tolist(),
                                               ordered.port[start:stop].tolist(), ordered.code[start:stop].tolist(), rows):
         target = targets[target_i]
@@ -232,9 +241,7 @@ def results(
             probe_capture=captures[probe_ref >> FRAME_BITS] if captures else None,
             reply_capture=captures[reply_ref >> FRAME_BITS] if captures and reply_frame else None,
         ))
-        if grabs:
-            out[-1] = ordered.with_banner(out[-1], row)
-    return out
+    return ordered.with_banners(out, start, stop)
 
 
 _SLOTS = [PortResult.__dict__[f.name].__set__ for f in fields(PortResult)]  # slot descriptors
@@ -255,10 +262,6 @@ def table_results(ordered: Ordered, start: int, stop: int, names: dict[int, str]
     targets = ordered.targets
     out = []
     last, ip = -1, ""
-    if ordered.grabs:  # rows go along for the servers' banners
-        rows = ordered.row[start:stop].tolist()
-        plain = table_results(replace(ordered, grabs={}), start, stop, names)
-        return [ordered.with_banner(r, row) for r, row in zip(plain, rows)]
     for target_i, udp, port, code in zip(ordered.target[start:stop].tolist(), ordered.udp[start:stop].tolist(),
                                          ordered.port[start:stop].tolist(), ordered.code[start:stop].tolist()):
         if target_i != last:
@@ -267,7 +270,7 @@ def table_results(ordered: Ordered, start: int, stop: int, names: dict[int, str]
         v: Verdict = table[code] or SILENCE[proto]  # type: ignore[assignment]
         out.append(_port_result((ip, proto, port, v.state, v.reason, v.ttl, service_name(port, proto),
                                  names.get(targets[target_i]))))
-    return out
+    return ordered.with_banners(out, start, stop)
 
 
 class JsonLines:
