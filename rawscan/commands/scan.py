@@ -140,6 +140,7 @@ def _scan(
         retries=retries, timeout=timeout, started=time.time(), argv=tuple(sys.argv[1:]),
         payload_hex=payload_hex, defeat_icmp_ratelimit=defeat_icmp_ratelimit,
         fixed_source_port=source_port is not None, max_rate=settings.max_rate,
+        banner_timeout=banner_timeout if banners else None, banner_concurrency=banner_concurrency,
     )
     _run_live(plan, interface, pcap, output, resume_file, banners=banner_settings)
 
