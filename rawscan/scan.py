@@ -118,6 +118,9 @@ def run_scan(
                 return
             if replies is not None:  # UDP: the reply that opened the port says what it is
                 result = udp_facts(result, replies.take(target, port))
+                if dns_identity is not None and port == DNS_PORT:
+                    dns_identity.submit(result)  # and a DNS server says its version
+                    return
         emit(result)
 
     def emit(result: PortResult) -> None:
@@ -127,22 +130,27 @@ def run_scan(
         for writer in writers:
             writer.write(result)
 
-    grabbing = replies = None
+    grabbing = replies = dns_identity = None
     if banners is not None and proto == "tcp":
         from .banners.phase import BannerPhase
 
         grabbing = BannerPhase(banners)
         outcome.banners = grabbing.stats
     elif banners is not None:
+        from .banners.dns import DNS_PORT
+        from .banners.phase import BannerPhase
         from .banners.udp import ReplyKeeper, udp_facts
 
         probe = replies = ReplyKeeper(probe)  # type: ignore[assignment]
+        dns_identity = BannerPhase(banners, dns=True)  # open 53/udp: version.bind
+        outcome.banners = dns_identity.stats
+    phases = [phase for phase in (grabbing, dns_identity) if phase is not None]
 
     flushing = [w.flush for w in writers if hasattr(w, "flush")]
 
     def progress(stats: ScanStats) -> None:
-        if grabbing is not None:
-            for result in grabbing.ready():
+        for phase in phases:
+            for result in phase.ready():
                 emit(result)
         for flush in flushing:  # results on disk within a progress tick, not only at the end
             flush()
@@ -166,6 +174,6 @@ def run_scan(
     finally:
         transport.close()
         outcome.decided = engine.decided
-        if grabbing is not None:  # every handed-over port is reported, grabbed or not
-            grabbing.finish(emit, stop_requested, wait=ran and not outcome.stats.interrupted)
+        for phase in phases:  # every handed-over port is reported, grabbed or not
+            phase.finish(emit, stop_requested, wait=ran and not outcome.stats.interrupted)
     return outcome

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from ..results import PortResult
 from . import BannerSettings
+from .dns import grab_version
 from .grab import Grab, grab
 
 SLACK = 0.25  # seconds past the bound for cancelled grabs to report themselves
@@ -49,6 +50,17 @@ def enriched(result: PortResult, found: Grab) -> PortResult:
     )
 
 
+def dns_enriched(result: PortResult, found: Grab) -> PortResult:
+    """A DNS port's result (already with what its reply showed) with its version.bind
+    answer: the product and version named, the reply's facts kept; unchanged without one."""
+    identity = found.identity
+    if identity is None:
+        return result
+    return dataclasses.replace(
+        result, service="domain", product=identity.product, version=identity.version,
+        extrainfo=result.extrainfo, banner=found.banner, probed=True, conf=identity.conf)
+
+
 @dataclasses.dataclass
 class BannerStats:
     submitted: int = 0
@@ -68,8 +80,12 @@ class BannerStats:
 
 
 class BannerPhase:
-    def __init__(self, settings: BannerSettings) -> None:
+    """settings: the bounds. dns: the ports handed over are open 53/udp ones, asked for
+    version.bind (banners/dns.py) instead of connected to."""
+
+    def __init__(self, settings: BannerSettings, dns: bool = False) -> None:
         self.settings = settings
+        self._dns = dns
         self.stats = BannerStats()
         self._ready: collections.deque[PortResult] = collections.deque()
         self._lock = threading.Lock()
@@ -156,7 +172,10 @@ class BannerPhase:
         try:
             assert self._slots is not None
             async with self._slots:
-                found = await grab(result.ip, result.port, result.host, self.settings.timeout)
+                if self._dns:
+                    found = await grab_version(result.ip, result.port, self.settings.timeout)
+                else:
+                    found = await grab(result.ip, result.port, result.host, self.settings.timeout)
         except asyncio.CancelledError:
             self.stats.cut_by_bound += 1
         except Exception as exc:  # a bug must cost one port's banner, never the scan
@@ -168,4 +187,5 @@ class BannerPhase:
         with self._lock:
             self._pending -= 1
             if self._unreported.pop(key, None) is not None:
-                self._ready.append(enriched(result, found))
+                self._ready.append(dns_enriched(result, found) if self._dns
+                                   else enriched(result, found))

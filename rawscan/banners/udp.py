@@ -1,5 +1,5 @@
 """--banners on a UDP scan: the replies to rawscan's protocol probes already say what
-answers, so nothing more is sent. The probe module is wrapped to keep the payload of each
+answers, so nothing more is sent (but to DNS servers: banners/dns.py). The probe module is wrapped to keep the payload of each
 port's first UDP reply (at most CAP bytes, only for ports that answered), and small pure
 decoders name it: NTP version and stratum, SNMP version and sysDescr, DNS, SSDP's SERVER,
 memcached's VERSION; anything else goes through the TCP banner rules.
