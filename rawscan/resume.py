@@ -104,4 +104,10 @@ def load_resume(path: str) -> tuple[ScanPlan, bytes]:
         raise RawscanError(f"'{path}' is not a usable rawscan resume file ({exc})") from None
     if len(decided) != expected:
         raise RawscanError(f"'{path}' is damaged: its progress does not match its scan")
+    from .limits import check_scan_numbers
+
+    try:  # the bounds a live scan's options have: a resume is one
+        check_scan_numbers(plan.rate, plan.max_rate, plan.timeout)
+    except RawscanError as exc:
+        raise RawscanError(f"'{path}' is not a usable rawscan resume file ({exc})") from None
     return plan, decided

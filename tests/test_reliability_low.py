@@ -246,3 +246,22 @@ def test_plain_addresses_skip_the_pattern_parser(monkeypatch: pytest.MonkeyPatch
     for bad in ("01.2.3.4", "256.1.1.1", "1.2.3.4.5", "1.2.3.", "1.2.3.\u0664"):
         with pytest.raises(TargetError):
             parse_targets([bad])
+
+
+def test_a_resume_file_holds_the_bounds_of_a_live_scan(tmp_path: Path) -> None:
+    """A resume file whose plan asks --timeout 1e5 (a sidecar may say that) is one error line."""
+    import dataclasses
+
+    from rawscan.errors import RawscanError
+    from rawscan.plan import ScanPlan
+    from rawscan.resume import load_resume, write_resume
+    from rawscan.targets import TargetSet
+
+    plan = ScanPlan(scan="syn", targets=TargetSet(((0x7F000001, 0x7F000001),)), ports=(22,),
+                    seed=1, sources=(0x7F000001,), source_port=40000)
+    good, bad = tmp_path / "good.resume", tmp_path / "bad.resume"
+    write_resume(str(good), plan, b"\0")
+    assert load_resume(str(good))[0] == plan
+    write_resume(str(bad), dataclasses.replace(plan, timeout=1e5), b"\0")
+    with pytest.raises(RawscanError, match="--timeout 100000 is more than any scan can use"):
+        load_resume(str(bad))
