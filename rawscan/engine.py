@@ -453,7 +453,8 @@ class Engine:
                 on_result(target, port, verdicts[row])
 
     def _settle(self, index: int, target: int, port: int, verdict: Verdict) -> None:
-        """A final verdict for an endpoint already decided: it replaces an ICMP one."""
+        """A reply for an endpoint already decided: only a final answer replacing an ICMP
+        verdict counts (nothing downgrades a port); anything else is a duplicate."""
         previous = self._provisional.get(index)
         if previous is None or not verdict.beats(previous):
             self.stats.duplicates += 1
@@ -487,18 +488,14 @@ class Engine:
                 self.stats.unverified += 1
             return
         if self._decided[byte] & bit:
-            previous = self._provisional.get(index)
-            if previous is None or not verdict.beats(previous):
-                self.stats.duplicates += 1
-                return
-            del self._provisional[index]
-        else:
-            self._decided[byte] |= bit
-            self._answered += 1
-            if reply.icmp:
-                self._icmp_hosts[reply.target] = self._icmp_hosts.get(reply.target, 0) + 1
-            if self._unverified:
-                self._unverified.pop(index, None)
+            self._settle(index, reply.target, reply.port, verdict)
+            return
+        self._decided[byte] |= bit
+        self._answered += 1
+        if reply.icmp:
+            self._icmp_hosts[reply.target] = self._icmp_hosts.get(reply.target, 0) + 1
+        if self._unverified:
+            self._unverified.pop(index, None)
         if self._sent_at:
             sent_at = self._sent_at.pop(index, None)
             if sent_at is not None and self._round == 0:
@@ -547,4 +544,3 @@ class Engine:
                 index = byte_i * 8 + bit
                 if index < total and not value >> bit & 1:
                     yield index
-

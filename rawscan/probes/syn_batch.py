@@ -59,7 +59,7 @@ class SynBatcher:
         self._sorted_rows = np.argsort(self.sources)
         self._sorted = self.sources[self._sorted_rows]
         templates = [probe._templates[s] for s in probe.sources]
-        raw = [_template_bytes(t) for t in templates]
+        raw = [t.raw for t in templates]
         self.width = len(raw[0])
         self.template = np.frombuffer(b"".join(raw), dtype=np.uint8).reshape(len(raw), self.width)
         self.ip_base = np.array([t._ip_sum for t in templates], dtype=np.uint64)
@@ -185,7 +185,3 @@ class SynBatcher:
             out.append(verdict)  # type: ignore[arg-type]  # flags with ACK and SYN or RST
         return out
 
-
-def _template_bytes(template: object) -> bytes:
-    """The template packet with every per-probe field zero (as crafted)."""
-    return template.raw  # type: ignore[attr-defined, no-any-return]

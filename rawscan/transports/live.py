@@ -155,18 +155,14 @@ class LiveTransport:
     def counters(self) -> Counters:
         refused = sum(sender.lost for sender in self._senders.values())
         errors = sum(sender.send_errors for sender in self._senders.values())
-        if self._ring is not None:
-            delivered, dropped = self._ring.statistics()
-        else:
-            try:
-                packets, drops = socket_statistics(self._rx)
-            except OSError:
-                packets = drops = 0
-            self._delivered += packets - drops
-            self._dropped += drops
-            delivered, dropped = self._delivered, self._dropped
+        try:  # the same statistic with or without a ring; each read resets it
+            packets, drops = socket_statistics(self._rx)
+        except OSError:
+            packets = drops = 0
+        self._delivered += packets - drops
+        self._dropped += drops
         sent = sum(sender.sent for sender in self._senders.values())
-        return Counters(delivered, dropped, errors, refused, sent)
+        return Counters(self._delivered, self._dropped, errors, refused, sent)
 
     def drain(self) -> None:
         """Return once every batch handed to send_batch has left."""

@@ -4,8 +4,8 @@ The kernel writes each packet that passes the filter into the next frame of a ri
 with us by mmap and flips the frame's status word; no system call per packet. On a SOCK_DGRAM
 socket every frame's IP header starts at the same offset, so the ring is one 2-D byte array
 and a batch of replies is a slice of it, copied out in one go and handed back to the kernel.
-PACKET_STATISTICS counts, exactly, what passed the filter and what the kernel dropped because
-the ring was full: the loss signal of the adaptive rate.
+PACKET_STATISTICS on the socket (read by the live transport) counts, exactly, what passed the
+filter and what the kernel dropped because the ring was full: the adaptive rate's loss signal.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from ..vector import Frames
 
 SOL_PACKET = 263
 PACKET_RX_RING = 5
-PACKET_STATISTICS = 6
 PACKET_VERSION = 10
 TPACKET_V2 = 1
 TP_STATUS_USER = 1
@@ -54,8 +53,6 @@ class RxRing:
         self.net = _align16(TPACKET2_HDRLEN + 16)  # SOCK_DGRAM: no link header is kept
         self.width = (frame_size - self.net) & ~3
         self._cursor = 0
-        self.delivered = 0  # kernel counts, accumulated (each read of the statistic resets it)
-        self.dropped = 0
 
     def fileno(self) -> int:
         return self._sock.fileno()
@@ -94,14 +91,6 @@ class RxRing:
         status[rows] = 0  # TP_STATUS_KERNEL: the frames are the kernel's again
         self._cursor = taken % self.count
         return Frames(data, lengths, wall_time)
-
-    def statistics(self) -> tuple[int, int]:
-        """(delivered, dropped) since the ring was made."""
-        raw = self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
-        packets, drops = struct.unpack("II", raw)
-        self.delivered += packets  # tp_packets counts the dropped ones too
-        self.dropped += drops
-        return self.delivered - self.dropped, self.dropped
 
     def close(self) -> None:
         ring = self._ring
