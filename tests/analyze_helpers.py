@@ -8,7 +8,7 @@ from pathlib import Path
 from rawscan.analyze.flows import FlowAnalyzer, Observations
 from rawscan.analyze.report import ObservedPort, all_results
 from rawscan.bench.pcapgen import PcapWriter
-from rawscan.capture import read_ip_packets
+from rawscan.capture import BATCH_BYTES, CaptureDamaged, CaptureError, open_capture, read_ip_packets
 
 A, B, C, ROUTER = 0xC6120001, 0xC6120002, 0xC6120003, 0xC612FE01  # 198.18.0.1, .2, .3, .254.1
 T0 = 1_800_000_000.0
@@ -59,3 +59,25 @@ def _command():  # type: ignore[no-untyped-def]
 
 
 _CLICK_COMMAND = None
+
+
+def read_bulk(path: Path, ahead: int = BATCH_BYTES) -> tuple[list[tuple[int, float, bytes]], str | None]:
+    """Packets as rawscan analyze reads them (batches of `ahead` bytes, link headers stripped
+    in bulk): (frame number, time, IP bytes) each, and the CaptureError message it ends with."""
+    from rawscan.analyze.batches import columns
+
+    got: list[tuple[int, float, bytes]] = []
+    try:
+        capture = open_capture(str(path), ahead)
+    except CaptureError as exc:
+        return got, str(exc)
+    try:
+        for batch in capture.batches:
+            cols = columns(batch, capture.pcap)
+            got += [(n, t, cols.packet(i)) for i, (n, t) in
+                    enumerate(zip(cols.numbers.tolist(), cols.times.tolist()))]
+    except CaptureDamaged as exc:
+        return got, str(exc.truncated(str(path), len(got)))
+    finally:
+        capture.close()
+    return got, None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -28,3 +29,13 @@ def port_states(records: list[dict[str, object]]) -> dict[int, tuple[str, str]]:
         assert port not in states, f"port {port} reported twice"
         states[port] = (str(r["state"]), str(r["reason"]))
     return states
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str], *words: str) -> str:
+    """The run failed with exactly one `rawscan: error:` line holding every word; that line."""
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode != 0 and len(lines) == 1, (proc.returncode, proc.stderr)
+    assert lines[0].startswith("rawscan: error: ") and "Traceback" not in proc.stderr, proc.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    return lines[0]

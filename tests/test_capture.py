@@ -26,6 +26,7 @@ from rawscan.capture import (
     CaptureTruncated,
     read_ip_packets,
 )
+from analyze_helpers import read_bulk
 
 T0 = 1_700_000_000
 
@@ -524,22 +525,6 @@ def mixed_frames(n: int) -> list[bytes]:
     return [kinds[i % len(kinds)](i) for i in range(n)]
 
 
-def bulk(path: Path, ahead: int) -> tuple[list[tuple[int, float, bytes]], str | None]:
-    from rawscan.analyze.batches import columns
-    from rawscan.capture import CaptureDamaged, open_capture
-
-    got: list[tuple[int, float, bytes]] = []
-    capture = open_capture(str(path), ahead)
-    try:
-        for batch in capture.batches:
-            cols = columns(batch, capture.pcap)
-            got += [(n, t, cols.packet(i)) for i, (n, t) in
-                    enumerate(zip(cols.numbers.tolist(), cols.times.tolist()))]
-    except CaptureDamaged as exc:
-        return got, str(exc.truncated(str(path), len(got)))
-    return got, None
-
-
 def _read_until_error_or_end(path: Path) -> tuple[list[CapturedPacket], CaptureError | None]:
     got: list[CapturedPacket] = []
     try:
@@ -569,4 +554,4 @@ def test_batches_give_the_packets_read_ip_packets_gives(tmp_path: Path, fmt: str
         expected = ([(p.number, p.time, p.ip) for p in got], str(err) if err is not None else None)
         assert len(expected[0]) > 0
         for ahead in (0, 1000, 4096, 1 << 20):
-            assert bulk(path, ahead) == expected, (cut, ahead)
+            assert read_bulk(path, ahead) == expected, (cut, ahead)

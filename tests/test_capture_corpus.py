@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from rawscan.capture import CaptureError, read_ip_packets
+from analyze_helpers import read_bulk
 from deadline import Hung, deadline
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "tcpdump-tests"
@@ -128,29 +129,6 @@ def test_damaged_corpus_copies_read_or_fail_cleanly(tmp_path: Path) -> None:
 
 
 # --- the bulk reader (rawscan analyze): batches parsed with numpy ------------------------
-
-
-def read_bulk(path: Path) -> tuple[list[tuple[int, float, bytes]], str | None]:
-    """Packets as rawscan analyze reads them (batches of BATCH_BYTES, link headers stripped
-    in bulk), and the CaptureError message it ends with, if any."""
-    from rawscan.analyze.batches import columns
-    from rawscan.capture import BATCH_BYTES, CaptureDamaged, open_capture
-
-    got: list[tuple[int, float, bytes]] = []
-    try:
-        capture = open_capture(str(path), BATCH_BYTES)
-    except CaptureError as exc:
-        return got, str(exc)
-    try:
-        for batch in capture.batches:
-            cols = columns(batch, capture.pcap)
-            got += [(n, t, cols.packet(i)) for i, (n, t) in
-                    enumerate(zip(cols.numbers.tolist(), cols.times.tolist()))]
-    except CaptureDamaged as exc:
-        return got, str(exc.truncated(str(path), len(got)))
-    finally:
-        capture.close()
-    return got, None
 
 
 def read_each(path: Path) -> tuple[list[tuple[int, float, bytes]], str | None]:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rawscan_cli import rawscan_command
+from rawscan_cli import one_error_line, rawscan_command
 
 from rawscan.errors import RawscanError
 
@@ -33,15 +33,6 @@ def rawscan(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
     return subprocess.run([rawscan_command(), *args], capture_output=True, text=True,
                           timeout=timeout, cwd=cwd,
                           env={**os.environ, "SUDO_UID": "", "SUDO_GID": "", **(env or {})})
-
-
-def one_error_line(proc: subprocess.CompletedProcess[str], *words: str) -> str:
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode != 0 and len(lines) == 1, (proc.returncode, proc.stderr)
-    assert lines[0].startswith("rawscan: error: ") and "Traceback" not in proc.stderr, proc.stderr
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    return lines[0]
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from rawscan_cli import rawscan_command
+from rawscan_cli import one_error_line, rawscan_command
 
 from rawscan import capture
 from rawscan.capture import CaptureTruncated, read_ip_packets
@@ -28,15 +28,6 @@ as_root = pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets and namespac
 def rawscan(*args: str, cwd: Path | None = None, **kw: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run([rawscan_command(), *args], capture_output=True, text=True, timeout=60,
                           cwd=cwd, env={**os.environ, "SUDO_UID": "", "SUDO_GID": ""}, **kw)
-
-
-def one_error_line(proc: subprocess.CompletedProcess[str], *words: str) -> str:
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode != 0 and len(lines) == 1, (proc.returncode, proc.stderr)
-    assert lines[0].startswith("rawscan: error: ") and "Traceback" not in proc.stderr, proc.stderr
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    return lines[0]
 
 
 # --- the exit-77 advice ---------------------------------------------------------------------
