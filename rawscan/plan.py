@@ -109,9 +109,9 @@ def _int(value: object, name: str, lo: int | None = None, hi: int | None = None)
 
 
 def _number(value: object, name: str, lo: float, hi: float) -> float:
-    if type(value) not in (int, float):
+    if not isinstance(value, (int, float)) or isinstance(value, bool):  # JSON true is no number
         raise ValueError(f"{name}: {str(value)[:40]!r} is not a number")
-    number = float(value)  # type: ignore[arg-type]
+    number = float(value)
     if not lo <= number <= hi:  # NaN too
         raise ValueError(f"{name}: {str(value)[:40]} is not within {lo:g}-{hi:g}")
     return number

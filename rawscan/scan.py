@@ -141,7 +141,7 @@ def run_scan(
         from .banners.phase import BannerPhase
         from .banners.udp import ReplyKeeper, udp_facts
 
-        probe = replies = ReplyKeeper(probe)  # type: ignore[assignment]
+        probe = replies = ReplyKeeper(probe)  # type: ignore[assignment]  # a ProbeModule by delegation
         dns_identity = BannerPhase(banners, dns=True)  # open 53/udp: version.bind
         outcome.banners = dns_identity.stats
     phases = [phase for phase in (grabbing, dns_identity) if phase is not None]

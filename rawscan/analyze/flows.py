@@ -50,7 +50,7 @@ from .store import (
 if TYPE_CHECKING:
     from ..capture import Capture
     from .batches import Columns
-    from .packets import Prepared
+    from .packets import Parsed, Prepared
 
 WINDOW = 30.0  # seconds a flow waits for its reply (nmap gives up after 10 s by default)
 GENERATION_MAX = 1 << 17  # flows per generation and protocol: at most 4 x 131,072 alive (~65 MB)
@@ -223,16 +223,16 @@ class FlowAnalyzer:
                 if tick is not None and done[0] >> 16 != before >> 16:
                     tick(done[0], done[1])
 
-    def _match(self, parsed: object, cols: Columns | None, check: SeedCheck | None) -> None:
+    def _match(self, parsed: Parsed, cols: Columns | None, check: SeedCheck | None) -> None:
         """The flow state, packet by packet (see packets.py for each kind's fields)."""
         from .packets import FOLLOW, ICMP, PROBE, REPLY, TIME, UDP, reverse_key
 
-        p = parsed  # a packets.Parsed
-        kinds: list[int] = p.kinds  # type: ignore[attr-defined]
-        times: list[float] = p.times  # type: ignore[attr-defined]
+        p = parsed
+        kinds: list[int] = p.kinds
+        times: list[float] = p.times
         if not kinds:
             return
-        fields: list[Iterator[tuple]] = p.fields  # type: ignore[attr-defined]
+        fields: list[Iterator[tuple]] = p.fields
         next_probe, next_reply, next_follow = fields[PROBE].__next__, fields[REPLY].__next__, fields[FOLLOW].__next__
         next_udp, next_icmp = fields[UDP].__next__, fields[ICMP].__next__
         obs = self.observations
@@ -244,7 +244,7 @@ class FlowAnalyzer:
         # Rows for this batch's new endpoints exist ahead (trimmed at the end), so a new
         # endpoint costs a counter, not five appends.
         nrows = len(everdict)
-        ahead: int = p.new_rows  # type: ignore[attr-defined]
+        ahead: int = p.new_rows
         for column in (everdict, eflags, eprobes, eprobe_ref, ereply_ref):
             column.frombytes(bytes(ahead * column.itemsize))
         strength, table = verdicts.strength, verdicts.table
@@ -269,14 +269,14 @@ class FlowAnalyzer:
         def decide(row: int, code: int, ref: int) -> bool:
             """Keep the stronger verdict (Verdict.beats); True if this one decided."""
             cur = everdict[row]
-            if cur == 0 or table[code].beats(table[cur]):  # type: ignore[union-attr]
+            if cur == 0 or table[code].beats(table[cur]):  # type: ignore[union-attr]  # only code 0 has no verdict
                 everdict[row] = code
                 ereply_ref[row] = ref
                 return True
             return False
 
         try:
-            for kind, t, ref in zip(kinds, times, p.frames):  # type: ignore[attr-defined]
+            for kind, t, ref in zip(kinds, times, p.frames):
                 if t >= horizon:  # a new generation: flows idle for a whole window go
                     tcp_old, tcp_new = tcp_new, {}
                     udp_old, udp_new = udp_new, {}
@@ -302,8 +302,8 @@ class FlowAnalyzer:
                             if rflow is not None and (rflow & SEQ_MASK) != seq:
                                 row = rflow >> ROW_SHIFT
                                 dst, sp = _address(key, 1), int.from_bytes(key[-4:-2], "big")
-                                if dst in tcp_checked and not check.valid(  # type: ignore[union-attr]
-                                        cols.packet_at(ref & FRAME_MASK), src, sp):  # type: ignore[union-attr]
+                                if dst in tcp_checked and not check.valid(  # type: ignore[union-attr]  # tcp_checked is empty unless check is set
+                                        cols.packet_at(ref & FRAME_MASK), src, sp):  # type: ignore[union-attr]  # cols: set with check
                                     forged += 1
                                     continue
                                 code = cache.get(SYN << 8 | ttl)
@@ -352,7 +352,7 @@ class FlowAnalyzer:
                             unmatched += 1  # acknowledges another probe: stale or forged
                             continue
                         row = flow >> ROW_SHIFT
-                        if dst in tcp_checked and not check.valid(cols.packet(i), src, sp):  # type: ignore[union-attr]
+                        if dst in tcp_checked and not check.valid(cols.packet(i), src, sp):  # type: ignore[union-attr]  # empty unless check
                             forged += 1
                             continue
                         code = cache.get(vkey)
@@ -377,7 +377,7 @@ class FlowAnalyzer:
                     if row < 0:
                         row = udp_old.get(rkey, -1)
                     if row >= 0:  # a reply to a pending datagram
-                        if dst in udp_checked and not check.valid(cols.packet(i), src, sp):  # type: ignore[union-attr]
+                        if dst in udp_checked and not check.valid(cols.packet(i), src, sp):  # type: ignore[union-attr]  # empty unless check
                             forged += 1
                             continue
                         code = cache.get(vkey)
@@ -429,7 +429,7 @@ class FlowAnalyzer:
                             unmatched += 1  # (an error about a reply, e.g. the scanner's
                         continue  # kernel refusing it, is no news about the port)
                     row = flow if udp else flow >> ROW_SHIFT
-                    if qsrc in (udp_checked if udp else tcp_checked) and not check.valid(cols.packet(i), qdst, qdp):  # type: ignore[union-attr]
+                    if qsrc in (udp_checked if udp else tcp_checked) and not check.valid(cols.packet(i), qdst, qdp):  # type: ignore[union-attr]  # empty unless check
                         forged += 1
                         continue
                     code = cache.get(vkey)

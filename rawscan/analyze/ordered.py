@@ -64,7 +64,7 @@ class Ordered:
 
         for endpoint in at[i:bisect_left(at, stop, i)]:
             row = int(self.row[endpoint])
-            out[endpoint - start] = enriched(out[endpoint - start], self.grabs[row])  # type: ignore[assignment]
+            out[endpoint - start] = enriched(out[endpoint - start], self.grabs[row])  # type: ignore[assignment]  # dataclasses.replace keeps R's class
         return out
 
     def __len__(self) -> int:

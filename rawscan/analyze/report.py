@@ -83,7 +83,7 @@ def host_results(
         if row in grabs:
             from ..banners.phase import enriched
 
-            group[-1] = enriched(group[-1], grabs[row])
+            group[-1] = enriched(group[-1], grabs[row])  # type: ignore[call-overload]  # dataclasses.replace keeps ObservedPort
     if group:
         yield group
 

@@ -16,7 +16,10 @@ if TYPE_CHECKING:
 
     from ..analyze.ordered import Ordered
 
+    from collections.abc import Sequence
+
     from ..analyze.flows import Observations, SeedCheck
+    from ..analyze.sidecar import PlanCheck
     from ..analyze.report import ObservedPort
     from ..analyze.scanners import SourceSummary
     from ..output import ResultWriter, RunSummary
@@ -82,10 +85,10 @@ def _warn(message: str) -> None:
     print(f"rawscan: warning: {one_line(message)}", file=sys.stderr)
 
 
-def _seed_checks(paths: list[str]) -> tuple[list[SeedCheck | None], list[ScanPlan]]:
+def _seed_checks(paths: list[str]) -> tuple[list[PlanCheck | None], list[ScanPlan]]:
     from ..analyze.sidecar import PlanCheck, load_plan
 
-    checks: list[SeedCheck | None] = []
+    checks: list[PlanCheck | None] = []
     plans: list[ScanPlan] = []
     for path in paths:
         plan, warning = load_plan(path)
@@ -103,7 +106,7 @@ def _seed_checks(paths: list[str]) -> tuple[list[SeedCheck | None], list[ScanPla
     return checks, plans
 
 
-def _read(paths: list[str], checks: list[SeedCheck | None], quiet: bool) -> tuple[Observations, bool]:
+def _read(paths: list[str], checks: Sequence[SeedCheck | None], quiet: bool) -> tuple[Observations, bool]:
     """Analyze every file; damage ends a file with a warning, Ctrl-C ends the reading."""
     from ..analyze.flows import FlowAnalyzer
     from ..analyze.progress import ReadProgress
@@ -136,14 +139,13 @@ def _run(paths: list[str], options: OutputOptions, min_probes: int, scanners_onl
 
     checks, plans = _seed_checks(paths)
     obs, interrupted = _read(paths, checks, options.quiet)
-    wrong = [i for i, c in enumerate(checks) if c is not None and c.belongs_elsewhere()]  # type: ignore[attr-defined]
+    wrong = [(i, c) for i, c in enumerate(checks) if c is not None and c.belongs_elsewhere()]
     if wrong and not interrupted:  # another scan's sidecar: read again without it
-        for i in wrong:
-            check = checks[i]
-            _warn(f"'{paths[i]}.json' is not this capture's scan description: {check.failed} of "  # type: ignore[union-attr]
-                  f"{check.failed + check.passed} replies to its sources fail its seed check "  # type: ignore[union-attr]
+        for i, check in wrong:
+            _warn(f"'{paths[i]}.json' is not this capture's scan description: {check.failed} of "
+                  f"{check.failed + check.passed} replies to its sources fail its seed check "
                   f"(another scan's, or another seed); analyzed without it")
-            plans = [p for p in plans if p is not check.plan]  # type: ignore[union-attr]
+            plans = [p for p in plans if p is not check.plan]
             checks[i] = None
         obs, interrupted = _read(paths, checks, options.quiet)
     if interrupted:
@@ -267,7 +269,7 @@ def _report(
             if not want:
                 continue
             if record_writers:
-                host: list[PortResult] = results(ordered, a, b, scanner, captures, names)  # type: ignore[assignment]
+                host: list[PortResult] = results(ordered, a, b, scanner, captures, names)  # type: ignore[assignment]  # ObservedPort records are PortResults; the list is only read
                 for result in host:
                     for record_writer in record_writers:
                         record_writer.write(result)

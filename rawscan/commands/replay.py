@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from ..errors import RawscanError
 from ..output.options import OutputOptions
 from .common import run_and_report, user_errors, with_output_options
+
+if TYPE_CHECKING:
+    from ..probes.base import ProbeModule
 
 
 def _replay(
@@ -54,15 +57,15 @@ def _replay(
 MISMATCH_MIN_REPLIES = 5  # as analyze's (rawscan/analyze/sidecar.py)
 
 
-def _check_cookies(recording: list[tuple[float, bytes]], probe: object, description: str) -> None:
+def _check_cookies(recording: list[tuple[float, bytes]], probe: ProbeModule, description: str) -> None:
     """Replies that fail the description's cookie check wholesale: it is another scan's (same
     name, other seed), and replaying with it would report every port unanswered."""
     passed = failed = 0
     for _when, packet in recording:
-        flow = probe.flow(packet)  # type: ignore[attr-defined]
+        flow = probe.flow(packet)
         if flow is None or flow.is_probe:
             continue
-        if probe.parse_reply(packet) is None:  # type: ignore[attr-defined]
+        if probe.parse_reply(packet) is None:
             failed += 1
         else:
             passed += 1

@@ -67,7 +67,7 @@ def open_binary_output(path: str, kind: str, *, force: bool = False,
     if kind == "pcap":
         from .failures import GuardedBinaryFile
 
-        return GuardedBinaryFile(opened, path)  # type: ignore[return-value]
+        return GuardedBinaryFile(opened, path)  # type: ignore[return-value]  # a BinaryIO wrapper by duck typing
     return opened
 
 
