@@ -77,3 +77,17 @@ def test_safe_primes() -> None:
         assert p > n and is_probable_prime(p) and is_probable_prime((p - 1) // 2)
     assert not is_probable_prime(2**32 + 1)  # 641 x 6700417
     assert not is_probable_prime(3215031751)  # a strong pseudoprime to bases 2, 3, 5, 7
+
+
+def test_the_start_line_says_whether_the_rate_adapts() -> None:
+    from rawscan.commands.common import _rate_words
+    from rawscan.plan import ScanPlan
+
+    plan = ScanPlan(scan="syn", targets=TargetSet(((DST, DST),)), ports=(22,), seed=1,
+                    sources=(SRC,), source_port=40000)
+    default = resolve(None, None, None, None)
+    adaptive = ScanPlan(**{**plan.__dict__, "rate": default.rate, "max_rate": default.max_rate})
+    assert _rate_words(adaptive) == "rate adaptive from 5000/s up to 300000/s"
+    fixed = resolve(None, 200.0, None, None)
+    assert fixed.max_rate is None
+    assert _rate_words(ScanPlan(**{**plan.__dict__, "rate": fixed.rate})) == "rate 200/s"

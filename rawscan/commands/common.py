@@ -179,7 +179,7 @@ def run_and_report(
     console = Console(stderr=options.human_to_stderr, highlight=False, soft_wrap=True)
     console.print(
         f"Starting rawscan {__version__} ({plan.scan} scan of {len(plan.targets)} host(s) x "
-        f"{len(plan.ports)} {probe.proto} port(s), rate {plan.rate:g}/s, seed {plan.seed})"
+        f"{len(plan.ports)} {probe.proto} port(s), {_rate_words(plan)}, seed {plan.seed})"
     )
     if banners is not None:
         console.print(banners.describe())
@@ -318,6 +318,13 @@ def _report(console: Console, plan: ScanPlan, probe: ProbeModule, options: Outpu
         _report_baseline(console, baseline, outcome.results or [])
     if written.exit_code:  # the scan finished, but an output (or stdout's reader) did not
         raise typer.Exit(written.exit_code)
+
+
+def _rate_words(plan: ScanPlan) -> str:
+    """The rate as the start line states it: fixed, or where an adaptive one starts and ends."""
+    if plan.max_rate is None:
+        return f"rate {plan.rate:g}/s"
+    return f"rate adaptive from {plan.rate:g}/s up to {plan.max_rate:g}/s"
 
 
 def rate_line(s: ScanStats) -> str:
