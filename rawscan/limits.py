@@ -56,19 +56,21 @@ def duration(seconds: float) -> str:
     return f"{seconds / 86400:,.0f} days"
 
 
-def describe(hosts: int, ports: int, rate: float) -> str:
+def describe(hosts: int, ports: int, rate: float, adaptive: bool = False) -> str:
+    """adaptive: rate is the adaptive rate's ceiling, the fastest the scan can go."""
     probes = probe_count(hosts, ports)
+    pace = f"its ceiling of {rate:g}/s" if adaptive else f"--rate {rate:g}"
     return (f"{probes:,} probes ({hosts:,} host(s) x {ports:,} port(s)), "
-            f"at least {duration(probes / rate)} at --rate {rate:g}")
+            f"at least {duration(probes / rate)} at {pace}")
 
 
 def confirm_large_scan(hosts: int, ports: int, rate: float, allow_large: bool,
-                       ask: Ask | None) -> None:
+                       ask: Ask | None, adaptive: bool = False) -> None:
     """Return if the scan may start; raise RawscanError if not. `ask` is None when nobody
     can answer (stdin is not a terminal)."""
     if allow_large or not is_large(hosts, ports):
         return
-    what = describe(hosts, ports, rate)
+    what = describe(hosts, ports, rate, adaptive)
     if ask is None:
         raise RawscanError(
             f"{what} is more than {LARGE_PROBE_LIMIT:,}; pass --allow-large if you really "

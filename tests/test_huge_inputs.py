@@ -62,6 +62,9 @@ def test_a_terminal_is_asked_and_only_yes_starts_it() -> None:
     confirm_large_scan(256, 1000, 5000.0, allow_large=False, ask=answer(False))  # small: no question
     confirm_large_scan(65536, 65535, 5000.0, allow_large=True, ask=answer(False))  # the flag: none
     assert len(questions) == 2
+    # no --rate: the adaptive rate's ceiling is the fastest it can go, and is named as that
+    confirm_large_scan(65536, 65535, 300_000.0, allow_large=False, ask=answer(True), adaptive=True)
+    assert "4.0 h at its ceiling of 300000/s" in questions[2]
 
 
 # --- the command line ----------------------------------------------------------------------

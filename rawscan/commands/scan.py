@@ -130,7 +130,7 @@ def _scan(
     check_scan_numbers(rate, settings.max_rate, timeout)
     sources = sources_for(target_set, _sources(source)) if source else None  # bad -S: now
     confirm_large_scan(len(target_set), len(scan_ports), settings.max_rate or rate, allow_large,
-                       terminal_ask())
+                       terminal_ask(), adaptive=settings.adaptive)
     require_raw_sockets()
     scan_seed = random_seed() if seed is None else seed
     plan = ScanPlan(
