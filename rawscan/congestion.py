@@ -60,9 +60,10 @@ class RateController:
 
     @property
     def path_rate(self) -> float:
-        """What the path was seen to carry: the recent loss-free windows' rate."""
+        """What the path was seen to carry: the recent loss-free windows' rate (after losses
+        only, the rate backed off to); 0 while no window has been judged."""
         if not self._good_rates:
-            return self.rate
+            return self.rate if self.losses else 0.0
         return sorted(self._good_rates)[len(self._good_rates) // 2]
 
     def update(self, now: float, counters: PathCounters, rtt: float) -> float:

@@ -47,7 +47,9 @@ def drive(control: RateController, seconds: float, capacity: float | None = None
 
 def test_a_clean_path_ramps_to_the_ceiling_quickly() -> None:
     control = RateController(5000, 300_000, 1000)
+    assert control.path_rate == 0.0  # nothing judged yet: nothing to say about the path
     rates = drive(control, 0.5)
+    assert control.path_rate >= 150_000
     assert control.losses == 0
     reached = next(i for i, r in enumerate(rates) if r >= 300_000) * STEP
     assert reached < 0.25  # doubling per window from 5,000/s

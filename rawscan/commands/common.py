@@ -330,7 +330,9 @@ def _rate_words(plan: ScanPlan) -> str:
 def rate_line(s: ScanStats) -> str:
     """What rate the scan went at, and (adaptive) what the path allowed."""
     line = f"Rate: first round sent at {s.send_rate:,.0f} probes/s"
-    if s.adaptive:
+    if s.adaptive and not s.path_rate:
+        line += f" (adaptive, at most {s.max_rate:,.0f}/s; too few probes to measure the path)"
+    elif s.adaptive:
         line += f"; the path allowed about {s.path_rate:,.0f} probes/s"
         if s.rate_losses:
             line += f" (backed off {s.rate_losses} time(s) on loss"
