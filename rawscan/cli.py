@@ -36,6 +36,10 @@ COMMANDS = {
     "diff": ("diff", "diff"),
     "ports": ("ports", "ports"),
     "payloads": ("payloads", "payloads"),
+    "ack": ("scan", "ack"),
+    "fin": ("scan", "fin"),
+    "null": ("scan", "null"),
+    "xmas": ("scan", "xmas"),
 }
 HELP = "Packet-level port scanner: SYN scans over raw sockets, pcap recording and replay."
 

@@ -94,7 +94,7 @@ class ScanPlan:
         return plan
 
 
-SCAN_KINDS = ("syn", "udp")  # the probe modules rawscan.scan.PROBE_MODULES knows
+SCAN_KINDS = ("syn", "udp", "ack", "fin", "null", "xmas")  # the probe modules rawscan.scan.PROBE_MODULES knows
 
 
 def _int(value: object, name: str, lo: int | None = None, hi: int | None = None) -> int:

@@ -75,6 +75,10 @@ def _command(kind: str, doc: str) -> Callable[..., None]:
 
 syn = _command("syn", "TCP SYN scan: SYN-ACK -> open, RST -> closed, ICMP unreachable or silence -> filtered.")
 udp = _command("udp", "UDP scan with protocol probes: reply -> open, ICMP port unreachable -> closed, silence -> open|filtered.")
+ack = _command("ack", "TCP ACK scan (nmap -sA), maps firewalls: RST -> unfiltered, ICMP unreachable or silence -> filtered.")
+fin = _command("fin", "TCP FIN scan (nmap -sF): RST -> closed, ICMP unreachable -> filtered, silence -> open|filtered.")
+null = _command("null", "TCP NULL scan, no flags (nmap -sN): RST -> closed, ICMP unreachable -> filtered, silence -> open|filtered.")
+xmas = _command("xmas", "TCP Xmas scan, FIN PSH URG (nmap -sX): RST -> closed, ICMP unreachable -> filtered, silence -> open|filtered.")
 
 
 def _scan(
@@ -148,6 +152,9 @@ def _scan(
 def _banner_settings(kind: str, banners: bool, timeout: float, concurrency: int) -> Any:
     if not banners:
         return None
+    if kind not in ("syn", "udp"):
+        raise RawscanError(f"--banners is for syn and udp scans: a {kind} scan finds no open "
+                           f"port to connect to")
     if not math.isfinite(timeout):
         raise RawscanError(f"--banner-timeout must be a finite number, not {timeout}")
     from ..banners import BannerSettings
