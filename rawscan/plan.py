@@ -61,7 +61,7 @@ class ScanPlan:
             if data.get("format") != SIDECAR_FORMAT:
                 raise ValueError(f"format is {str(data.get('format'))[:40]!r}, not {SIDECAR_FORMAT!r}")
             ranges = tuple((_int(lo, "targets"), _int(hi, "targets")) for lo, hi in
-                           _list(data["targets"], "targets", 1 << 16))
+                           (_list(r, "targets", 2) for r in _list(data["targets"], "targets", 1 << 16)))
             names = {_int(k, "names"): _str(v, "names")
                      for k, v in _dict(data.get("names", {}), "names").items()}
             plan = cls(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .cookies import Cookie, derive_key
 from .engine import Engine, ScanOptions, ScanStats
@@ -115,7 +115,7 @@ def run_scan(
     names = plan.targets.names
     kept, tally, proto = outcome.results, outcome.tally, probe.proto
 
-    last = [-1, ""]  # the last target's address text: a port scan asks for it again and again
+    last: list[Any] = [-1, ""]  # the last target and its text: a port scan asks for it again and again
     services: dict[int, str] = {}
 
     def deliver(target: int, port: int, verdict: Verdict) -> None:
