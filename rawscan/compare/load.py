@@ -103,6 +103,8 @@ def _jsonl(text: str, path: str, results: ResultSet) -> None:
             continue
         try:
             record = json.loads(line)
+            if isinstance(record, dict) and "host_note" in record and "port" not in record:
+                continue  # a host's note (a SYN proxy), not a port
             port = record["port"]
             if type(port) is not int or not 0 <= port <= 65535:  # 1e400 is a float: inf
                 raise ValueError(port)
