@@ -36,11 +36,16 @@ from typing import TYPE_CHECKING, Any
 from ..capture import CapturedPacket
 from ..classify import classify_icmp, classify_icmp6, classify_tcp, classify_udp_response
 from .banners import BannerKeeper
+from .flagscans import expected_echo, probe_kind, quote_matches, rst_answers, rst_verdict, silence
 from .store import (
     CONNECTED,
     DATA,
     FRAME_BITS,
     HALF_OPEN,
+    PROBED_ACK,
+    PROBED_FIN,
+    PROBED_NULL,
+    PROBED_XMAS,
     REPLIED_UDP,
     Endpoints,
     Sources,
@@ -59,8 +64,10 @@ FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 SEQ_MASK = 0xFFFFFFFF
 STAGE_SYNACK = 1 << 32  # flow stage bits above the 32-bit sequence number
 STAGE_CONNECTED = 2 << 32
-STAGES = 3 << 32
-ROW_SHIFT = 34  # a TCP flow is row << 34 | stage << 32 | probe sequence number
+STAGES = 3 << 32  # both bits: an ACK/FIN/NULL/Xmas probe's flow (analyze/flagscans.py)
+KIND_SHIFT = 34  # ... whose kind (0-3: FLAG_KINDS) is here; its low 32 bits: the echo expected
+ROW_SHIFT = 36  # a TCP flow is row << 36 | kind << 34 | stage << 32 | probe sequence number
+FLAG_KINDS = (PROBED_ACK, PROBED_FIN, PROBED_NULL, PROBED_XMAS)  # by a flag flow's kind code
 PACKETS_BATCH = 4096  # CapturedPackets taken together by feed()
 FRAME_MASK = (1 << FRAME_BITS) - 1
 
@@ -127,6 +134,7 @@ class FlowAnalyzer:
         self._cache: dict[object, int] = {}  # classifier inputs -> verdict code
         self._probe_ports: Any = None  # numpy bool by port: source ports TCP probes came from
         self._file_last = 0.0  # time of the last packet of the file being read that counted
+        self._flag_flows = 0  # ACK/FIN/NULL/Xmas probes seen: only then are their flows looked for
 
     def feed(
         self, packets: Iterable[CapturedPacket], file_no: int = 0,
@@ -225,7 +233,7 @@ class FlowAnalyzer:
 
     def _match(self, parsed: Parsed, cols: Columns | None, check: SeedCheck | None) -> None:
         """The flow state, packet by packet (see packets.py for each kind's fields)."""
-        from .packets import FOLLOW, ICMP, PROBE, REPLY, TIME, UDP, reverse_key
+        from .packets import FLAGS, FOLLOW, ICMP, PROBE, REPLY, TIME, UDP, reverse_key
 
         p = parsed
         kinds: list[int] = p.kinds
@@ -234,7 +242,7 @@ class FlowAnalyzer:
             return
         fields: list[Iterator[tuple[Any, ...]]] = p.fields
         next_probe, next_reply, next_follow = fields[PROBE].__next__, fields[REPLY].__next__, fields[FOLLOW].__next__
-        next_udp, next_icmp = fields[UDP].__next__, fields[ICMP].__next__
+        next_udp, next_icmp, next_flags = fields[UDP].__next__, fields[ICMP].__next__, fields[FLAGS].__next__
         obs = self.observations
         ep, st, verdicts = obs.endpoints, obs.stats, obs.verdicts
         erows, everdict, eflags, eprobes = ep.index, ep.verdict, ep.flags, ep.probes
@@ -261,6 +269,7 @@ class FlowAnalyzer:
         tcp_checked = check.sources if check is not None and check.proto == "tcp" else none
         udp_checked = check.sources if check is not None and check.proto == "udp" else none
         last_src, srow = -1, -1
+        flag_flows = self._flag_flows
         probes = retrans = matched = dups = unmatched = forged = ordinary = 0
         t = self._file_last
         if st.first_time is None:
@@ -299,7 +308,8 @@ class FlowAnalyzer:
                             rflow = tcp_new.get(rkey)
                             if rflow is None:
                                 rflow = tcp_old.get(rkey)
-                            if rflow is not None and (rflow & SEQ_MASK) != seq:
+                            if (rflow is not None and (rflow & SEQ_MASK) != seq
+                                    and rflow & STAGES != STAGES):  # (a SYN answers no FIN)
                                 row = rflow >> ROW_SHIFT
                                 dst, sp = _address(key, 1), int.from_bytes(key[-4:-2], "big")
                                 if dst in tcp_checked and not check.valid(  # type: ignore[union-attr]  # tcp_checked is empty unless check is set
@@ -341,12 +351,30 @@ class FlowAnalyzer:
 
                 if kind == REPLY:
                     # A SYN-ACK or RST answering a probe: the reversed 4-tuple is pending.
-                    rkey, key, src, dst, sp, ack, flags, vkey, payload, i = next_reply()
+                    rkey, key, src, dst, sp, ack, flags, vkey, payload, i, rseq = next_reply()
                     flow = tcp_get(rkey)
                     if flow is None:
                         flow = tcp_old_pop(rkey, None)
                         if flow is not None:
                             tcp_new[rkey] = flow
+                    if flow is not None and flow & STAGES == STAGES:  # an ACK/FIN/NULL/Xmas probe's
+                        row = flow >> ROW_SHIFT
+                        pk = FLAG_KINDS[flow >> KIND_SHIFT & 3]
+                        if not flags & RST or not rst_answers(pk, flow & SEQ_MASK, flags, rseq, ack):
+                            unmatched += 1  # a SYN-ACK, or a RST echoing another probe
+                            continue
+                        if dst in tcp_checked and not check.valid(cols.packet(i), src, sp):  # type: ignore[union-attr]  # empty unless check
+                            forged += 1
+                            continue
+                        fkey = (pk, vkey & 0xFF)
+                        code = cache.get(fkey)
+                        if code is None:
+                            code = cache[fkey] = verdicts.code(rst_verdict(pk, vkey & 0xFF))
+                        if decide(row, code, ref):
+                            matched += 1
+                        else:
+                            dups += 1
+                        continue
                     if flow is not None:
                         if flags & ACK and ack != ((flow & SEQ_MASK) + 1) & SEQ_MASK:
                             unmatched += 1  # acknowledges another probe: stale or forged
@@ -369,6 +397,64 @@ class FlowAnalyzer:
                         unmatched += 1
                         continue
                     # An RST answering nothing: maybe the scanner resetting its own flow.
+                elif kind == FLAGS:
+                    # An ACK, FIN, NULL or Xmas probe, or a pure ACK of ordinary traffic.
+                    key, seq, fack, flags, src, ekey, ttl = next_flags()
+                    flow = tcp_get(key)
+                    if flow is None:
+                        flow = tcp_old.get(key)
+                    if flow is not None and flow & STAGES != STAGES:
+                        # a SYN's flow going on: as any segment without payload (below)
+                        if flags & ACK and flow & STAGES == STAGE_SYNACK:
+                            row = flow >> ROW_SHIFT
+                            eflags[row] |= CONNECTED
+                            tcp_new[key] = (flow & ~STAGES) | STAGE_CONNECTED
+                            banners.listen(reverse_key(key), row)
+                        continue
+                    pk = probe_kind(flags)
+                    if flow is None:
+                        rkey = reverse_key(key)
+                        rflow = tcp_get(rkey)
+                        if rflow is None:
+                            rflow = tcp_old.get(rkey)
+                        if rflow is not None:  # the other side of a known flow: no probe
+                            if rflow & STAGES == STAGES:  # ... answering without RST: ordinary
+                                eflags[rflow >> ROW_SHIFT] |= DATA
+                                tcp_new.pop(rkey, None)
+                                tcp_old.pop(rkey, None)
+                            continue
+                        row = erows_setdefault(ekey, nrows)
+                        if row == nrows:
+                            nrows += 1
+                        elif eflags[row] & (DATA | CONNECTED):
+                            continue  # an ordinary connection's ACK after its flow was let go
+                        else:
+                            retrans += 1
+                    else:
+                        row = flow >> row_shift
+                        retrans += 1
+                    flag_flows += 1
+                    probes += 1
+                    eprobes[row] += 1
+                    eflags[row] |= pk
+                    if strength[everdict[row]] < 2:
+                        eprobe_ref[row] = ref
+                    if everdict[row] == 0 and pk != PROBED_ACK:  # silence: open|filtered
+                        skey = ("silence", pk)
+                        code = cache.get(skey)
+                        if code is None:
+                            code = cache[skey] = verdicts.code(silence(pk))
+                        everdict[row] = code
+                    if len(tcp_new) >= generation_max:
+                        tcp_old, tcp_new = tcp_new, {}
+                        tcp_get, tcp_old_pop = tcp_new.get, tcp_old.pop
+                    tcp_new[key] = ((row << row_shift) | FLAG_KINDS.index(pk) << KIND_SHIFT | STAGES
+                                    | expected_echo(pk, seq, fack))
+                    if src != last_src:
+                        last_src, srow = src, source_row(src, t)
+                    if t > last_seen[srow]:
+                        last_seen[srow] = t
+                    continue
                 elif kind == FOLLOW:
                     key, flags, payload = next_follow()
                 elif kind == UDP:
@@ -424,7 +510,7 @@ class FlowAnalyzer:
                     flow = flows_new.get(key)
                     if flow is None:
                         flow = flows_old.get(key)
-                    if flow is None or (not udp and (flow & SEQ_MASK) != qseq):
+                    if flow is None or (not udp and not _quotes(flow, qseq)):
                         if rkey not in flows_new and rkey not in flows_old:
                             unmatched += 1  # (an error about a reply, e.g. the scanner's
                         continue  # kernel refusing it, is no news about the port)
@@ -450,6 +536,16 @@ class FlowAnalyzer:
                 if flow is None:
                     flow = tcp_old.get(key)
                     if flow is None:
+                        if flag_flows:  # the other side of an ACK "probe" talking: ordinary
+                            rkey = reverse_key(key)
+                            rflow = tcp_get(rkey)
+                            if rflow is None:
+                                rflow = tcp_old.get(rkey)
+                            if rflow is not None and rflow & STAGES == STAGES:
+                                eflags[rflow >> ROW_SHIFT] |= DATA
+                                tcp_new.pop(rkey, None)
+                                tcp_old.pop(rkey, None)
+                                continue
                         # ordinary traffic past its start, an unknown flow, or a server's
                         # data on a connection a SYN-ACK opened (kept: analyze/banners.py)
                         if payload and key in talks and cols is not None:
@@ -479,6 +575,7 @@ class FlowAnalyzer:
             self._tcp = (tcp_new, tcp_old)
             self._udp = (udp_new, udp_old)
             self._horizon = horizon
+            self._flag_flows = flag_flows
             st.probes += probes
             st.retransmissions += retrans
             st.matched += matched
@@ -487,6 +584,13 @@ class FlowAnalyzer:
             st.forged += forged
             st.ordinary += ordinary
             self._file_last = t
+
+
+def _quotes(flow: int, quoted_seq: int) -> bool:
+    """Does an ICMP error's quoted TCP sequence number name this flow's probe?"""
+    if flow & STAGES == STAGES:
+        return quote_matches(FLAG_KINDS[flow >> KIND_SHIFT & 3], flow & SEQ_MASK, quoted_seq)
+    return (flow & SEQ_MASK) == quoted_seq
 
 
 def _address(key: bytes, which: int) -> int:
