@@ -113,6 +113,9 @@ def _banner_settings(kind: str, banners: bool, timeout: float,
                      concurrency: int) -> BannerSettings | None:
     if not banners:
         return None
+    if kind not in ("syn", "udp"):
+        raise RawscanError(f"--banners is for syn and udp scans: a {kind} scan finds no open "
+                           f"port to connect to")
     if not math.isfinite(timeout):
         raise RawscanError(f"--banner-timeout must be a finite number, not {timeout}")
     from ..banners import BannerSettings

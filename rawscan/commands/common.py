@@ -39,8 +39,9 @@ def _ignore_unusable_terminal_size() -> None:
 
 _ignore_unusable_terminal_size()  # every command imports this module before making a Console
 
-from ..api.running import EXIT_DIFFERENT, EXIT_INTERRUPTED  # noqa: E402  (the CLI's codes are the library's)
-from ..api.summary import rate_line, rate_words as _rate_words  # noqa: E402,F401  (moved there)
+# the CLI's exit codes are the library's; rate_line and _rate_words moved to api/summary.py
+from ..api.running import EXIT_DIFFERENT as EXIT_DIFFERENT, EXIT_INTERRUPTED as EXIT_INTERRUPTED
+from ..api.summary import rate_line as rate_line, rate_words as _rate_words
 
 # The output options, one Annotated alias each; the parameter names are OutputOptions' fields.
 XmlOut = Annotated[Optional[str], typer.Option("-oX", help="Write nmap XML ('-': stdout).")]
@@ -94,6 +95,7 @@ def with_output_options(
 
     # typer reads the signature and the type hints: both must be the combined, resolved ones
     del with_output.__wrapped__
+    # (a function takes any attribute; typeshed declares no __signature__, which inspect reads)
     with_output.__signature__ = inspect.Signature(own + extra)  # type: ignore[attr-defined]
     with_output.__annotations__ = {p.name: p.annotation for p in own + extra}
     return with_output

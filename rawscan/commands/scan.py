@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from .common import OutputOptions, run_and_report, user_errors, with_output_options
+from ..output.options import OutputOptions
+from .common import run_and_report, user_errors, with_output_options
 
 if TYPE_CHECKING:
     from ..plan import ScanPlan
+    from ..transports.base import Transport
 
 TargetsArg = Annotated[
     Optional[list[str]], typer.Argument(help="Addresses, CIDR blocks, ranges or host names.")
@@ -65,7 +67,7 @@ def _command(kind: str, doc: str) -> Callable[..., None]:
         with user_errors():
             _scan(kind, **options)
 
-    command.__signature__ = inspect.signature(_options, eval_str=True)  # type: ignore[attr-defined]
+    command.__signature__ = inspect.signature(_options, eval_str=True)  # type: ignore[attr-defined]  # read by inspect, undeclared
     command.__doc__ = doc
     command.__name__ = kind
     return with_output_options(command)
@@ -73,6 +75,10 @@ def _command(kind: str, doc: str) -> Callable[..., None]:
 
 syn = _command("syn", "TCP SYN scan: SYN-ACK -> open, RST -> closed, ICMP unreachable or silence -> filtered.")
 udp = _command("udp", "UDP scan with protocol probes: reply -> open, ICMP port unreachable -> closed, silence -> open|filtered.")
+ack = _command("ack", "TCP ACK scan (nmap -sA), maps firewalls: RST -> unfiltered, ICMP unreachable or silence -> filtered.")
+fin = _command("fin", "TCP FIN scan (nmap -sF): RST -> closed, ICMP unreachable -> filtered, silence -> open|filtered.")
+null = _command("null", "TCP NULL scan, no flags (nmap -sN): RST -> closed, ICMP unreachable -> filtered, silence -> open|filtered.")
+xmas = _command("xmas", "TCP Xmas scan, FIN PSH URG (nmap -sX): RST -> closed, ICMP unreachable -> filtered, silence -> open|filtered.")
 
 
 def _scan(kind: str, *, output: OutputOptions, **options: Any) -> None:
