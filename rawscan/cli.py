@@ -36,6 +36,7 @@ COMMANDS = {
     "diff": ("diff", "diff"),
     "ports": ("ports", "ports"),
     "payloads": ("payloads", "payloads"),
+    "ping": ("ping", "ping"),
 }
 HELP = "Packet-level port scanner: SYN scans over raw sockets, pcap recording and replay."
 
