@@ -62,7 +62,7 @@ class ScanPlan:
             if data.get("format") != SIDECAR_FORMAT:
                 raise ValueError(f"format is {str(data.get('format'))[:40]!r}, not {SIDECAR_FORMAT!r}")
             ranges = tuple((_int(lo, "targets"), _int(hi, "targets")) for lo, hi in
-                           _list(data["targets"], "targets", 1 << 16))
+                           (_list(r, "targets", 2) for r in _list(data["targets"], "targets", 1 << 16)))
             names = {_int(k, "names"): _str(v, "names")
                      for k, v in _dict(data.get("names", {}), "names").items()}
             plan = cls(
@@ -96,7 +96,7 @@ class ScanPlan:
         return plan
 
 
-SCAN_KINDS = ("syn", "udp", "ping")  # the probe modules rawscan.scan.PROBE_MODULES knows
+SCAN_KINDS = ("syn", "udp", "ack", "fin", "null", "xmas", "ping")  # the probe modules rawscan.scan.PROBE_MODULES knows
 
 
 def _int(value: object, name: str, lo: int | None = None, hi: int | None = None) -> int:
