@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ..compare.changes import Change
     from ..plan import ScanPlan
     from ..results import PortResult
+    from ..resume import ResumeFile
     from ..probes.base import ProbeModule
     from ..banners import BannerSettings
     from ..transports.base import Transport
@@ -41,7 +42,8 @@ _ignore_unusable_terminal_size()  # every command imports this module before mak
 
 # the CLI's exit codes are the library's; rate_line and _rate_words moved to api/summary.py
 from ..api.running import EXIT_DIFFERENT as EXIT_DIFFERENT, EXIT_INTERRUPTED as EXIT_INTERRUPTED
-from ..api.summary import rate_line as rate_line, rate_words as _rate_words
+from ..api.summary import rate_line as rate_line, rate_words as _rate_words  # noqa: F401
+__all__ = ["EXIT_DIFFERENT", "EXIT_INTERRUPTED", "rate_line", "_rate_words"]
 
 # The output options, one Annotated alias each; the parameter names are OutputOptions' fields.
 XmlOut = Annotated[Optional[str], typer.Option("-oX", help="Write nmap XML ('-': stdout).")]
@@ -150,7 +152,7 @@ def run_and_report(
         # while the outputs are ended and the resume file written (a second Ctrl-C must not
         # cut those short)
         hold=deferred, report=lambda run: _report(console, run, options),
-        warn=lambda message: print(f"rawscan: warning: {message}", file=sys.stderr))
+        warn=_warn)
     if finished.exit_code:
         raise typer.Exit(finished.exit_code)
 
@@ -191,3 +193,33 @@ def _report_baseline(console: Console, baseline: ResultSet, changes: list[Change
     now = ResultSet.of(results, "this scan")
     console.print(f"Compared with baseline {baseline.source}:")
     print_changes(console, changes, {**baseline.names, **now.names})
+
+
+# --- for rawscan ping's report (rawscan/discovery/report.py), which runs its own loop ---
+
+def _warn(message: str) -> None:
+    print(f"rawscan: warning: {message}", file=sys.stderr)
+
+
+def _load_baseline(options: OutputOptions) -> ResultSet | None:
+    from ..api.running import _load_baseline as load
+
+    return load(options)
+
+
+def _check_resume(path: str | None, options: OutputOptions) -> str | None:
+    from ..api.running import _check_resume as check
+
+    return check(path, options, _warn)
+
+
+def _open_resume(path: str | None, options: OutputOptions) -> ResumeFile | None:
+    from ..api.running import _open_resume as open_resume
+
+    return open_resume(path, options, _warn)
+
+
+def _save_progress(console: Console, resume: ResumeFile, plan: ScanPlan, decided: bytes) -> None:
+    from ..api.running import _save_progress as save
+
+    print_lines(console, [save(resume, plan, decided)])

@@ -24,6 +24,11 @@ def _replay(
     with user_errors():
         drop_privileges_before_parsing(REPLAY_MODULES)  # no root needed: nothing crafted is parsed as root
         replayed = load_replay(capture, plan_file)
+        if replayed.plan.scan == "ping":  # host discovery: its own outputs
+            from ..discovery.report import run_ping_and_report
+
+            run_ping_and_report(replayed.plan, replayed.probe, replayed.transport, output)
+            return
         run_and_report(replayed.plan, replayed.probe, replayed.transport, output)
 
 

@@ -100,5 +100,8 @@ def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: 
     from ..resume import DEFAULT_PATH
 
     # run_and_report looked up here at each call: tests put a stand-in in its place
-    run_live(plan, interface, pcap, output, run_and_report,
+    report: Callable[..., None] = run_and_report
+    if plan.scan == "ping":  # host discovery: its own outputs (rawscan/discovery/report.py)
+        from ..discovery.report import run_ping_and_report as report
+    run_live(plan, interface, pcap, output, report,
              resume_path=resume_path or DEFAULT_PATH, done=done, banners=banners)
