@@ -37,6 +37,7 @@ class ScanPlan:
     # resumed scan grabs them too (when unset, resume reads them from argv)
     banner_timeout: float | None = None
     banner_concurrency: int = 256
+    probes: str | None = None  # ping: the discovery probes (probes/ping.py); ports index them
 
     def to_json(self) -> str:
         import json
@@ -83,6 +84,7 @@ class ScanPlan:
                 max_rate=_optional_rate(data.get("max_rate")),
                 banner_timeout=_optional_timeout(data.get("banner_timeout")),
                 banner_concurrency=_int(data.get("banner_concurrency", 256), "banner_concurrency", 1, 4096),
+                probes=_probes(data.get("probes")),
             )
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
                 OverflowError) as exc:
@@ -117,7 +119,7 @@ def _targets_from_json(value: object) -> Any:
     return tuple(ranges)
 
 
-SCAN_KINDS = ("syn", "udp")  # the probe modules rawscan.scan.PROBE_MODULES knows
+SCAN_KINDS = ("syn", "udp", "ack", "fin", "null", "xmas", "ping")  # the probe modules rawscan.scan.PROBE_MODULES knows
 
 
 def _int(value: object, name: str, lo: int | None = None, hi: int | None = None) -> int:
@@ -201,6 +203,18 @@ def _optional_rate(value: object) -> float | None:
 
 def _optional_timeout(value: object) -> float | None:
     return None if value is None else _number(value, "banner_timeout", 0.1, 60.0)
+
+
+def _probes(value: object) -> str | None:
+    """ping's probe list, as parse_probes reads it (ValueError otherwise)."""
+    if value is None:
+        return None
+    from .probes.ping import parse_probes, probes_text
+
+    try:
+        return probes_text(parse_probes(_str(value, "probes")))
+    except RawscanError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _address(value: object) -> int:

@@ -97,6 +97,7 @@ def with_output_options(
 
     # typer reads the signature and the type hints: both must be the combined, resolved ones
     del with_output.__wrapped__
+    # (a function takes any attribute; typeshed declares no __signature__, which inspect reads)
     with_output.__signature__ = inspect.Signature(own + extra)  # type: ignore[attr-defined]
     with_output.__annotations__ = {p.name: p.annotation for p in own + extra}
     return with_output
