@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RawscanError
 
@@ -57,14 +57,14 @@ def prepare_live_scan(
     from ..timing import resolve as resolve_timing
     from ..transports.live import require_raw_sockets
 
-    specs = list(targets or [])
-    if input_list is not None:
-        specs += read_target_file(str(input_list))
-    if not specs:
+    specs: list[Any] = list(targets or [])
+    if input_list is not None:  # kept packed: a million lines are no million strings
+        specs.append(read_target_file(str(input_list)))
+    if not any(len(spec) for spec in specs):
         raise RawscanError("no targets given (name hosts on the command line or with -iL FILE)")
-    excluded = [x for x in (exclude or "").split(",") if x.strip()]
+    excluded: list[Any] = [x for x in (exclude or "").split(",") if x.strip()]
     if excludefile is not None:
-        excluded += read_target_file(str(excludefile))
+        excluded.append(read_target_file(str(excludefile)))
     if ipv6 and all_families:
         raise RawscanError("give -6 or --all-families, not both")
     family = "all" if all_families else "6" if ipv6 else "4"
