@@ -184,6 +184,10 @@ def run_and_report(
     )
     if banners is not None:
         console.print(banners.describe())
+    from ..scope import scope_lines
+
+    for line in scope_lines(plan, probe):  # blocklist, --max-targets, --bandwidth
+        console.print(line)
     progress = ScanProgress(Console(stderr=True), enabled=not options.quiet)
     # Ctrl-C, SIGTERM, SIGHUP: a stop request the engine takes when safe; still only that
     # while the outputs are ended and the resume file written (a second Ctrl-C must not cut
