@@ -37,6 +37,11 @@ COMMANDS = {
     "diff": ("diff", "diff"),
     "ports": ("ports", "ports"),
     "payloads": ("payloads", "payloads"),
+    "ack": ("scan", "ack"),
+    "fin": ("scan", "fin"),
+    "null": ("scan", "null"),
+    "xmas": ("scan", "xmas"),
+    "ping": ("ping", "ping"),
 }
 HELP = "Packet-level port scanner: SYN scans over raw sockets, pcap recording and replay."
 

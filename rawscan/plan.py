@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from . import __version__
 from .errors import RawscanError
@@ -36,6 +37,7 @@ class ScanPlan:
     # resumed scan grabs them too (when unset, resume reads them from argv)
     banner_timeout: float | None = None
     banner_concurrency: int = 256
+    probes: str | None = None  # ping: the discovery probes (probes/ping.py); ports index them
 
     def to_json(self) -> str:
         import json
@@ -43,7 +45,7 @@ class ScanPlan:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["argv"] = list(self.argv)
         data["sources"] = list(self.sources)
-        data["targets"] = [list(r) for r in self.targets.ranges]
+        data["targets"] = _targets_json(self.targets)
         data["names"] = {str(k): v for k, v in self.targets.names.items()}
         data["ports"] = compress_ports(self.ports)
         data["format"] = SIDECAR_FORMAT
@@ -60,8 +62,7 @@ class ScanPlan:
                 raise ValueError("it is not a JSON object")
             if data.get("format") != SIDECAR_FORMAT:
                 raise ValueError(f"format is {str(data.get('format'))[:40]!r}, not {SIDECAR_FORMAT!r}")
-            ranges = tuple((_int(lo, "targets"), _int(hi, "targets")) for lo, hi in
-                           (_list(r, "targets", 2) for r in _list(data["targets"], "targets", 1 << 16)))
+            ranges = _targets_from_json(data["targets"])
             names = {_int(k, "names"): _str(v, "names")
                      for k, v in _dict(data.get("names", {}), "names").items()}
             plan = cls(
@@ -83,6 +84,7 @@ class ScanPlan:
                 max_rate=_optional_rate(data.get("max_rate")),
                 banner_timeout=_optional_timeout(data.get("banner_timeout")),
                 banner_concurrency=_int(data.get("banner_concurrency", 256), "banner_concurrency", 1, 4096),
+                probes=_probes(data.get("probes")),
             )
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
                 OverflowError) as exc:
@@ -94,7 +96,30 @@ class ScanPlan:
         return plan
 
 
-SCAN_KINDS = ("syn", "udp")  # the probe modules rawscan.scan.PROBE_MODULES knows
+def _targets_json(targets: TargetSet) -> object:
+    """[lo, hi] pairs; packed arrays for a large set (a million-line -iL)."""
+    from .ranges import PACKED_MIN, RangeList, pack
+
+    ranges = targets.ranges
+    if len(ranges) > PACKED_MIN and isinstance(ranges, RangeList):
+        return pack(ranges)
+    return [list(r) for r in ranges]
+
+
+def _targets_from_json(value: object) -> Any:
+    if isinstance(value, dict):
+        from .ranges import unpack
+
+        return unpack(value)
+    ranges = []
+    for pair in _list(value, "targets", 1 << 16):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ValueError("targets: not a list of [lo, hi] pairs")
+        ranges.append((_int(pair[0], "targets"), _int(pair[1], "targets")))
+    return tuple(ranges)
+
+
+SCAN_KINDS = ("syn", "udp", "ack", "fin", "null", "xmas", "ping")  # the probe modules rawscan.scan.PROBE_MODULES knows
 
 
 def _int(value: object, name: str, lo: int | None = None, hi: int | None = None) -> int:
@@ -178,6 +203,18 @@ def _optional_rate(value: object) -> float | None:
 
 def _optional_timeout(value: object) -> float | None:
     return None if value is None else _number(value, "banner_timeout", 0.1, 60.0)
+
+
+def _probes(value: object) -> str | None:
+    """ping's probe list, as parse_probes reads it (ValueError otherwise)."""
+    if value is None:
+        return None
+    from .probes.ping import parse_probes, probes_text
+
+    try:
+        return probes_text(parse_probes(_str(value, "probes")))
+    except RawscanError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _address(value: object) -> int:

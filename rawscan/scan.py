@@ -39,7 +39,30 @@ PROBE_MODULES: dict[str, Callable[[ScanPlan, Cookie], ProbeModule]] = {
     "syn": lambda plan, cookie: SynProbe(plan.sources, plan.source_port, cookie, plan.ttl,
                                          1 if plan.fixed_source_port else SYN_SOURCE_PORTS),
     "udp": _udp_probe,
+    "ping": lambda plan, cookie: _ping_probe(plan, cookie),
 }
+
+
+def _ping_probe(plan: ScanPlan, cookie: Cookie) -> ProbeModule:
+    from .probes.ping import DEFAULT_PROBES, PingProbe, parse_probes
+
+    return PingProbe(plan.sources, plan.source_port, cookie,
+                     parse_probes(plan.probes or DEFAULT_PROBES), plan.ttl,
+                     1 if plan.fixed_source_port else SYN_SOURCE_PORTS)
+
+
+def _flags_probe(kind: str) -> Callable[[ScanPlan, Cookie], ProbeModule]:
+    def make(plan: ScanPlan, cookie: Cookie) -> ProbeModule:
+        from .probes.tcp_flags import FLAG_SCANS, FlagsProbe
+
+        return FlagsProbe(FLAG_SCANS[kind], plan.sources, plan.source_port, cookie, plan.ttl,
+                          1 if plan.fixed_source_port else SYN_SOURCE_PORTS)
+    return make
+
+
+FLAG_SCAN_KINDS = ("ack", "fin", "null", "xmas")  # probes/tcp_flags.py
+PROBE_MODULES.update({kind: _flags_probe(kind) for kind in FLAG_SCAN_KINDS})
+BATCH_SCANS = ("syn", *FLAG_SCAN_KINDS)  # probe modules with a numpy batch path
 
 
 HOT_PATH_ENV = "RAWSCAN_HOT_PATH"  # "items" or "numpy": tests and benchmarks pick one
@@ -59,7 +82,7 @@ def uses_batches(plan: ScanPlan) -> bool:
 
     choice = hot_path_choice()
     big = len(plan.targets) * len(plan.ports) >= VECTOR_MIN_ENDPOINTS
-    return (plan.scan == "syn" and (big if choice is None else choice)
+    return (plan.scan in BATCH_SCANS and (big if choice is None else choice)
             and plan.targets.ranges[-1][1] < 1 << 32 and all(s < 1 << 32 for s in plan.sources))
 
 

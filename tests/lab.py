@@ -122,9 +122,12 @@ class LabSpec:
     # more scanner addresses (for -S): IPv4 ones in the /24, IPv6 ones ("2001:2::11") in the /64
     scanner_extra_ips: Sequence[str] = ()
     ipv6: bool = True  # IPv6 addresses (SCANNER_IP6, TARGET_IP6) besides the IPv4 ones
+    # a stateful firewall on these TCP ports: only a SYN may open a connection; any other
+    # segment without one (an ACK, FIN, NULL or Xmas probe) is dropped (nft ct state)
+    stateful_tcp: Sequence[int] = ()
 
     def __post_init__(self) -> None:
-        for name in _PORT_FIELDS:
+        for name in (*_PORT_FIELDS, "stateful_tcp"):
             bad = [p for p in getattr(self, name) if not 1 <= int(p) <= 65535]
             if bad:
                 raise ValueError(f"LabSpec.{name}: ports out of range: {bad[:5]}")
@@ -243,6 +246,9 @@ def nft_ruleset(spec: LabSpec, scanner_ip: str = SCANNER_IP,
             if ports := getattr(spec, f"{attr}_{proto}"):
                 rules.append(f"meta nfproto ipv4 {proto} dport {_port_set(ports)} {verdict4}")
                 rules.append(f"meta nfproto ipv6 {proto} dport {_port_set(ports)} {verdict6}")
+    if spec.stateful_tcp:  # conntrack calls a lone ACK new (tcp_loose), FIN/NULL/Xmas invalid
+        rules.append(f"tcp dport {_port_set(spec.stateful_tcp)} ct state {{ new, invalid }} "
+                     "tcp flags & (fin | syn | rst | ack) != syn drop")
     verdicts = []  # on packets to the scanner: random loss first, then the policer
     if spec.reply_loss_percent:
         verdicts.append(f"numgen random mod 100 < {spec.reply_loss_percent} drop")

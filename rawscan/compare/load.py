@@ -30,7 +30,8 @@ def load_results(path: str) -> ResultSet:
         reader = _jsonl
     elif head.startswith(("#", "Host: ", "Timestamp: ")):
         reader = _grepable
-    elif "ip" in head.split("\n", 1)[0].split(",") and "state" in head.split("\n", 1)[0]:
+    elif "ip" in head.split("\n", 1)[0].split(",") and ("state" in head.split("\n", 1)[0]
+                                                          or "status" in head.split("\n", 1)[0]):
         reader = _csv
     else:
         raise RawscanError(f"'{path}' is not a result file rawscan reads (nmap or rawscan XML, "
@@ -81,6 +82,9 @@ def _xml(text: str, path: str, results: ResultSet) -> None:
         if ip is None:
             continue
         name = next((h.get("name") for h in host.iter("hostname") if h.get("type") == "user"), None)
+        status = host.find("status")
+        if status is not None and status.get("state"):
+            results.hosts[canonical_ip(ip)] = str(status.get("state"))
         for extra in host.iter("extraports"):
             for why in extra.iter("extrareasons"):
                 if why.get("ports") and why.get("proto"):
@@ -91,8 +95,14 @@ def _xml(text: str, path: str, results: ResultSet) -> None:
             state = port.find("state")
             if state is None:
                 continue
+            service = port.find("service")
+            ttl = state.get("reason_ttl")
             results.add(ip, port.get("protocol", ""), _int(port.get("portid"), "portid", path),
-                        state.get("state", ""), name)
+                        state.get("state", ""), name, details={
+                            "reason": state.get("reason", ""),
+                            # rawscan and nmap write 0 for no reply (no-response)
+                            "ttl": int(ttl) if ttl and ttl.isdigit() and ttl != "0" else None,
+                            "service": service.get("name", "") if service is not None else ""})
         if name:
             results.names.setdefault(canonical_ip(ip), name)
 
@@ -103,11 +113,14 @@ def _jsonl(text: str, path: str, results: ResultSet) -> None:
             continue
         try:
             record = json.loads(line)
+            if "port" not in record and isinstance(record.get("status"), str):  # rawscan ping
+                results.hosts[canonical_ip(str(record["ip"]))] = record["status"]
+                continue
             port = record["port"]
             if type(port) is not int or not 0 <= port <= 65535:  # 1e400 is a float: inf
                 raise ValueError(port)
             results.add(str(record["ip"]), str(record["proto"]), port,
-                        str(record["state"]), record.get("host"))
+                        str(record["state"]), record.get("host"), details=record)
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise RawscanError(f"'{path}' line {number}: not a rawscan JSON Lines record") from None
 
@@ -116,10 +129,30 @@ def _csv(text: str, path: str, results: ResultSet) -> None:
     rows = csv.DictReader(io.StringIO(text))
     for number, row in enumerate(rows, 2):
         try:
+            if "port" not in row and row.get("status"):  # rawscan ping
+                results.hosts[canonical_ip(row["ip"])] = row["status"]
+                continue
             results.add(row["ip"], row["proto"], _int(row["port"], "port", path), row["state"],
-                        row.get("host") or None)
+                        row.get("host") or None, details=_csv_details(row))
         except (KeyError, TypeError):
             raise RawscanError(f"'{path}' line {number}: not a rawscan CSV row") from None
+
+
+def _csv_details(row: dict[str, str]) -> dict[str, object]:
+    """A CSV row's other columns as JSON Lines has them: ttl a number or None, empty text
+    columns of a --banners scan left out."""
+    details: dict[str, object] = {k: v for k, v in row.items()
+                                  if k not in ("ip", "proto", "port", "state", "host") and v}
+    ttl = row.get("ttl") or ""
+    details["ttl"] = int(ttl) if ttl.isdigit() else None
+    details.setdefault("reason", "")
+    details.setdefault("service", "")
+    if isinstance(details.get("tls"), str):  # JSON text in its column
+        try:
+            details["tls"] = json.loads(str(details["tls"]))
+        except ValueError:
+            pass
+    return details
 
 
 def _grepable(text: str, path: str, results: ResultSet) -> None:
@@ -130,10 +163,13 @@ def _grepable(text: str, path: str, results: ResultSet) -> None:
             continue
         ip, name = host.group(1), host.group(2) or None
         for part in parts:
+            if part.startswith("Status: "):
+                results.hosts[canonical_ip(ip)] = part[len("Status: "):].strip().lower()
             if not part.startswith("Ports: "):
                 continue
             for entry in filter(None, (e.strip() for e in part[len("Ports: "):].split(","))):
                 fields = entry.split("/")
                 if len(fields) < 3:
                     raise RawscanError(f"'{path}': grepable port entry '{entry}' is not port/state/proto")
-                results.add(ip, fields[2], _int(fields[0], "port", path), fields[1], name)
+                results.add(ip, fields[2], _int(fields[0], "port", path), fields[1], name,
+                            details={"service": fields[4]} if len(fields) > 4 else None)

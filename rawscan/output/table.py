@@ -14,7 +14,8 @@ if TYPE_CHECKING:  # the caller makes the console: importing rich.console is its
     from rich.console import Console
 
 COLLAPSE_OVER = 25  # like nmap: a non-open state+reason shared by more ports is summarised
-STATE_STYLE = {"open": "green", "closed": "red", "filtered": "yellow", "open|filtered": "yellow"}
+STATE_STYLE = {"open": "green", "closed": "red", "filtered": "yellow", "open|filtered": "yellow",
+               "unfiltered": "green"}
 EMPHASIS = {"bold": "1", "dim": "2"}  # SGR codes
 ANSI = {**EMPHASIS, "red": "31", "green": "32", "yellow": "33"}
 
