@@ -56,6 +56,10 @@ def _options(
     banners: Annotated[bool, typer.Option("--banners", help="TCP: connect to each open port as it is found (the kernel's TCP stack, after root is given up) and report its banner, TLS certificate, service and version. UDP: report what each open port's reply shows, and ask open DNS servers version.bind.")] = False,
     banner_timeout: Annotated[float, typer.Option("--banner-timeout", min=0.1, max=60.0, help="--banners: seconds a port may take in all, connects and reads (default 3); the scan waits at most this long after its last open port.")] = 3.0,
     banner_concurrency: Annotated[int, typer.Option("--banner-concurrency", min=1, max=4096, help="--banners: connections at once (default 256).")] = 256,
+    blocklist: Annotated[Optional[Path], typer.Option("--blocklist", help="Never scan these addresses and CIDR blocks (a file: one a line, '#' comments), whatever the targets say.")] = None,
+    no_default_blocklist: Annotated[bool, typer.Option("--no-default-blocklist", help="Scan the IANA special-purpose ranges (private, loopback, multicast, documentation, reserved ...) also where a target only overlaps one; a target wholly inside one is scanned anyway.")] = False,
+    bandwidth: Annotated[Optional[str], typer.Option("--bandwidth", help="At most this many bits per second on the wire, e.g. 10M (K, M, G suffixes, as zmap's -B; each probe counted as its Ethernet frame); a ceiling of the adaptive rate. Not with --rate.")] = None,
+    max_targets: Annotated[Optional[str], typer.Option("--max-targets", help="Probe at most this many endpoints (host x port), or this percentage of them (e.g. 1000, 0.1%): a random sample keyed by the seed, as zmap's -n.")] = None,
     *,
     output: OutputOptions,
 ) -> None:
