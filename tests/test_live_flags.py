@@ -95,3 +95,37 @@ def test_ndiff_finds_no_state_difference_from_nmap(lab: Lab, tmp_path: Path, sca
     services = libnmap_report(ours).hosts[0].services  # the ports listed (not collapsed)
     expected = FIREWALL.expected(scan, 4)
     assert services and all(expected[s.port][0] == s.state for s in services)
+
+
+def test_an_interrupted_fin_scan_resumes_to_the_whole_scan(lab: Lab, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    argv = ["ip", "netns", "exec", lab.scanner_ns, rawscan_command(), "fin", lab.target_ip,
+            lab.target_ip6, "-p", "1-300", "--rate", "200", "-q", "-oJ", str(first)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (first.exists() and first.stat().st_size > 2000):
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    done = subprocess.run(["ip", "netns", "exec", lab.scanner_ns, rawscan_command(), "resume",
+                           "rawscan.resume", "-q", "-oJ", str(second)], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path, env={**os.environ, "SUDO_UID": ""})
+    assert done.returncode == 0, done.stderr
+    part1, part2 = read_jsonl(first), read_jsonl(second)
+    assert part1 and part2
+    keys = [(r["ip"], r["port"]) for r in part1 + part2]
+    assert len(keys) == len(set(keys)) == 600  # every endpoint once, over both runs
+    got = states_by_family(part1 + part2)
+    assert got[lab.target_ip] == FIREWALL.expected("fin", 4)
+    assert got[lab.target_ip6] == FIREWALL.expected("fin", 6)
