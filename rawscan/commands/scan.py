@@ -58,6 +58,7 @@ def _options(
     banners: Annotated[bool, typer.Option("--banners", help="TCP: connect to each open port as it is found (the kernel's TCP stack, after root is given up) and report its banner, TLS certificate, service and version. UDP: report what each open port's reply shows, and ask open DNS servers version.bind.")] = False,
     banner_timeout: Annotated[float, typer.Option("--banner-timeout", min=0.1, max=60.0, help="--banners: seconds a port may take in all, connects and reads (default 3); the scan waits at most this long after its last open port.")] = 3.0,
     banner_concurrency: Annotated[int, typer.Option("--banner-concurrency", min=1, max=4096, help="--banners: connections at once (default 256).")] = 256,
+    discover: Annotated[bool, typer.Option("--discover", help="Host discovery first (rawscan ping's probes: ICMP echo, SYN 443, ACK 80, ICMP timestamp); only the hosts found up are port scanned. Default: every host is scanned (nmap -Pn).")] = False,
     *,
     output: OutputOptions,
 ) -> None:
@@ -92,6 +93,7 @@ def _scan(
     source_port: int | None, ttl: int, pcap: Path | None, data_hex: str | None,
     data_string: str | None, defeat_icmp_ratelimit: bool, output: OutputOptions,
     banners: bool = False, banner_timeout: float = 3.0, banner_concurrency: int = 256,
+    discover: bool = False,
 ) -> None:
     from ..limits import check_scan_numbers, confirm_large_scan, terminal_ask
     from ..plan import ScanPlan, random_seed
@@ -148,7 +150,8 @@ def _scan(
         fixed_source_port=source_port is not None, max_rate=settings.max_rate,
         banner_timeout=banner_timeout if banners else None, banner_concurrency=banner_concurrency,
     )
-    _run_live(plan, interface, pcap, output, resume_file, banners=banner_settings)
+    _run_live(plan, interface, pcap, output, resume_file, banners=banner_settings,
+              discover=discover)
 
 
 def _banner_settings(kind: str, banners: bool, timeout: float, concurrency: int) -> Any:
@@ -215,7 +218,7 @@ def _sources(spec: str) -> tuple[int, ...]:
 
 def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: OutputOptions,
               resume_path: str | None = None, done: bytes | None = None,
-              banners: Any = None) -> None:
+              banners: Any = None, discover: bool = False) -> None:
     from ..plan import sidecar_path
     from ..scan import probe_for
     from ..transports.live import LiveTransport
@@ -254,12 +257,34 @@ def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: 
     from ..privileges import drop_privileges
     from ..resume import DEFAULT_PATH
 
-    started = False
+    started = dropped = False
 
     def before_scan() -> None:
-        nonlocal started
+        nonlocal started, dropped
         started = True
-        drop_privileges()
+        if not dropped:
+            drop_privileges()
+            dropped = True
+
+    if discover:  # --discover: rawscan/discovery/first.py, after root is given up
+        from ..discovery.first import discover as discover_hosts
+        from ..output.options import check_outputs
+        from rich.console import Console
+
+        try:
+            check_outputs(output)  # refused now, before any probe
+            before_scan()
+            found = discover_hosts(plan, interface, Console(stderr=output.human_to_stderr,
+                                                            highlight=False, soft_wrap=True),
+                                   output.quiet)
+        except BaseException:
+            transport.close()
+            _remove_created(created)
+            raise
+        if found is None:
+            transport.close()
+            raise typer.Exit(130)
+        plan = found
 
     extra = {"banners": banners} if banners is not None else {}  # --banners only
     report = run_and_report
