@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from . import __version__
 from .errors import RawscanError
@@ -44,7 +45,7 @@ class ScanPlan:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["argv"] = list(self.argv)
         data["sources"] = list(self.sources)
-        data["targets"] = [list(r) for r in self.targets.ranges]
+        data["targets"] = _targets_json(self.targets)
         data["names"] = {str(k): v for k, v in self.targets.names.items()}
         data["ports"] = compress_ports(self.ports)
         data["format"] = SIDECAR_FORMAT
@@ -61,8 +62,7 @@ class ScanPlan:
                 raise ValueError("it is not a JSON object")
             if data.get("format") != SIDECAR_FORMAT:
                 raise ValueError(f"format is {str(data.get('format'))[:40]!r}, not {SIDECAR_FORMAT!r}")
-            ranges = tuple((_int(lo, "targets"), _int(hi, "targets")) for lo, hi in
-                           (_list(r, "targets", 2) for r in _list(data["targets"], "targets", 1 << 16)))
+            ranges = _targets_from_json(data["targets"])
             names = {_int(k, "names"): _str(v, "names")
                      for k, v in _dict(data.get("names", {}), "names").items()}
             plan = cls(
@@ -94,6 +94,29 @@ class ScanPlan:
             raise RawscanError(f"scan description '{origin}' is not usable: it names no targets, "
                                f"ports or sources")
         return plan
+
+
+def _targets_json(targets: TargetSet) -> object:
+    """[lo, hi] pairs; packed arrays for a large set (a million-line -iL)."""
+    from .ranges import PACKED_MIN, RangeList, pack
+
+    ranges = targets.ranges
+    if len(ranges) > PACKED_MIN and isinstance(ranges, RangeList):
+        return pack(ranges)
+    return [list(r) for r in ranges]
+
+
+def _targets_from_json(value: object) -> Any:
+    if isinstance(value, dict):
+        from .ranges import unpack
+
+        return unpack(value)
+    ranges = []
+    for pair in _list(value, "targets", 1 << 16):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ValueError("targets: not a list of [lo, hi] pairs")
+        ranges.append((_int(pair[0], "targets"), _int(pair[1], "targets")))
+    return tuple(ranges)
 
 
 SCAN_KINDS = ("syn", "udp", "ack", "fin", "null", "xmas", "ping")  # the probe modules rawscan.scan.PROBE_MODULES knows

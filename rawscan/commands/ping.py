@@ -34,7 +34,8 @@ def _ping(*, probes: str | None = None, output: Any, **options: Any) -> None:
     from ..targets import parse_targets, read_target_file
     from ..timing import resolve as resolve_timing
     from ..transports.live import require_raw_sockets
-    from .scan import _check_interface, _run_live, _sources
+    from ..api.plans import _check_interface, _sources
+    from .scan import _run_live
 
     kinds = parse_probes(probes or DEFAULT_PROBES)
     specs = list(options["targets"] or [])

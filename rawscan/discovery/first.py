@@ -8,7 +8,8 @@ walks a fixed set in a keyed order, so the phases are not pipelined.)"""
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..addresses import V6
 from ..cookies import derive_key
@@ -48,20 +49,16 @@ def up_targets(targets: TargetSet, up: list[str]) -> TargetSet:
     return TargetSet(tuple(ranges), names)
 
 
-def discover(plan: ScanPlan, interface: str | None, console: Console, quiet: bool,
-             stop_requested: object = None) -> ScanPlan | None:
-    """Run discovery over its own raw sockets; the port scan's plan reduced to the up hosts
-    (None when interrupted: nothing is port scanned)."""
+def discover(plan: ScanPlan, opened: tuple[ScanPlan, Any, Any], console: Console,
+             quiet: bool) -> ScanPlan | None:
+    """Run discovery over its own raw sockets (opened: its plan, probe and transport); the
+    port scan's plan reduced to the up hosts (None when interrupted: nothing is port scanned)."""
     from ..interrupts import requested
     from ..output.progress import ScanProgress
-    from ..scan import probe_for
-    from ..transports.live import LiveTransport
     from .hosts import HostResult
     from .run import run_discovery
 
-    ping = discovery_plan(plan)
-    probe = probe_for(ping)
-    transport = LiveTransport(probe.bpf_filter(), interface)
+    ping, probe, transport = opened
     up: list[str] = []
 
     def on_host(result: HostResult) -> None:
@@ -87,3 +84,41 @@ def discover(plan: ScanPlan, interface: str | None, console: Console, quiet: boo
                   f"{skipped} skipped as down" + (f" ({reasons})" if reasons else "")
                   + "; port scan of the up hosts follows")
     return dataclasses.replace(plan, targets=up_targets(plan.targets, up))
+
+
+def discovering(report: Callable[..., None], interface: str | None) -> Callable[..., None]:
+    """A runner for api/live.run_live that first gives up root (before_scan), runs discovery
+    over its own sockets, then hands the port scan of the up hosts to report. The port scan's
+    own sockets are already open, so root is given up once, before any reply is parsed."""
+
+    def run(plan: ScanPlan, probe: Any, transport: Any, output: Any, *,
+            before_scan: Callable[[], None] | None = None, **options: Any) -> None:
+        import typer
+        from rich.console import Console
+
+        from ..output.options import check_outputs
+
+        try:
+            check_outputs(output)  # refused now, before any probe
+            discovery_transport = _open(plan, interface)
+            if before_scan is not None:
+                before_scan()
+            console = Console(stderr=output.human_to_stderr, highlight=False, soft_wrap=True)
+            found = discover(plan, discovery_transport, console, output.quiet)
+        except BaseException:
+            transport.close()
+            raise
+        if found is None:
+            transport.close()
+            raise typer.Exit(130)
+        report(found, probe, transport, output, before_scan=None, **options)
+
+    return run
+
+
+def _open(plan: ScanPlan, interface: str | None) -> Any:
+    from ..scan import probe_for
+    from ..transports.live import LiveTransport
+
+    ping = discovery_plan(plan)
+    return ping, probe_for(ping), LiveTransport(probe_for(ping).bpf_filter(), interface)
