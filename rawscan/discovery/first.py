@@ -79,7 +79,7 @@ def discover(plan: ScanPlan, opened: tuple[ScanPlan, Any, Any], console: Console
                       f"port scanned")
         return None
     skipped = len(plan.targets) - len(up)
-    console.print(f"Discovery ({', '.join(k.text for k in probe.kinds)}; {s.sent} probes, "  # type: ignore[attr-defined]
+    console.print(f"Discovery ({', '.join(k.text for k in probe.kinds)}; {s.sent} probes, "
                   f"{s.elapsed:.2f} s): {len(up)} of {len(plan.targets)} host(s) up; "
                   f"{skipped} skipped as down" + (f" ({reasons})" if reasons else "")
                   + "; port scan of the up hosts follows")
