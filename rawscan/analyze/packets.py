@@ -35,7 +35,7 @@ import numpy as np
 from ..addresses import V6, V6_MASK
 from ..wire import IPV6_EXTENSIONS, LATER_FRAGMENT, ip_header, ip_icmp_error, ipv6_upper_layer
 from .batches import Columns
-from .store import endpoint_bytes
+from .store import endpoint_bytes, reverse_key
 
 SKIP, TIME, PROBE, REPLY, FOLLOW, UDP, ICMP = range(7)
 KINDS = 7
@@ -101,12 +101,6 @@ def flow_key(src: int, dst: int, sport: int, dport: int) -> bytes:
     if src >= V6:
         return ((src & V6_MASK) << 128 | (dst & V6_MASK)).to_bytes(32, "big") + (sport << 16 | dport).to_bytes(4, "big")
     return (src << 32 | dst).to_bytes(8, "big") + (sport << 16 | dport).to_bytes(4, "big")
-
-
-def reverse_key(key: bytes) -> bytes:
-    """The flow key of the other direction."""
-    half = (len(key) - 4) >> 1
-    return key[half : 2 * half] + key[:half] + key[-2:] + key[-4:-2]
 
 
 def parse(cols: Columns, frame_base: int, probe_ports: np.ndarray) -> Parsed:

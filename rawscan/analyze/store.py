@@ -80,6 +80,12 @@ def endpoint_bytes(scanner: int, target: int, udp: int, port: int) -> bytes:
     return ((scanner & mask) << 8 * n | (target & mask)).to_bytes(2 * n, "big") + bytes((udp,)) + port.to_bytes(2, "big")
 
 
+def reverse_key(key: bytes) -> bytes:
+    """The flow key (src, dst, sport, dport as header bytes) of the other direction."""
+    half = (len(key) - 4) >> 1
+    return key[half : 2 * half] + key[:half] + key[-2:] + key[-4:-2]
+
+
 def bytes_key(key: bytes) -> int:
     """endpoint_key of an endpoint_bytes key."""
     n = (len(key) - 3) >> 1
@@ -90,8 +96,10 @@ def bytes_key(key: bytes) -> int:
 
 
 class Endpoints:
-    """Endpoint key (endpoint_bytes) -> row in parallel arrays (flows.py adds a row to each
-    for a new one)."""
+    """Endpoint key (endpoint_bytes) -> row in parallel arrays. Rows are added a batch at a
+    time: reserve() makes room for the batch's new endpoints (zeroed: no verdict, flags or
+    probes yet), the matcher takes them in order by counting, and trim() drops the ones it
+    did not take. So a new endpoint costs a counter, not an append to each array."""
 
     def __init__(self) -> None:
         self.index: dict[bytes, int] = {}
@@ -103,6 +111,21 @@ class Endpoints:
 
     def __len__(self) -> int:
         return len(self.verdict)
+
+    def reserve(self, rows: int) -> int:
+        """Room for `rows` new endpoints; returns the first new row (the count until then)."""
+        first = len(self.verdict)
+        for column in self._columns():
+            column.frombytes(bytes(rows * column.itemsize))
+        return first
+
+    def trim(self, rows: int) -> None:
+        """Keep the first `rows` rows (the reserved ones not taken go)."""
+        for column in self._columns():
+            del column[rows:]
+
+    def _columns(self) -> tuple[array[int], ...]:
+        return self.verdict, self.flags, self.probes, self.probe_ref, self.reply_ref
 
     @property
     def rows(self) -> dict[int, int]:
