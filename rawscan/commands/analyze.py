@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from ..results import PortResult
 
 SILENT_HOSTS_OVER = 25  # like ports: more silent hosts than this are summarised in one line
-WRITER_SCAN = {"SYN": "syn", "connect": "connect", "UDP": "udp"}
+WRITER_SCAN = {"SYN": "syn", "connect": "connect", "UDP": "udp", "ACK": "ack", "FIN": "fin",
+               "NULL": "null", "Xmas": "xmas"}
 
 
 def _analyze(
