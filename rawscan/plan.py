@@ -38,6 +38,10 @@ class ScanPlan:
     banner_timeout: float | None = None
     banner_concurrency: int = 256
     probes: str | None = None  # ping: the discovery probes (probes/ping.py); ports index them
+    bandwidth: float | None = None  # --bandwidth: bits per second on the wire (bandwidth.py)
+    max_targets: int | None = None  # --max-targets: endpoints in the keyed sample probed
+    blocklisted: int = 0  # addresses the blocklists took out of the targets (for the report)
+    blocklisted_reserved: int = 0  # ... of those, by the IANA special-purpose table
 
     def to_json(self) -> str:
         import json
@@ -85,6 +89,11 @@ class ScanPlan:
                 banner_timeout=_optional_timeout(data.get("banner_timeout")),
                 banner_concurrency=_int(data.get("banner_concurrency", 256), "banner_concurrency", 1, 4096),
                 probes=_probes(data.get("probes")),
+                bandwidth=_optional_number(data.get("bandwidth"), "bandwidth", 1.0, 1e12),
+                max_targets=_optional_int(data.get("max_targets"), "max_targets", 1, 2**64),
+                blocklisted=_int(data.get("blocklisted", 0), "blocklisted", 0, 2**129),
+                blocklisted_reserved=_int(data.get("blocklisted_reserved", 0),
+                                          "blocklisted_reserved", 0, 2**129),
             )
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
                 OverflowError) as exc:
@@ -199,6 +208,14 @@ def _optional_rate(value: object) -> float | None:
     if not rate > 0 or rate == float("inf"):
         raise ValueError(f"max_rate {value!r} is not a positive number")
     return rate
+
+
+def _optional_number(value: object, name: str, lo: float, hi: float) -> float | None:
+    return None if value is None else _number(value, name, lo, hi)
+
+
+def _optional_int(value: object, name: str, lo: int, hi: int) -> int | None:
+    return None if value is None else _int(value, name, lo, hi)
 
 
 def _optional_timeout(value: object) -> float | None:

@@ -44,6 +44,8 @@ def prepare_live_scan(
     defeat_icmp_ratelimit: bool = False, banners: bool = False, banner_timeout: float = 3.0,
     banner_concurrency: int = 256, argv: Sequence[str] = (), ask: Ask | None = None,
     require_privilege: bool = True,
+    blocklist: PathLike[str] | str | None = None, no_default_blocklist: bool = False,
+    bandwidth: str | None = None, max_targets: str | None = None,
 ) -> LiveScan:
     """Check the options in the order the CLI always has (bad input before the privilege
     check), then make the plan. argv: the command line the plan records; ask: a y/N question
@@ -53,7 +55,7 @@ def prepare_live_scan(
     from ..plan import ScanPlan, random_seed
     from ..ports import parse_ports
     from ..sources import source_port_for, sources_for
-    from ..targets import parse_targets, read_target_file
+    from ..targets import read_target_file, select_targets
     from ..timing import resolve as resolve_timing
     from ..transports.live import require_raw_sockets
 
@@ -68,7 +70,9 @@ def prepare_live_scan(
     if ipv6 and all_families:
         raise RawscanError("give -6 or --all-families, not both")
     family = "all" if all_families else "6" if ipv6 else "4"
-    target_set = parse_targets(specs, exclude=excluded, allow_large=allow_large, family=family)
+    selection = select_targets(specs, exclude=excluded, allow_large=allow_large, family=family,
+                               blocklist=_blocklist(blocklist, no_default_blocklist))
+    target_set = selection.targets
     port_spec = parse_ports(ports, default_proto="udp" if kind == "udp" else "tcp")
     scan_ports, other_ports = (
         (port_spec.udp, port_spec.tcp) if kind == "udp" else (port_spec.tcp, port_spec.udp)
@@ -88,11 +92,14 @@ def prepare_live_scan(
     if rate is not None and max_rate is not None:
         raise RawscanError("give --rate (a fixed rate) or --max-rate (an adaptive one's ceiling), not both")
     settings = resolve_timing(timing, rate, retries, timeout, max_rate)
+    bits, settings = _bandwidth(bandwidth, rate, settings)
     rate, retries, timeout = settings.rate, settings.retries, settings.timeout
     check_scan_numbers(rate, settings.max_rate, timeout)
     sources = sources_for(target_set, _sources(source)) if source else None  # bad -S: now
-    confirm_large_scan(len(target_set), len(scan_ports), settings.max_rate or rate, allow_large,
-                       ask, adaptive=settings.adaptive)
+    sample = _max_targets(max_targets, len(target_set) * len(scan_ports))
+    confirm_large_scan(len(target_set) if sample is None else sample,
+                       len(scan_ports) if sample is None else 1, settings.max_rate or rate,
+                       allow_large, ask, adaptive=settings.adaptive)
     if require_privilege:
         require_raw_sockets()
     scan_seed = random_seed() if seed is None else seed
@@ -104,9 +111,47 @@ def prepare_live_scan(
         payload_hex=payload_hex, defeat_icmp_ratelimit=defeat_icmp_ratelimit,
         fixed_source_port=source_port is not None, max_rate=settings.max_rate,
         banner_timeout=banner_timeout if banners else None, banner_concurrency=banner_concurrency,
+        bandwidth=bits, max_targets=sample, blocklisted=selection.blocked,
+        blocklisted_reserved=selection.blocked_default,
     )
     return LiveScan(plan, interface, Path(pcap) if pcap is not None else None, resume_file,
                     banner_settings)
+
+
+def _blocklist(path: PathLike[str] | str | None, no_default: bool) -> Any:
+    from ..blocklist import Blocklist, read_blocklist
+
+    user = read_blocklist(str(path)) if path is not None else ()
+    return Blocklist(default=not no_default, user=user, user_file=str(path) if path else None)
+
+
+def _bandwidth(text: str | None, rate: float | None, settings: Any) -> tuple[float | None, Any]:
+    """--bandwidth in bits/s, and the timing with its probe rate capped by it: the rate a
+    minimal (84-byte) frame allows, an upper bound the per-probe accounting refines."""
+    if text is None:
+        return None, settings
+    import dataclasses
+
+    from ..bandwidth import frame_bits, parse_bandwidth
+
+    if rate is not None:  # zmap: "must specify rate or bandwidth, or neither, not both"
+        raise RawscanError("give --rate (probes per second) or --bandwidth (bits per second), "
+                           "not both")
+    bits = parse_bandwidth(text)
+    cap = bits / frame_bits(0)
+    if settings.adaptive:
+        return bits, dataclasses.replace(settings, rate=min(settings.rate, cap),
+                                         max_rate=min(settings.max_rate, cap))
+    return bits, dataclasses.replace(settings, rate=min(settings.rate, cap))
+
+
+def _max_targets(text: str | None, endpoints: int) -> int | None:
+    if text is None:
+        return None
+    from ..limits import parse_max_targets
+
+    count = parse_max_targets(text, endpoints)
+    return None if count >= endpoints else count  # all of them: nothing is cut
 
 
 def _banner_settings(kind: str, banners: bool, timeout: float,

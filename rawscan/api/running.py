@@ -121,8 +121,11 @@ def run_plan(
     if announce is not None:
         from .summary import start_line
 
+        from ..scope import scope_lines
+
         announce([start_line(plan, probe.proto, __version__)]
-                 + ([banners.describe()] if banners is not None else []))
+                 + ([banners.describe()] if banners is not None else [])
+                 + scope_lines(plan, probe))  # blocklist, --max-targets, --bandwidth
     with hold():
         try:
             if before_scan is not None:
