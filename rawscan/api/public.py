@@ -22,7 +22,8 @@ Pathish = str | PathLike[str]
 
 class LiveOptions(TypedDict, total=False):
     """rawscan.syn/udp's keyword options: the CLI's long option names (-iL is input_list, -6
-    ipv6, -T timing); see `rawscan syn --help`. resume_file is the CLI's alone."""
+    ipv6, -T timing); see `rawscan syn --help`. resume_file and discover are the CLI's alone
+    (for now)."""
 
     input_list: Pathish
     exclude: str
@@ -47,6 +48,10 @@ class LiveOptions(TypedDict, total=False):
     banners: bool
     banner_timeout: float
     banner_concurrency: int
+    blocklist: Pathish
+    no_default_blocklist: bool
+    bandwidth: str
+    max_targets: str
 
 
 # How an option is spelt on the command line the plan records (XML's args, the sidecar).
