@@ -36,11 +36,16 @@ from typing import TYPE_CHECKING, Any
 from ..capture import CapturedPacket
 from ..classify import classify_icmp, classify_icmp6, classify_tcp, classify_udp_response
 from .banners import BannerKeeper
+from .flagscans import expected_echo, probe_kind, quote_matches, rst_answers, rst_verdict, silence
 from .store import (
     CONNECTED,
     DATA,
     FRAME_BITS,
     HALF_OPEN,
+    PROBED_ACK,
+    PROBED_FIN,
+    PROBED_NULL,
+    PROBED_XMAS,
     REPLIED_UDP,
     Endpoints,
     Sources,
@@ -60,8 +65,10 @@ FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 SEQ_MASK = 0xFFFFFFFF
 STAGE_SYNACK = 1 << 32  # flow stage bits above the 32-bit sequence number
 STAGE_CONNECTED = 2 << 32
-STAGES = 3 << 32
-ROW_SHIFT = 34  # a TCP flow is row << 34 | stage << 32 | probe sequence number
+STAGES = 3 << 32  # both bits: an ACK/FIN/NULL/Xmas probe's flow (analyze/flagscans.py)
+KIND_SHIFT = 34  # ... whose kind (0-3: FLAG_KINDS) is here; its low 32 bits: the echo expected
+ROW_SHIFT = 36  # a TCP flow is row << 36 | kind << 34 | stage << 32 | probe sequence number
+FLAG_KINDS = (PROBED_ACK, PROBED_FIN, PROBED_NULL, PROBED_XMAS)  # by a flag flow's kind code
 PACKETS_BATCH = 4096  # CapturedPackets taken together by feed()
 FRAME_MASK = (1 << FRAME_BITS) - 1
 
@@ -145,16 +152,19 @@ class FlowAnalyzer:
         self._cache: dict[object, int] = {}  # classifier inputs -> verdict code
         self._probe_ports: Any = None  # numpy bool by port: source ports TCP probes came from
         self._file_last = 0.0  # time of the last packet of the file being read that counted
+        self.on_columns: Callable[[Columns], None] | None = None  # each batch, e.g. pings.py
+        self._flag_flows = 0  # ACK/FIN/NULL/Xmas probes seen: only then are their flows looked for
         # The batch being matched (set by _match): its fields, bytes and seed check.
         self._next_reply = self._next_follow = _nothing
-        self._next_udp = self._next_icmp = _nothing
+        self._next_udp = self._next_icmp = self._next_flags = _nothing
         self._cols: Columns | None = None
         self._check: SeedCheck = NO_CHECK
         self._tcp_checked = self._udp_checked = NO_CHECK.sources
         self._last_src, self._srow = -1, -1  # the last probing source and its row
         # by kind (packets.py: SKIP, TIME, PROBE, ...): PROBE is matched in _match's loop
         self._handlers: tuple[Callable[[float, int], None] | None, ...] = (
-            None, None, None, self._reply, self._follow, self._datagram, self._icmp_error)
+            None, None, None, self._reply, self._follow, self._datagram, self._icmp_error,
+            self._flag_probe)
         # The tables, which grow in place (bound once: the methods run per packet)
         ep = obs.endpoints
         self._erows, self._everdict, self._eflags = ep.index, ep.verdict, ep.flags
@@ -252,6 +262,8 @@ class FlowAnalyzer:
         st.ipv6 += prepared.ipv6
         st.fragments += prepared.fragments
         st.cut += prepared.cut
+        if self.on_columns is not None and cols is not None:
+            self.on_columns(cols)
         try:
             self._match(fields(prepared), cols, check)
         finally:
@@ -271,7 +283,7 @@ class FlowAnalyzer:
         (All kinds as methods cost 21% of the analysis pass: the commit that split them
         says how it was measured.) _datagram does for UDP probes what the PROBE branch
         does; tests/test_analyze_batches.py holds both to the reference matcher."""
-        from .packets import FOLLOW, ICMP, PROBE, REPLY, UDP
+        from .packets import FLAGS, FOLLOW, ICMP, PROBE, REPLY, UDP
 
         p = parsed
         kinds: list[int] = p.kinds
@@ -282,6 +294,7 @@ class FlowAnalyzer:
         next_probe = fields[PROBE].__next__
         self._next_reply, self._next_follow = fields[REPLY].__next__, fields[FOLLOW].__next__
         self._next_udp, self._next_icmp = fields[UDP].__next__, fields[ICMP].__next__
+        self._next_flags = fields[FLAGS].__next__
         self._cols = cols
         self._check = check = check or NO_CHECK
         self._tcp_checked = check.sources if check.proto == "tcp" else NO_CHECK.sources
@@ -316,6 +329,9 @@ class FlowAnalyzer:
                     handler = handlers[kind]
                     if handler is not None:  # (TIME: the clock only)
                         handler(t, ref)
+                        if self._tcp_new is not tcp_new:  # _flag_probe turned a generation
+                            tcp_new, tcp_old = self._tcp_new, self._tcp_old
+                            tcp_get, tcp_old_pop = tcp_new.get, tcp_old.pop
                     continue
                 # The first SYN of a flow, or a retransmission of it.
                 key, may_answer, seq, src, ekey, ttl = next_probe()
@@ -407,8 +423,8 @@ class FlowAnalyzer:
         rflow = self._tcp_new.get(rkey)
         if rflow is None:
             rflow = self._tcp_old.get(rkey)
-        if rflow is None or (rflow & SEQ_MASK) == seq:
-            return False
+        if rflow is None or (rflow & SEQ_MASK) == seq or rflow & STAGES == STAGES:
+            return False  # (a SYN answers no ACK/FIN/NULL/Xmas probe)
         dst, sp = _address(key, 1), int.from_bytes(key[-4:-2], "big")
         if dst in self._tcp_checked and not self._check.valid(
                 self._packet_at(ref), src, sp):
@@ -427,13 +443,26 @@ class FlowAnalyzer:
 
     def _reply(self, t: float, ref: int) -> None:
         """A SYN-ACK or RST answering a probe: the reversed 4-tuple is pending."""
-        rkey, key, src, dst, sp, ack, flags, vkey, payload, i = self._next_reply()
+        rkey, key, src, dst, sp, ack, flags, vkey, payload, i, rseq = self._next_reply()
         tcp_new = self._tcp_new
         flow = tcp_new.get(rkey)
         if flow is None:
             flow = self._tcp_old.pop(rkey, None)
             if flow is not None:
                 tcp_new[rkey] = flow
+        if flow is not None and flow & STAGES == STAGES:  # an ACK/FIN/NULL/Xmas probe's
+            kind = FLAG_KINDS[flow >> KIND_SHIFT & 3]
+            if not flags & RST or not rst_answers(kind, flow & SEQ_MASK, flags, rseq, ack):
+                self._stats.unmatched += 1  # a SYN-ACK, or a RST echoing another probe
+                return
+            if dst in self._tcp_checked and self._forged(i, src, sp):
+                return
+            fkey = (kind, vkey & 0xFF)
+            code = self._cache.get(fkey)
+            if code is None:
+                code = self._cache[fkey] = self._verdicts.code(rst_verdict(kind, vkey & 0xFF))
+            self._decide(flow >> ROW_SHIFT, code, ref)
+            return
         if flow is not None:
             if flags & ACK and ack != ((flow & SEQ_MASK) + 1) & SEQ_MASK:
                 self._stats.unmatched += 1  # acknowledges another probe: stale or forged
@@ -465,6 +494,8 @@ class FlowAnalyzer:
         if flow is None:
             flow = self._tcp_old.get(key)
             if flow is None:
+                if self._flag_flows and self._answered_without_reset(key):
+                    return
                 # ordinary traffic past its start, an unknown flow, or a server's data on a
                 # connection a SYN-ACK opened (kept: analyze/banners.py)
                 if payload and key in self._banners.talks:
@@ -488,6 +519,59 @@ class FlowAnalyzer:
             self._eflags[row] |= CONNECTED
             self._tcp_new[key] = (flow & ~STAGES) | STAGE_CONNECTED
             self._banners.listen(reverse_key(key), row)  # a server-first greeting may follow
+
+    def _answered_without_reset(self, key: bytes) -> bool:
+        """Is this segment the other side of an ACK/FIN/NULL/Xmas "probe" answering it with
+        anything but a RST? Then that was ordinary traffic (a connection seen after its
+        start): its endpoint is marked so and its flow let go."""
+        rkey = reverse_key(key)
+        rflow = self._tcp_new.get(rkey)
+        if rflow is None:
+            rflow = self._tcp_old.get(rkey)
+        if rflow is None or rflow & STAGES != STAGES:
+            return False
+        self._eflags[rflow >> ROW_SHIFT] |= DATA
+        self._tcp_new.pop(rkey, None)
+        self._tcp_old.pop(rkey, None)
+        return True
+
+    def _flag_probe(self, t: float, ref: int) -> None:
+        """An ACK, FIN, NULL or Xmas probe, or a pure ACK of ordinary traffic."""
+        key, seq, ack, flags, src, ekey, ttl = self._next_flags()
+        tcp_new, tcp_old = self._tcp_new, self._tcp_old
+        flow = tcp_new.get(key)
+        if flow is None:
+            flow = tcp_old.get(key)
+        if flow is not None and flow & STAGES != STAGES:
+            self._followed(key, flags, 0, ref)  # a SYN's flow going on
+            return
+        if flow is None:
+            rkey = reverse_key(key)
+            if rkey in tcp_new or rkey in tcp_old:  # the other side of a known flow: no probe
+                self._answered_without_reset(key)
+                return
+            erows = self._erows
+            row = erows.get(ekey, -1)
+            if row >= 0 and self._eflags[row] & (DATA | CONNECTED):
+                return  # an ordinary connection's ACK after its flow was let go
+            row = self._endpoint_row(ekey)
+        else:
+            row = flow >> ROW_SHIFT
+            self._stats.retransmissions += 1
+        kind = probe_kind(flags)
+        self._flag_flows += 1
+        self._eflags[row] |= kind
+        if self._everdict[row] == 0 and kind != PROBED_ACK:  # never answered: open|filtered
+            skey = ("silence", kind)
+            code = self._cache.get(skey)
+            if code is None:
+                code = self._cache[skey] = self._verdicts.code(silence(kind))
+            self._everdict[row] = code
+        self._probed(row, src, t, ref)
+        if len(tcp_new) >= GENERATION_MAX:
+            self._tcp_old, self._tcp_new = tcp_old, tcp_new = tcp_new, {}
+        tcp_new[key] = ((row << ROW_SHIFT) | FLAG_KINDS.index(kind) << KIND_SHIFT | STAGES
+                        | expected_echo(kind, seq, ack))
 
     def _datagram(self, t: float, ref: int) -> None:
         """A datagram: a reply to a pending one (the reversed 4-tuple), else a probe."""
@@ -529,7 +613,7 @@ class FlowAnalyzer:
         flow = flows_new.get(key)
         if flow is None:
             flow = flows_old.get(key)
-        if flow is None or (not udp and (flow & SEQ_MASK) != qseq):
+        if flow is None or (not udp and not _quotes(flow, qseq)):
             if rkey not in flows_new and rkey not in flows_old:
                 self._stats.unmatched += 1  # (an error about a reply, e.g. the scanner's
             return  # kernel refusing it, is no news about the port)
@@ -546,6 +630,13 @@ class FlowAnalyzer:
 
 def _nothing() -> tuple[Any, ...]:  # pragma: no cover - replaced before any packet is matched
     raise StopIteration
+
+
+def _quotes(flow: int, quoted_seq: int) -> bool:
+    """Does an ICMP error's quoted TCP sequence number name this flow's probe?"""
+    if flow & STAGES == STAGES:
+        return quote_matches(FLAG_KINDS[flow >> KIND_SHIFT & 3], flow & SEQ_MASK, quoted_seq)
+    return (flow & SEQ_MASK) == quoted_seq
 
 
 def _address(key: bytes, which: int) -> int:

@@ -20,6 +20,9 @@ HALF_OPEN = 0x01  # reset the connection after the SYN-ACK without completing it
 CONNECTED = 0x02  # completed the handshake (connect scan, or an ordinary connection)
 DATA = 0x04  # sent payload on a connection: ordinary traffic, not a probe
 REPLIED_UDP = 0x08  # a UDP datagram came back
+# the endpoint was probed without SYN (nmap -sA/-sF/-sN/-sX: analyze/flagscans.py)
+PROBED_ACK, PROBED_FIN, PROBED_NULL, PROBED_XMAS = 0x10, 0x20, 0x40, 0x80
+PROBED_FLAGS = 0xF0
 
 PROTO_BITS = {6: 0, 17: 1}
 PROTO_NAMES = ("tcp", "udp")
