@@ -148,7 +148,7 @@ class Engine:
         self._batch = 1
         ranges = self.targets.ranges
         self._single_range = ranges[0] if len(ranges) == 1 else None
-        self._host_level = getattr(self.probe, "decides_host", False)
+        self._host_level = self.probe.decides_host
         self._batcher: Any = self._make_batcher()
         self.stats.vector = self._batcher is not None
         options = self.options

@@ -152,6 +152,7 @@ class FlowAnalyzer:
         self._cache: dict[object, int] = {}  # classifier inputs -> verdict code
         self._probe_ports: Any = None  # numpy bool by port: source ports TCP probes came from
         self._file_last = 0.0  # time of the last packet of the file being read that counted
+        self.on_columns: Callable[[Columns], None] | None = None  # each batch, e.g. pings.py
         self._flag_flows = 0  # ACK/FIN/NULL/Xmas probes seen: only then are their flows looked for
         # The batch being matched (set by _match): its fields, bytes and seed check.
         self._next_reply = self._next_follow = _nothing
@@ -261,6 +262,8 @@ class FlowAnalyzer:
         st.ipv6 += prepared.ipv6
         st.fragments += prepared.fragments
         st.cut += prepared.cut
+        if self.on_columns is not None and cols is not None:
+            self.on_columns(cols)
         try:
             self._match(fields(prepared), cols, check)
         finally:
