@@ -36,6 +36,7 @@ COMMANDS = {
     "diff": ("diff", "diff"),
     "ports": ("ports", "ports"),
     "payloads": ("payloads", "payloads"),
+    "merge": ("merge", "merge"),
 }
 HELP = "Packet-level port scanner: SYN scans over raw sockets, pcap recording and replay."
 

@@ -36,6 +36,10 @@ class ScanPlan:
     # resumed scan grabs them too (when unset, resume reads them from argv)
     banner_timeout: float | None = None
     banner_concurrency: int = 256
+    # --shards N --shard K: this scan probes shard K of N of the endpoints (rawscan/shards.py);
+    # shards 0: one whole scan (no shard record in its outputs)
+    shards: int = 0
+    shard: int = 0
 
     def to_json(self) -> str:
         import json
@@ -48,6 +52,12 @@ class ScanPlan:
         data["ports"] = compress_ports(self.ports)
         data["format"] = SIDECAR_FORMAT
         data["rawscan_version"] = __version__
+        if self.shards:
+            from .shards import fingerprint
+
+            data["fingerprint"] = fingerprint(self)
+        else:
+            del data["shards"], data["shard"]
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     @classmethod
@@ -83,7 +93,11 @@ class ScanPlan:
                 max_rate=_optional_rate(data.get("max_rate")),
                 banner_timeout=_optional_timeout(data.get("banner_timeout")),
                 banner_concurrency=_int(data.get("banner_concurrency", 256), "banner_concurrency", 1, 4096),
+                shards=_int(data.get("shards", 0), "shards", 0, 1 << 20),
+                shard=_int(data.get("shard", 0), "shard", 0, 1 << 20),
             )
+            if plan.shards and plan.shard >= plan.shards:
+                raise ValueError(f"shard {plan.shard} is not one of 0..{plan.shards - 1}")
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
                 OverflowError) as exc:
             why = "it nests too deeply" if isinstance(exc, RecursionError) else exc

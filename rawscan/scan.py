@@ -16,6 +16,7 @@ from .probes.tcp_syn import SynProbe
 from .probes.udp import UdpProbe
 from .results import PortResult, Verdict
 from .services import service_name
+from .shards import shard_map_for
 from .targets import int_to_ip
 from .transports.base import Transport
 
@@ -165,7 +166,7 @@ def run_scan(
                             max_rate=plan.max_rate,
                             vector=hot_path_choice() if vector is None else vector),
         order_key=derive_key(plan.seed, "order"), on_result=deliver, on_progress=progress,
-        done=done, stop_requested=stop_requested,
+        done=done, stop_requested=stop_requested, shard=shard_map_for(plan),
     )
     ran = False
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import os
@@ -137,6 +138,7 @@ def run_and_report(
     done: bytes | None = None, resume_path: str | None = None,
     before_scan: Callable[[], None] | None = None,
     banners: BannerSettings | None = None,
+    metadata_path: str | None = None, shard_note: str | None = None,
 ) -> None:
     """Run the scan, stream results to the writers, print the report; exit 130 if interrupted
     (after writing resume_path, when given), 1 if a --baseline was given and ports changed,
@@ -160,7 +162,12 @@ def run_and_report(
             started=plan.started or time.time(), open_only=options.open_only,
             banners=banners is not None,
         )
+        if plan.shards:  # --shards: every output names the plan and the shard
+            from ..output.shardinfo import shard_record
+
+            info = dataclasses.replace(info, shard=shard_record(plan, probe.proto))
         resume_path = _check_resume(resume_path, options)
+        metadata = _open_metadata(metadata_path, options)
         writers = open_writers(options, info)
     except BaseException:
         transport.close()
@@ -181,6 +188,10 @@ def run_and_report(
         f"Starting rawscan {__version__} ({plan.scan} scan of {len(plan.targets)} host(s) x "
         f"{len(plan.ports)} {probe.proto} port(s), {_rate_words(plan)}, seed {plan.seed})"
     )
+    if plan.shards:
+        from .sharding import shard_note as describe_shard
+
+        console.print(shard_note or describe_shard(plan))
     if banners is not None:
         console.print(banners.describe())
     progress = ScanProgress(Console(stderr=True), enabled=not options.quiet)
@@ -209,11 +220,42 @@ def run_and_report(
                                if not s.interrupted else written.consequence)
         for writer in writers:
             writer.close(RunSummary(elapsed=s.elapsed, interrupted=s.interrupted))
+        if metadata is not None:
+            _write_metadata(metadata, plan, probe.proto, s, info.started,
+                            "stopped" if written.failed else
+                            "interrupted" if s.interrupted else "done")
         try:
             _report(console, plan, probe, options, outcome, baseline, resume, written)
         finally:
             if resume is not None:
                 resume.close()
+
+
+def _open_metadata(path: str | None, options: OutputOptions) -> Any:
+    """--metadata-file, opened (safely, as the outputs are) before the scan, written after."""
+    if path is None:
+        return None
+    if path in ("", "-"):
+        raise RawscanError("--metadata-file needs a file name (it is not written to stdout)")
+    from ..output.files import file_identity, open_output
+
+    for _kind, output in options.destinations():
+        if file_identity(output) == file_identity(path):
+            raise RawscanError(f"--metadata-file '{path}' and the output '{output}' are the "
+                               f"same file")
+    return open_output(path, kind="metadata", force=options.force)
+
+
+def _write_metadata(out: Any, plan: ScanPlan, proto: str, stats: ScanStats, started: float,
+                    exit_state: str) -> None:
+    from ..output.shardinfo import metadata_document
+
+    try:
+        with out:
+            out.write(metadata_document(plan, proto, stats, started, exit_state))
+    except OSError as exc:
+        print(f"rawscan: warning: cannot write the metadata file: {one_line(exc.strerror or exc)}",
+              file=sys.stderr)
 
 
 def _check_resume(path: str | None, options: OutputOptions) -> str | None:

@@ -19,6 +19,7 @@ from .common import OutputOptions, run_and_report, user_errors, with_output_opti
 if TYPE_CHECKING:
     from ..plan import ScanPlan
 
+MAX_SHARDS = 1 << 20  # plan.py reads no more from a sidecar or resume file
 TargetsArg = Annotated[
     Optional[list[str]], typer.Argument(help="Addresses, CIDR blocks, ranges or host names.")
 ]
@@ -56,6 +57,10 @@ def _options(
     banners: Annotated[bool, typer.Option("--banners", help="TCP: connect to each open port as it is found (the kernel's TCP stack, after root is given up) and report its banner, TLS certificate, service and version. UDP: report what each open port's reply shows, and ask open DNS servers version.bind.")] = False,
     banner_timeout: Annotated[float, typer.Option("--banner-timeout", min=0.1, max=60.0, help="--banners: seconds a port may take in all, connects and reads (default 3); the scan waits at most this long after its last open port.")] = 3.0,
     banner_concurrency: Annotated[int, typer.Option("--banner-concurrency", min=1, max=4096, help="--banners: connections at once (default 256).")] = 256,
+    shards: Annotated[Optional[int], typer.Option("--shards", min=1, max=MAX_SHARDS, help="Split the endpoints (host x port) into N shards of one plan, one per machine; scan the one --shard names. The seed is derived from the plan unless --seed is given.")] = None,
+    shard: Annotated[Optional[int], typer.Option("--shard", min=0, max=MAX_SHARDS - 1, help="Which shard this run scans, 0..N-1 (default with --shards: $JOB_COMPLETION_INDEX, as a Kubernetes Indexed Job sets it).")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, max=64, help="Scan in N processes on this machine (one shard each), results merged into the outputs as they come.")] = None,
+    metadata_file: Annotated[Optional[str], typer.Option("--metadata-file", help="Write the run's metadata (shard, seed, plan fingerprint, probes planned/sent/answered/retried, drops, times, rate, exit state) to this JSON file.")] = None,
     *,
     output: OutputOptions,
 ) -> None:
@@ -86,6 +91,8 @@ def _scan(
     source_port: int | None, ttl: int, pcap: Path | None, data_hex: str | None,
     data_string: str | None, defeat_icmp_ratelimit: bool, output: OutputOptions,
     banners: bool = False, banner_timeout: float = 3.0, banner_concurrency: int = 256,
+    shards: int | None = None, shard: int | None = None, workers: int | None = None,
+    metadata_file: str | None = None,
 ) -> None:
     from ..limits import check_scan_numbers, confirm_large_scan, terminal_ask
     from ..plan import ScanPlan, random_seed
@@ -131,6 +138,7 @@ def _scan(
     sources = sources_for(target_set, _sources(source)) if source else None  # bad -S: now
     confirm_large_scan(len(target_set), len(scan_ports), settings.max_rate or rate, allow_large,
                        terminal_ask(), adaptive=settings.adaptive)
+    sharding = _sharding(shards, shard, workers)
     require_raw_sockets()
     scan_seed = random_seed() if seed is None else seed
     plan = ScanPlan(
@@ -142,7 +150,21 @@ def _scan(
         fixed_source_port=source_port is not None, max_rate=settings.max_rate,
         banner_timeout=banner_timeout if banners else None, banner_concurrency=banner_concurrency,
     )
-    _run_live(plan, interface, pcap, output, resume_file, banners=banner_settings)
+    plan, shard_note = sharding.apply(plan, seed is not None, source_port)
+    if sharding.workers:
+        from .workers import run_workers
+
+        run_workers(plan, sharding.workers, interface, pcap, output, resume_file,
+                    banners=banner_settings, metadata_path=metadata_file, note=shard_note)
+        return
+    _run_live(plan, interface, pcap, output, resume_file, banners=banner_settings,
+              metadata_path=metadata_file, shard_note=shard_note)
+
+
+def _sharding(shards: int | None, shard: int | None, workers: int | None) -> Any:
+    from .sharding import Sharding
+
+    return Sharding.from_options(shards, shard, workers)
 
 
 def _banner_settings(kind: str, banners: bool, timeout: float, concurrency: int) -> Any:
@@ -206,7 +228,8 @@ def _sources(spec: str) -> tuple[int, ...]:
 
 def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: OutputOptions,
               resume_path: str | None = None, done: bytes | None = None,
-              banners: Any = None) -> None:
+              banners: Any = None, metadata_path: str | None = None,
+              shard_note: str | None = None) -> None:
     from ..plan import sidecar_path
     from ..scan import probe_for
     from ..transports.live import LiveTransport
@@ -252,7 +275,9 @@ def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: 
         started = True
         drop_privileges()
 
-    extra = {"banners": banners} if banners is not None else {}  # --banners only
+    extra: dict[str, Any] = {"banners": banners} if banners is not None else {}  # --banners only
+    if metadata_path is not None or plan.shards:  # --shards, --metadata-file
+        extra.update(metadata_path=metadata_path, shard_note=shard_note)
     try:
         run_and_report(plan, probe, transport, output, resume_path=resume_path or DEFAULT_PATH,
                        before_scan=before_scan, done=done, **extra)

@@ -103,6 +103,8 @@ def _jsonl(text: str, path: str, results: ResultSet) -> None:
             continue
         try:
             record = json.loads(line)
+            if number == 1 and isinstance(record, dict) and "rawscan_shard" in record:
+                continue  # a shard's plan record (rawscan/output/shardinfo.py)
             port = record["port"]
             if type(port) is not int or not 0 <= port <= 65535:  # 1e400 is a float: inf
                 raise ValueError(port)

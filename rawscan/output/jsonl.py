@@ -6,6 +6,7 @@ import json
 
 from ..ports import port_class
 from ..results import PortResult
+from . import RunInfo
 from .base import PortRecordWriter
 
 _quote = json.dumps  # for the free-text fields (service and host names)
@@ -34,6 +35,13 @@ def record_line(r: PortResult) -> str:
 
 
 class JsonLinesWriter(PortRecordWriter):
+    def __init__(self, path: str, info: RunInfo | None = None) -> None:
+        super().__init__(path, info)
+        if info is not None and info.shard is not None:  # a shard: its plan's record first
+            from .shardinfo import jsonl_line
+
+            self._emit(jsonl_line(info.shard))
+
     def _record(self, result: PortResult) -> None:
         assert self._out is not None
         self._out.write(record_line(result))
