@@ -351,13 +351,13 @@ def open_capture(path: str, ahead: int = 0) -> Capture:
     bytes (0: as little as each record needs). Opening and the file header are checked here
     (CaptureError; CaptureTruncated for a pcap file header cut short)."""
     try:
-        raw = cast(BinaryIO, open(path, "rb"))
+        raw = open(path, "rb")
     except OSError as exc:
         raise CaptureError(f"cannot open capture '{path}': {exc.strerror or exc}") from None
     src = _Source(raw, raw)
     try:
         try:  # peek, not read + seek: a pipe works too
-            gzipped = raw.peek(2)[:2] == _GZIP_MAGIC  # type: ignore[attr-defined]
+            gzipped = raw.peek(2)[:2] == _GZIP_MAGIC
         except OSError as exc:
             raise CaptureError(f"cannot read capture '{path}': {exc.strerror or exc}") from None
         if gzipped:
@@ -394,7 +394,7 @@ def open_capture(path: str, ahead: int = 0) -> Capture:
     return Capture(path, pcap, gen)
 
 
-def read_ip_packets(path: str) -> Iterator[CapturedPacket]:
+def read_ip_packets(path: str) -> Generator[CapturedPacket, None, None]:
     """Yield the IP packets of a pcap / pcapng capture (maybe gzip'd), streaming.
 
     Opening and the file header are checked at call time (CaptureError). Frames that are
@@ -404,7 +404,7 @@ def read_ip_packets(path: str) -> Iterator[CapturedPacket]:
     """
     gen = _packets(open_capture(path))
     next(gen)  # primed: its finally closes the capture from here on
-    return cast(Iterator[CapturedPacket], gen)
+    return cast(Generator[CapturedPacket, None, None], gen)  # past the primed None
 
 
 # CapturedPacket without its frozen __init__ (three object.__setattr__ calls): 2x faster.

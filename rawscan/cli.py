@@ -8,12 +8,13 @@ import os
 import signal
 import sys
 from collections.abc import Iterable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 try:  # typer >= 0.22 vendors click; earlier versions use it
-    from typer._click import exceptions as click_exceptions
+    # (only such typers have the module: unused-ignore keeps mypy quiet under either)
+    from typer._click import exceptions as click_exceptions  # type: ignore[import-not-found, unused-ignore]
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as click_exceptions
 
@@ -36,6 +37,10 @@ COMMANDS = {
     "diff": ("diff", "diff"),
     "ports": ("ports", "ports"),
     "payloads": ("payloads", "payloads"),
+    "ack": ("scan", "ack"),
+    "fin": ("scan", "fin"),
+    "null": ("scan", "null"),
+    "xmas": ("scan", "xmas"),
     "merge": ("merge", "merge"),
 }
 HELP = "Packet-level port scanner: SYN scans over raw sockets, pcap recording and replay."
@@ -79,6 +84,10 @@ def _main(
     ] = False,
 ) -> None:
     pass
+
+
+if TYPE_CHECKING:
+    app: typer.Typer  # made by __getattr__ below
 
 
 def __getattr__(name: str) -> object:

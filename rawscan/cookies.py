@@ -32,10 +32,10 @@ class Cookie:
     def __init__(self, key: bytes) -> None:
         self._key = key
         self._hosts: dict[int, int] = {}
-        self._dports: array | None = None
-        self._sports: array | None = None
+        self._dports: array[int] | None = None
+        self._sports: array[int] | None = None
         self._lo, self._hi = 1, 0  # a target range whose host values live in arrays
-        self._by_source: dict[int, array] = {}
+        self._by_source: dict[int, array[int]] = {}
 
     def remember_range(self, lo: int, hi: int) -> None:
         """Keep the host values of targets lo..hi in arrays (4 bytes a target and source
@@ -44,7 +44,7 @@ class Cookie:
         if 0 <= hi - lo < RANGE_MAX:
             self._lo, self._hi, self._by_source = lo, hi, {}
 
-    def range_table(self, src: int) -> tuple[int, int, array] | None:
+    def range_table(self, src: int) -> tuple[int, int, array[int]] | None:
         """(lo, hi, values) for inlined hot loops: values[dst - lo], 0 when not yet known."""
         if self._hi < self._lo:
             return None
@@ -53,7 +53,7 @@ class Cookie:
             table = self._by_source[src] = array("I", bytes(4 * (self._hi - self._lo + 1)))
         return self._lo, self._hi, table
 
-    def _table(self, purpose: bytes) -> array:
+    def _table(self, purpose: bytes) -> array[int]:
         stream = hashlib.shake_256(self._key + b"rawscan-cookie-" + purpose).digest(4 * 65536)
         table = array("I", stream)
         if sys.byteorder == "little":
@@ -83,23 +83,23 @@ class Cookie:
                 value = values[dst - self._lo] = self._compute((src << 136) | dst)
             return value
         pair = (src << 136) | dst
-        value = self._hosts.get(pair)
-        if value is None:
+        cached = self._hosts.get(pair)
+        if cached is None:
             if len(self._hosts) >= HOST_CACHE_MAX:
                 self._hosts.clear()
-            value = self._hosts[pair] = self._compute(pair)
-        return value
+            cached = self._hosts[pair] = self._compute(pair)
+        return cached
 
     def host_table(self) -> dict[int, int]:
         """The remembered host values, keyed (src << 136) | dst: for inlined hot loops."""
         return self._hosts
 
-    def dport_table(self) -> array:
+    def dport_table(self) -> array[int]:
         if self._dports is None:
             self._dports = self._table(b"dport")
         return self._dports
 
-    def sport_table(self) -> array:
+    def sport_table(self) -> array[int]:
         if self._sports is None:
             self._sports = self._table(b"sport")
         return self._sports

@@ -43,6 +43,7 @@ class ShardInput:
     results: list[PortResult] = field(default_factory=list)
     complete: bool | None = None  # False: the run says it was cut short
     results_given: bool = True  # a metadata file gives none
+    exact: bool = True  # False: the format does not say reasons (grepable), they are guessed
 
 
 @dataclass
@@ -231,6 +232,7 @@ def _grepable(path: str, text: str) -> ShardInput:
     except ValueError:
         raise RawscanError(f"'{path}': its shard record's ports are damaged") from None
     shard.complete = "\n# rawscan done at " in text
+    shard.exact = False
     for line in text.splitlines():
         parts = line.split("\t")
         host = next((m for m in map(_HOST_LINE.match, parts) if m), None)
@@ -367,7 +369,7 @@ def merge(inputs: list[ShardInput]) -> Merged:
     chosen: dict[tuple[str, str, int], PortResult] = {}
     per_shard: dict[int, set[tuple[str, str, int]]] = defaultdict(set)
     conflicts = 0
-    for i in inputs:
+    for i in sorted(inputs, key=lambda i: not i.exact):  # a port's reason from where it is said
         for r in i.results:
             key = (r.ip, r.proto, r.port)
             kept = chosen.get(key)

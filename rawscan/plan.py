@@ -40,6 +40,7 @@ class ScanPlan:
     # shards 0: one whole scan (no shard record in its outputs)
     shards: int = 0
     shard: int = 0
+    workers: int = 0  # --workers N: N local processes, shard K each (shards = N)
 
     def to_json(self) -> str:
         import json
@@ -58,6 +59,8 @@ class ScanPlan:
             data["fingerprint"] = fingerprint(self)
         else:
             del data["shards"], data["shard"]
+        if not self.workers:
+            del data["workers"]
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     @classmethod
@@ -71,7 +74,7 @@ class ScanPlan:
             if data.get("format") != SIDECAR_FORMAT:
                 raise ValueError(f"format is {str(data.get('format'))[:40]!r}, not {SIDECAR_FORMAT!r}")
             ranges = tuple((_int(lo, "targets"), _int(hi, "targets")) for lo, hi in
-                           _list(data["targets"], "targets", 1 << 16))
+                           (_list(r, "targets", 2) for r in _list(data["targets"], "targets", 1 << 16)))
             names = {_int(k, "names"): _str(v, "names")
                      for k, v in _dict(data.get("names", {}), "names").items()}
             plan = cls(
@@ -95,6 +98,7 @@ class ScanPlan:
                 banner_concurrency=_int(data.get("banner_concurrency", 256), "banner_concurrency", 1, 4096),
                 shards=_int(data.get("shards", 0), "shards", 0, 1 << 20),
                 shard=_int(data.get("shard", 0), "shard", 0, 1 << 20),
+                workers=_int(data.get("workers", 0), "workers", 0, 64),
             )
             if plan.shards and plan.shard >= plan.shards:
                 raise ValueError(f"shard {plan.shard} is not one of 0..{plan.shards - 1}")
@@ -108,7 +112,7 @@ class ScanPlan:
         return plan
 
 
-SCAN_KINDS = ("syn", "udp")  # the probe modules rawscan.scan.PROBE_MODULES knows
+SCAN_KINDS = ("syn", "udp", "ack", "fin", "null", "xmas")  # the probe modules rawscan.scan.PROBE_MODULES knows
 
 
 def _int(value: object, name: str, lo: int | None = None, hi: int | None = None) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .cookies import Cookie, derive_key
 from .engine import Engine, ScanOptions, ScanStats
@@ -43,6 +43,20 @@ PROBE_MODULES: dict[str, Callable[[ScanPlan, Cookie], ProbeModule]] = {
 }
 
 
+def _flags_probe(kind: str) -> Callable[[ScanPlan, Cookie], ProbeModule]:
+    def make(plan: ScanPlan, cookie: Cookie) -> ProbeModule:
+        from .probes.tcp_flags import FLAG_SCANS, FlagsProbe
+
+        return FlagsProbe(FLAG_SCANS[kind], plan.sources, plan.source_port, cookie, plan.ttl,
+                          1 if plan.fixed_source_port else SYN_SOURCE_PORTS)
+    return make
+
+
+FLAG_SCAN_KINDS = ("ack", "fin", "null", "xmas")  # probes/tcp_flags.py
+PROBE_MODULES.update({kind: _flags_probe(kind) for kind in FLAG_SCAN_KINDS})
+BATCH_SCANS = ("syn", *FLAG_SCAN_KINDS)  # probe modules with a numpy batch path
+
+
 HOT_PATH_ENV = "RAWSCAN_HOT_PATH"  # "items" or "numpy": tests and benchmarks pick one
 
 
@@ -60,7 +74,7 @@ def uses_batches(plan: ScanPlan) -> bool:
 
     choice = hot_path_choice()
     big = len(plan.targets) * len(plan.ports) >= VECTOR_MIN_ENDPOINTS
-    return (plan.scan == "syn" and (big if choice is None else choice)
+    return (plan.scan in BATCH_SCANS and (big if choice is None else choice)
             and plan.targets.ranges[-1][1] < 1 << 32 and all(s < 1 << 32 for s in plan.sources))
 
 
@@ -102,7 +116,7 @@ def run_scan(
     names = plan.targets.names
     kept, tally, proto = outcome.results, outcome.tally, probe.proto
 
-    last = [-1, ""]  # the last target's address text: a port scan asks for it again and again
+    last: list[Any] = [-1, ""]  # the last target and its text: a port scan asks for it again and again
     services: dict[int, str] = {}
 
     def deliver(target: int, port: int, verdict: Verdict) -> None:

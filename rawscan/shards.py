@@ -164,6 +164,17 @@ def shard_size(total: int, shards: int, shard: int) -> int:
     return max(0, (total - shard + shards - 1) // shards)
 
 
+def progress_bytes(plan: ScanPlan) -> int:
+    """Bytes of a resume file's progress: one bit per endpoint of the shard (--workers: of
+    each worker's shard, one after the other)."""
+    total = len(plan.targets) * len(plan.ports)
+    if plan.workers:
+        return sum((shard_size(total, plan.workers, k) + 7) // 8 for k in range(plan.workers))
+    if plan.shards > 1:
+        return (shard_size(total, plan.shards, plan.shard) + 7) // 8
+    return (total + 7) // 8
+
+
 def shard_map_for(plan: ScanPlan) -> ShardMap | None:
     """The engine's map for a sharded plan (None when the plan is one whole scan)."""
     if plan.shards <= 1:

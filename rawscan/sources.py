@@ -12,7 +12,7 @@ from .errors import RawscanError
 from .targets import TargetSet, int_to_ip
 
 EPHEMERAL_LOW, EPHEMERAL_SPAN = 40000, 20000
-_FAMILY_NAME = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6"}
+_FAMILY_NAME: dict[int, str] = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6"}
 
 
 def source_address(target: int, interface: str | None = None) -> int:

@@ -102,7 +102,8 @@ class AddressMap:
 
     def address(self, hosts: np.ndarray) -> np.ndarray:
         if self.single:
-            return hosts + self.starts[0]
+            shifted: np.ndarray = hosts + self.starts[0]
+            return shifted
         r = np.searchsorted(self.before, hosts, side="right") - 1
         return self.starts[r] + (hosts - self.before[r])
 
@@ -119,7 +120,8 @@ class AddressMap:
 
 def test_bits(bitmap: np.ndarray, indexes: np.ndarray) -> np.ndarray:
     """bit i of a little-endian bitmap (the engine's decided bytes), for each index."""
-    return (bitmap[indexes >> 3] >> (indexes & 7).astype(np.uint8)) & 1
+    bits: np.ndarray = (bitmap[indexes >> 3] >> (indexes & 7).astype(np.uint8)) & 1
+    return bits
 
 
 def set_bits(bitmap: np.ndarray, indexes: np.ndarray) -> None:
@@ -128,12 +130,14 @@ def set_bits(bitmap: np.ndarray, indexes: np.ndarray) -> None:
 
 def be16(data: np.ndarray, offset: int) -> np.ndarray:
     """Big-endian 16-bit field at byte offset of every row."""
-    return (data[:, offset].astype(np.uint32) << 8) | data[:, offset + 1]
+    value: np.ndarray = (data[:, offset].astype(np.uint32) << 8) | data[:, offset + 1]
+    return value
 
 
 def be32(data: np.ndarray, offset: int) -> np.ndarray:
-    return ((data[:, offset].astype(np.uint32) << 24) | (data[:, offset + 1].astype(np.uint32) << 16)
-            | (data[:, offset + 2].astype(np.uint32) << 8) | data[:, offset + 3])
+    value: np.ndarray = ((data[:, offset].astype(np.uint32) << 24) | (data[:, offset + 1].astype(np.uint32) << 16)
+                         | (data[:, offset + 2].astype(np.uint32) << 8) | data[:, offset + 3])
+    return value
 
 
 def fold16(total: np.ndarray) -> np.ndarray:

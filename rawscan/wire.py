@@ -166,8 +166,8 @@ def icmp6_error(packet: bytes, outer: IPv6) -> IcmpError | None:
 def ip_icmp_error(packet: bytes, outer: IPv4 | IPv6) -> IcmpError | None:
     """icmp_error() or icmp6_error(), by the outer header's family (the IPv4 case gives what
     icmp_error() gives, without its copy of the quote: 1.1 us instead of 2 us)."""
-    if outer.src >= V6:
-        return icmp6_error(packet, outer)  # type: ignore[arg-type]
+    if isinstance(outer, IPv6):
+        return icmp6_error(packet, outer)
     start = outer.header_len
     if outer.proto != PROTO_ICMP or len(packet) < start + 28:  # ICMP + quoted IPv4 header
         return None

@@ -122,9 +122,12 @@ class LabSpec:
     # more scanner addresses (for -S): IPv4 ones in the /24, IPv6 ones ("2001:2::11") in the /64
     scanner_extra_ips: Sequence[str] = ()
     ipv6: bool = True  # IPv6 addresses (SCANNER_IP6, TARGET_IP6) besides the IPv4 ones
+    # a stateful firewall on these TCP ports: only a SYN may open a connection; any other
+    # segment without one (an ACK, FIN, NULL or Xmas probe) is dropped (nft ct state)
+    stateful_tcp: Sequence[int] = ()
 
     def __post_init__(self) -> None:
-        for name in _PORT_FIELDS:
+        for name in (*_PORT_FIELDS, "stateful_tcp"):
             bad = [p for p in getattr(self, name) if not 1 <= int(p) <= 65535]
             if bad:
                 raise ValueError(f"LabSpec.{name}: ports out of range: {bad[:5]}")
@@ -243,6 +246,9 @@ def nft_ruleset(spec: LabSpec, scanner_ip: str = SCANNER_IP,
             if ports := getattr(spec, f"{attr}_{proto}"):
                 rules.append(f"meta nfproto ipv4 {proto} dport {_port_set(ports)} {verdict4}")
                 rules.append(f"meta nfproto ipv6 {proto} dport {_port_set(ports)} {verdict6}")
+    if spec.stateful_tcp:  # conntrack calls a lone ACK new (tcp_loose), FIN/NULL/Xmas invalid
+        rules.append(f"tcp dport {_port_set(spec.stateful_tcp)} ct state {{ new, invalid }} "
+                     "tcp flags & (fin | syn | rst | ack) != syn drop")
     verdicts = []  # on packets to the scanner: random loss first, then the policer
     if spec.reply_loss_percent:
         verdicts.append(f"numgen random mod 100 < {spec.reply_loss_percent} drop")
@@ -471,6 +477,33 @@ class Lab:
                     break
                 output.append(line.rstrip())
         raise LabError(f"lab helper not ready after {READY_TIMEOUT} s: {' | '.join(output)}")
+
+    def add_scanner(self, index: int) -> tuple[str, str]:
+        """Another scanner namespace with its own veth to the target and its own IPv4 address
+        (198.18.1.10 + index, a /32 routed on the link both ways), as another machine would be:
+        returns (namespace, address). IPv4 only; deleted with the lab."""
+        if not 0 <= index < 200:
+            raise ValueError("index is 0..199")
+        ns = f"{self.scanner_ns}-x{index}"
+        address = f"198.18.1.{10 + index}"
+        peer = f"rs-tgtx{index}"
+        _must(["ip", "netns", "add", ns])
+        self._created.append(ns)
+        _live_namespaces.add(ns)
+        _must(["ip", "link", "add", "name", SCANNER_IFACE, "netns", ns, "type", "veth",
+               "peer", "name", peer, "netns", self.target_ns])
+        _must(["ip", "-n", ns, "link", "set", "lo", "up"])
+        _must(["ip", "netns", "exec", ns, sys.executable, str(SERVICES), "configure", "--iface",
+               SCANNER_IFACE, *(f"--sysctl={s}" for s in _NO_IPV6)])
+        _must(["ip", "-n", ns, "addr", "add", f"{address}/32", "dev", SCANNER_IFACE])
+        _must(["ip", "-n", ns, "link", "set", SCANNER_IFACE, "up"])
+        _must(["ip", "-n", ns, "route", "add", f"{TARGET_IP}/32", "dev", SCANNER_IFACE,
+               "src", address])
+        _must(["ip", "netns", "exec", self.target_ns, sys.executable, str(SERVICES), "configure",
+               "--iface", peer])
+        _must(["ip", "-n", self.target_ns, "link", "set", peer, "up"])
+        _must(["ip", "-n", self.target_ns, "route", "add", f"{address}/32", "dev", peer])
+        return ns, address
 
     def close(self) -> None:
         """Stop what we started (by PID) and delete the namespaces; safe to call more than once."""

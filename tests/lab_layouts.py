@@ -146,3 +146,44 @@ UDP_DUAL = UdpLayout(
     dns=True, open=(7, 123, 1900, 5000), drop=(81, 161), admin=(82, 137), host=(83, 138),
     port=(84, 139),
 )
+
+
+@dataclass(frozen=True)
+class FirewallLayout:
+    """ACK/FIN/NULL/Xmas scans (nmap -sA/-sF/-sN/-sX): listeners, a stateful firewall on some
+    ports (open and closed ones: an unsolicited ACK, FIN, NULL or Xmas segment is dropped
+    there), plain drops and rejects. expected(scan, family) is port -> (state, reason)."""
+
+    ports: range
+    open: tuple[int, ...]
+    stateful: tuple[int, ...]  # may overlap open: the firewall hides either
+    drop: tuple[int, ...]
+    admin: tuple[int, ...]
+    port: tuple[int, ...]
+
+    def spec(self, **extra: object) -> LabSpec:
+        return LabSpec(open_tcp=self.open, drop_tcp=self.drop, reject_admin_tcp=self.admin,
+                       reject_port_tcp=self.port, stateful_tcp=self.stateful,
+                       **extra)  # type: ignore[arg-type]
+
+    def expected(self, scan: str, family: int = 4) -> dict[int, tuple[str, str]]:
+        why = _reasons(family)
+        silent = ("filtered" if scan == "ack" else "open|filtered", "no-response")
+        rst = ("unfiltered" if scan == "ack" else "closed", "reset")
+        table = {p: rst for p in self.ports}
+        if scan != "ack":  # a listener ignores a segment without SYN or ACK (RFC 793 LISTEN)
+            table.update({p: silent for p in self.open})
+        table.update({p: silent for p in (*self.stateful, *self.drop)})
+        table.update({p: ("filtered", why["admin"]) for p in self.admin})
+        table.update({p: ("filtered", why["port"]) for p in self.port})
+        return table
+
+
+FIREWALL = FirewallLayout(
+    ports=range(1, 301),
+    open=(22, 80, 111, 199, 280),
+    stateful=(80, 111, 135, 136, 137) + tuple(range(250, 261)),
+    drop=(23, 150),
+    admin=(25, 139),
+    port=(70,),
+)

@@ -14,7 +14,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from lab import Lab, LabSpec, lab_unavailable_reason  # noqa: E402
-from lab_layouts import SYN_SMALL, UDP_1024, UDP_RATE_LIMITED, SynLayout, UdpLayout  # noqa: E402
+from lab_layouts import (  # noqa: E402
+    SYN_SMALL, UDP_1024, UDP_RATE_LIMITED, FirewallLayout, SynLayout, UdpLayout)
 from rawscan_cli import rawscan_command, read_jsonl  # noqa: E402
 
 PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
@@ -27,27 +28,36 @@ DUAL_SYN = SynLayout(ports=range(1, 101), open=(22, 80), drop=(23, 50), admin=(2
                      host=(53, 70), port=(81, 90))
 DUAL_UDP = UdpLayout(ports=tuple(range(1, 61)) + (1900,), dns=True, open=(7, 1900), drop=(21, 22),
                      admin=(23, 24), host=(25, 26), port=(27, 28))
+# ACK/FIN/NULL/Xmas: a stateful firewall on open and closed ports, drops and rejects
+DUAL_FIREWALL = FirewallLayout(ports=range(1, 101), open=(22, 80), stateful=(80, 40, 41, 42),
+                               drop=(23,), admin=(25,), port=(70,))
+Layout = SynLayout | UdpLayout | FirewallLayout
 # name -> command, layout, lab spec, seed, families scanned (4, 6: both in one scan)
-RECORDINGS: dict[str, tuple[str, SynLayout | UdpLayout, LabSpec, int, tuple[int, ...]]] = {
+RECORDINGS: dict[str, tuple[str, Layout, LabSpec, int, tuple[int, ...]]] = {
     "syn-every-reply-kind": ("syn", SYN_SMALL, SYN_SMALL.spec(), 1001, (4,)),
     "syn-loss10": ("syn", SYN_SMALL, SYN_SMALL.spec(loss_percent=10), 1002, (4,)),
     "udp-every-reply-kind": ("udp", SMALL_UDP, SMALL_UDP.spec(), 1003, (4,)),
     "udp-icmp-rate-limited": ("udp", UDP_RATE_LIMITED, UDP_RATE_LIMITED.spec(lift_icmp_ratelimit=False), 1004, (4,)),
     "dual-syn-every-reply-kind": ("syn", DUAL_SYN, DUAL_SYN.spec(), 1005, (4, 6)),
     "dual-udp-every-reply-kind": ("udp", DUAL_UDP, DUAL_UDP.spec(), 1006, (4, 6)),
+    **{f"dual-{scan}-stateful-firewall": (scan, DUAL_FIREWALL, DUAL_FIREWALL.spec(), seed, (4, 6))
+       for scan, seed in (("ack", 1007), ("fin", 1008), ("null", 1009), ("xmas", 1010))},
 }
 
 
-def port_list(layout: SynLayout | UdpLayout) -> str:
-    if isinstance(layout, SynLayout):
+def port_list(layout: Layout) -> str:
+    if isinstance(layout, (SynLayout, FirewallLayout)):
         return f"{layout.ports.start}-{layout.ports.stop - 1}"
     return layout.port_list()
 
 
-def expected(lab: Lab, layout: SynLayout | UdpLayout, families: tuple[int, ...]) -> dict[tuple[str, int], tuple[str, str]]:
+def expected(lab: Lab, command: str, layout: Layout,
+             families: tuple[int, ...]) -> dict[tuple[str, int], tuple[str, str]]:
     """(address, port) -> (state, reason) for each family's target address."""
     address = {4: lab.target_ip, 6: lab.target_ip6}
-    return {(address[f], port): v for f in families for port, v in layout.expected(f).items()}
+    return {(address[f], port): v for f in families
+            for port, v in (layout.expected(command, f) if isinstance(layout, FirewallLayout)
+                            else layout.expected(f)).items()}
 
 
 def endpoint_states(records: list[dict[str, object]]) -> dict[tuple[str, int], tuple[str, str]]:
@@ -55,7 +65,7 @@ def endpoint_states(records: list[dict[str, object]]) -> dict[tuple[str, int], t
             for r in records}
 
 
-def record(name: str, command: str, layout: SynLayout | UdpLayout, spec: LabSpec, seed: int,
+def record(name: str, command: str, layout: Layout, spec: LabSpec, seed: int,
            families: tuple[int, ...]) -> None:
     with tempfile.TemporaryDirectory() as tmp, Lab(spec) as lab:
         capture, out = Path(tmp) / f"{name}.pcap", Path(tmp) / "out.jsonl"
@@ -63,7 +73,7 @@ def record(name: str, command: str, layout: SynLayout | UdpLayout, spec: LabSpec
         proc = lab.exec_scanner([rawscan_command(), command, *targets, "-p", port_list(layout),
                                  "--seed", str(seed), "--pcap", str(capture), "-oJ", str(out)])
         print(proc.stdout)
-        if proc.returncode != 0 or endpoint_states(read_jsonl(out)) != expected(lab, layout, families):
+        if proc.returncode != 0 or endpoint_states(read_jsonl(out)) != expected(lab, command, layout, families):
             raise SystemExit(f"{name}: live result differs from the lab's ground truth: {proc.stderr}")
         shutil.copy(capture, PCAPS / f"{name}.pcap")
         shutil.copy(f"{capture}.json", PCAPS / f"{name}.pcap.json")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the rules and ssl load only when a capture holds server data
     from ..banners.grab import Grab
@@ -50,7 +50,7 @@ class BannerKeeper:
 
     def __init__(self) -> None:
         self.talks: dict[bytes, int] = {}  # server->client flow key -> endpoint row
-        self.kept: dict[int, list] = {}  # row -> [next sequence number, bytearray, segments]
+        self.kept: dict[int, list[Any]] = {}  # row -> [next sequence number, bytearray, segments]
         self.kept_bytes = 0
 
     def listen(self, key: bytes, row: int) -> None:

@@ -232,7 +232,7 @@ class FlowAnalyzer:
         times: list[float] = p.times
         if not kinds:
             return
-        fields: list[Iterator[tuple]] = p.fields
+        fields: list[Iterator[tuple[Any, ...]]] = p.fields
         next_probe, next_reply, next_follow = fields[PROBE].__next__, fields[REPLY].__next__, fields[FOLLOW].__next__
         next_udp, next_icmp = fields[UDP].__next__, fields[ICMP].__next__
         obs = self.observations

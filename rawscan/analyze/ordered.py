@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from bisect import bisect_left
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -117,7 +117,7 @@ def order_endpoints(obs: Observations, consume: bool = False) -> Ordered:
                    udp, port, order_rows, codes.astype(np.int32), host_starts, grabs, grab_at)
 
 
-def _family(keys: np.ndarray, rows: np.ndarray, version: int) -> tuple:
+def _family(keys: np.ndarray, rows: np.ndarray, version: int) -> tuple[Any, ...]:
     """One family's keys (endpoint_bytes, as a fixed-size bytes array) sorted: (scanner index
     per endpoint, where a (scanner, target) run starts, udp, port, rows, and the scanner and
     run addresses)."""
@@ -214,7 +214,8 @@ def silent_hosts(ordered: Ordered, starts: np.ndarray, stop: int) -> np.ndarray:
         return np.zeros(0, bool)
     first = int(starts[0])
     replied = np.add.reduceat((ordered.code[first:stop] > 0).astype(np.int64), starts - first)
-    return replied == 0
+    silent: np.ndarray = replied == 0
+    return silent
 
 
 def results(
@@ -230,7 +231,7 @@ def results(
                                               ordered.port[start:stop].tolist(), ordered.code[start:stop].tolist(), rows):
         target = targets[target_i]
         proto = PROTO_NAMES[udp]
-        verdict: Verdict = table[code] or SILENCE[proto]  # type: ignore[assignment]
+        verdict: Verdict = table[code] or SILENCE[proto]
         probe_ref, reply_ref = ep.probe_ref[row], ep.reply_ref[row]
         reply_frame = reply_ref & _FRAME_MASK
         out.append(ObservedPort(
@@ -247,7 +248,7 @@ def results(
 _SLOTS = [PortResult.__dict__[f.name].__set__ for f in fields(PortResult)]  # slot descriptors
 
 
-def _port_result(values: tuple) -> PortResult:
+def _port_result(values: tuple[Any, ...]) -> PortResult:
     """PortResult(*values) without the frozen __init__'s per-field object.__setattr__."""
     r = PortResult.__new__(PortResult)
     for put, value in zip(_SLOTS, values):
@@ -267,7 +268,7 @@ def table_results(ordered: Ordered, start: int, stop: int, names: dict[int, str]
         if target_i != last:
             last, ip = target_i, addr_to_str(targets[target_i])
         proto = PROTO_NAMES[udp]
-        v: Verdict = table[code] or SILENCE[proto]  # type: ignore[assignment]
+        v: Verdict = table[code] or SILENCE[proto]
         out.append(_port_result((ip, proto, port, v.state, v.reason, v.ttl, service_name(port, proto),
                                  names.get(targets[target_i]))))
     return ordered.with_banners(out, start, stop)

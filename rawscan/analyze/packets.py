@@ -28,6 +28,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ class Prepared:
     frames: np.ndarray
     chosen: list[np.ndarray]  # by kind: the bulk-parsed rows
     columns: list[list[np.ndarray]]  # by kind
-    slow: list[list[tuple[int, tuple]]]  # by kind
+    slow: list[list[tuple[int, tuple[Any, ...]]]]  # by kind
     packets: int = 0  # every IP packet of the batch
     nbytes: int = 0  # their IP bytes
     ipv6: int = 0
@@ -89,7 +90,7 @@ class Parsed:
     kinds: list[int]
     times: list[float]
     frames: list[int]
-    fields: list[Iterator[tuple]]  # by kind
+    fields: list[Iterator[tuple[Any, ...]]]  # by kind
     packets: int
     nbytes: int
     new_rows: int
@@ -178,7 +179,8 @@ def _fast_columns(kind: int, f: np.ndarray, rows: np.ndarray, chosen: np.ndarray
                   probe_ports: np.ndarray) -> list[np.ndarray]:
     """The kind's fields for the bulk-parsed rows `chosen`, one array per tuple position."""
     def take(name: str) -> np.ndarray:
-        return f[name][chosen]
+        column: np.ndarray = f[name][chosen]
+        return column
 
     key = take("key")
     if kind == PROBE or kind == UDP:
@@ -204,7 +206,8 @@ def _fast_columns(kind: int, f: np.ndarray, rows: np.ndarray, chosen: np.ndarray
     return [rkey, key, take("src"), take("dst"), take("sp"), take("ack"), flags, verdict, payload, chosen]
 
 
-def _in_order(chosen: np.ndarray, fast: Iterator[tuple], slow: list[tuple[int, tuple]]) -> Iterator[tuple]:
+def _in_order(chosen: np.ndarray, fast: Iterator[tuple[Any, ...]],
+              slow: list[tuple[int, tuple[Any, ...]]]) -> Iterator[tuple[Any, ...]]:
     """The kind's fields in packet order: the bulk-parsed and the one-at-a-time ones merged."""
     if not slow:
         return fast
@@ -215,7 +218,7 @@ def _in_order(chosen: np.ndarray, fast: Iterator[tuple], slow: list[tuple[int, t
     return iter([both[j] for j in order.tolist()])
 
 
-def _parse_one(b: bytes, i: int, parsed: Prepared) -> tuple[int, tuple | None]:
+def _parse_one(b: bytes, i: int, parsed: Prepared) -> tuple[int, tuple[Any, ...] | None]:
     """One packet the bulk parser does not take: its kind and fields (counters on `parsed`)."""
     n = len(b)
     if n < 20:
@@ -290,7 +293,7 @@ def _parse_one(b: bytes, i: int, parsed: Prepared) -> tuple[int, tuple | None]:
     return TIME, None
 
 
-def _icmp(b: bytes, proto: int, i: int, parsed: Prepared) -> tuple[int, tuple | None]:
+def _icmp(b: bytes, proto: int, i: int, parsed: Prepared) -> tuple[int, tuple[Any, ...] | None]:
     """An ICMP error: the packet it quotes names the probe's flow. Fields: (udp, quoted key,
     its reverse, quoted seq, quoted src, quoted dst, quoted dport, verdict key, classifier
     arguments, index)."""

@@ -23,7 +23,8 @@ def capture_size(path: str) -> int:
             if f.read(2) != b"\x1f\x8b" or size < 18:
                 return size
             f.seek(-4, os.SEEK_END)
-            return max(struct.unpack("<I", f.read(4))[0], size)
+            trailer: int = struct.unpack("<I", f.read(4))[0]
+            return max(trailer, size)
     except OSError:
         return 0
 

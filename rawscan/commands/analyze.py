@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..analyze.report import ObservedPort
     from ..analyze.scanners import SourceSummary
     from ..output import ResultWriter, RunSummary
+    from ..output.jsonl import JsonLinesWriter
     from ..plan import ScanPlan
     from ..results import PortResult
 
@@ -76,7 +77,7 @@ def _check_readable(paths: list[str]) -> None:
 
     for path in paths:
         if Path(path).is_file():  # a pipe (<(zcat ...)) can be read only once: checked when read
-            read_ip_packets(path).close()  # type: ignore[attr-defined]  # a generator
+            read_ip_packets(path).close()
 
 
 def _warn(message: str) -> None:
@@ -200,7 +201,7 @@ class _Plain:
 def _open_writers(
     options: OutputOptions, paths: list[str], obs: Observations, ordered: Ordered,
     scanners: list[SourceSummary],
-) -> list[ResultWriter]:
+) -> list[JsonLinesWriter | _Plain]:
     from ..analyze.ordered import host_runs
     from ..output import RunInfo
     from ..output.jsonl import JsonLinesWriter
@@ -221,7 +222,7 @@ def _open_writers(
     )
     writers = open_writers(options, info)
     # JSON Lines takes the analysis records whole (scanner, probes, evidence frames)
-    return [w if isinstance(w, JsonLinesWriter) else _Plain(w) for w in writers]  # type: ignore[misc]
+    return [w if isinstance(w, JsonLinesWriter) else _Plain(w) for w in writers]
 
 
 JSON_CHUNK = 32768  # endpoints formatted together: a few MB of text at a time
@@ -229,7 +230,7 @@ HOSTS_CHUNK = 4096  # endpoints' objects made together, for the tables and the o
 
 
 def _report(
-    console: Console, writers: list[ResultWriter], ordered: Ordered,
+    console: Console, writers: list[JsonLinesWriter | _Plain], ordered: Ordered,
     scanners: list[SourceSummary], paths: list[str], names: dict[int, str], open_only: bool,
     tables: bool = True,
 ) -> None:
@@ -244,7 +245,7 @@ def _report(
     labels = {addr_to_str(a): f"{n} ({addr_to_str(a)})" for a, n in names.items()}
     captures = paths if len(paths) > 1 else None
     json_writers: list[JsonLinesWriter] = [w for w in writers if isinstance(w, JsonLinesWriter)]
-    record_writers: list[ResultWriter] = [w for w in writers if not isinstance(w, JsonLinesWriter)]
+    record_writers: list[_Plain] = [w for w in writers if isinstance(w, _Plain)]
     lines = JsonLines(ordered, names, captures, open_only)
     for summary in scanners:
         console.print(scanner_line(summary))
@@ -269,10 +270,11 @@ def _report(
             if not want:
                 continue
             if record_writers:
-                host: list[PortResult] = results(ordered, a, b, scanner, captures, names)  # type: ignore[assignment]  # ObservedPort records are PortResults; the list is only read
-                for result in host:
+                observed = results(ordered, a, b, scanner, captures, names)
+                for result in observed:
                     for record_writer in record_writers:
                         record_writer.write(result)
+                host: Sequence[PortResult] = observed
             else:
                 host = table_results(ordered, a, b, names)
             if tables and show:

@@ -98,6 +98,7 @@ def with_output_options(
 
     # typer reads the signature and the type hints: both must be the combined, resolved ones
     del with_output.__wrapped__
+    # (a function takes any attribute; typeshed declares no __signature__, which inspect reads)
     with_output.__signature__ = inspect.Signature(own + extra)  # type: ignore[attr-defined]
     with_output.__annotations__ = {p.name: p.annotation for p in own + extra}
     return with_output
@@ -139,6 +140,7 @@ def run_and_report(
     before_scan: Callable[[], None] | None = None,
     banners: BannerSettings | None = None,
     metadata_path: str | None = None, shard_note: str | None = None,
+    runner: Callable[..., Any] | None = None,
 ) -> None:
     """Run the scan, stream results to the writers, print the report; exit 130 if interrupted
     (after writing resume_path, when given), 1 if a --baseline was given and ports changed,
@@ -162,7 +164,7 @@ def run_and_report(
             started=plan.started or time.time(), open_only=options.open_only,
             banners=banners is not None,
         )
-        if plan.shards:  # --shards: every output names the plan and the shard
+        if plan.shards and not plan.workers:  # --shards: every output names plan and shard
             from ..output.shardinfo import shard_record
 
             info = dataclasses.replace(info, shard=shard_record(plan, probe.proto))
@@ -202,7 +204,7 @@ def run_and_report(
         try:
             if before_scan is not None:
                 before_scan()
-            outcome = run_scan(plan, probe, transport, writers, on_progress=progress.update,
+            outcome = (runner or run_scan)(plan, probe, transport, writers, on_progress=progress.update,
                                stop_requested=requested,
                                keep_results=baseline is not None, open_only=options.open_only,
                                done=done, banners=banners)

@@ -29,6 +29,12 @@ def _resume(
         plan, decided = load_resume(str(resume_file))
         _refuse_earlier_results(output)
         require_raw_sockets()
+        if plan.workers:  # --workers: each worker resumes its own shard
+            from .workers import run_workers
+
+            run_workers(plan, plan.workers, interface, None, output, str(resume_file),
+                        done=decided, banners=banner_settings(plan))
+            return
         _run_live(plan, interface, None, output, str(resume_file), done=decided,
                   banners=banner_settings(plan))
 

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from ..errors import RawscanError
-from .common import OutputOptions, run_and_report, user_errors, with_output_options
+from ..output.options import OutputOptions
+from .common import run_and_report, user_errors, with_output_options
 
 if TYPE_CHECKING:
     from ..plan import ScanPlan
+    from ..transports.base import Transport
 
 MAX_SHARDS = 1 << 20  # plan.py reads no more from a sidecar or resume file
 TargetsArg = Annotated[
@@ -72,7 +74,7 @@ def _command(kind: str, doc: str) -> Callable[..., None]:
         with user_errors():
             _scan(kind, **options)
 
-    command.__signature__ = inspect.signature(_options, eval_str=True)  # type: ignore[attr-defined]
+    command.__signature__ = inspect.signature(_options, eval_str=True)  # type: ignore[attr-defined]  # read by inspect, undeclared
     command.__doc__ = doc
     command.__name__ = kind
     return with_output_options(command)
@@ -80,6 +82,10 @@ def _command(kind: str, doc: str) -> Callable[..., None]:
 
 syn = _command("syn", "TCP SYN scan: SYN-ACK -> open, RST -> closed, ICMP unreachable or silence -> filtered.")
 udp = _command("udp", "UDP scan with protocol probes: reply -> open, ICMP port unreachable -> closed, silence -> open|filtered.")
+ack = _command("ack", "TCP ACK scan (nmap -sA), maps firewalls: RST -> unfiltered, ICMP unreachable or silence -> filtered.")
+fin = _command("fin", "TCP FIN scan (nmap -sF): RST -> closed, ICMP unreachable -> filtered, silence -> open|filtered.")
+null = _command("null", "TCP NULL scan, no flags (nmap -sN): RST -> closed, ICMP unreachable -> filtered, silence -> open|filtered.")
+xmas = _command("xmas", "TCP Xmas scan, FIN PSH URG (nmap -sX): RST -> closed, ICMP unreachable -> filtered, silence -> open|filtered.")
 
 
 def _scan(
@@ -170,6 +176,9 @@ def _sharding(shards: int | None, shard: int | None, workers: int | None) -> Any
 def _banner_settings(kind: str, banners: bool, timeout: float, concurrency: int) -> Any:
     if not banners:
         return None
+    if kind not in ("syn", "udp"):
+        raise RawscanError(f"--banners is for syn and udp scans: a {kind} scan finds no open "
+                           f"port to connect to")
     if not math.isfinite(timeout):
         raise RawscanError(f"--banner-timeout must be a finite number, not {timeout}")
     from ..banners import BannerSettings
@@ -239,7 +248,7 @@ def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: 
     from ..scan import uses_batches
 
     ring = _ring_frame(probe.reply_bytes) if uses_batches(plan) else None
-    transport = LiveTransport(probe.bpf_filter(), interface, ring_frame=ring)
+    transport: Transport = LiveTransport(probe.bpf_filter(), interface, ring_frame=ring)
     created: list[tuple[str, tuple[int, int]]] = []  # the recording's files this run made
     if pcap is not None:  # opened like the outputs: no links, no foreign file without --force
         from ..output.files import check_output, open_binary_output
@@ -256,7 +265,7 @@ def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: 
                 f.write(plan.to_json().encode())
             pcap_file = open_binary_output(recording[0][0], "pcap", force=output.force)
             _note_created(recording[0][0], new, created)
-            transport = RecordingTransport(transport, pcap_file)  # type: ignore[assignment]
+            transport = RecordingTransport(transport, pcap_file)
         except OSError as exc:
             transport.close()
             _remove_created(created)

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from ..results import PortResult
 
-OPEN_STATES = frozenset({"open", "open|filtered"})  # what --open keeps
+OPEN_STATES = frozenset({"open", "open|filtered", "unfiltered"})  # what --open keeps (as nmap's)
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ class FileWriter:
     A write error once open (a full disk, a closed pipe) is reported to output/failures.py,
     never raised into the scan: this output stops there, the others go on."""
 
-    def __init__(self, path: str, **open_options: str) -> None:
+    def __init__(self, path: str, newline: str | None = None) -> None:
         self._owned = path != STDOUT
         self._path = path
-        self._out: TextIO | None = open_output(path, **open_options)
+        self._out: TextIO | None = open_output(path, newline)
 
     def _failed(self, exc: OSError) -> None:
         out, self._out = self._out, None
@@ -63,8 +63,8 @@ class PortRecordWriter(FileWriter):
 
     FLUSH_EVERY = 0.05
 
-    def __init__(self, path: str, info: RunInfo | None = None, **open_options: str) -> None:
-        super().__init__(path, **open_options)
+    def __init__(self, path: str, info: RunInfo | None = None, newline: str | None = None) -> None:
+        super().__init__(path, newline)
         self._info = info
         self._open_only = bool(info and info.open_only)
         self._flush_at = 0.0

@@ -24,7 +24,7 @@ class CsvWriter(PortRecordWriter):
     def __init__(self, path: str, info: RunInfo | None = None) -> None:
         super().__init__(path, info, newline="")  # the csv module ends rows itself
         assert self._out is not None
-        fields = RECORD_FIELDS + BANNER_FIELDS if info is not None and info.banners else RECORD_FIELDS
+        fields: tuple[str, ...] = RECORD_FIELDS + BANNER_FIELDS if info is not None and info.banners else RECORD_FIELDS
         self._shard_cells: dict[str, str] | None = None
         if info is not None and info.shard is not None:  # a shard: plan and shard columns
             from .shardinfo import CSV_FIELDS, csv_cells

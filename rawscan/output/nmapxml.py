@@ -20,7 +20,8 @@ from .base import HostDocumentWriter
 from .hosts import collapsed_states, host_reason
 
 XML_OUTPUT_VERSION = "1.05"  # nmap 7.x's; the DTD and every reader know it
-DTD_SCAN_TYPES = {"syn": "syn", "udp": "udp", "ack": "ack", "connect": "connect"}
+DTD_SCAN_TYPES = {"syn": "syn", "udp": "udp", "ack": "ack", "connect": "connect", "fin": "fin",
+                  "null": "null", "xmas": "xmas"}
 
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # not in XML 1.0

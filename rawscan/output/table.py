@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..banners.text import printable
 from ..results import PortResult
@@ -14,7 +14,8 @@ if TYPE_CHECKING:  # the caller makes the console: importing rich.console is its
     from rich.console import Console
 
 COLLAPSE_OVER = 25  # like nmap: a non-open state+reason shared by more ports is summarised
-STATE_STYLE = {"open": "green", "closed": "red", "filtered": "yellow", "open|filtered": "yellow"}
+STATE_STYLE = {"open": "green", "closed": "red", "filtered": "yellow", "open|filtered": "yellow",
+               "unfiltered": "green"}
 EMPHASIS = {"bold": "1", "dim": "2"}  # SGR codes
 ANSI = {**EMPHASIS, "red": "31", "green": "32", "yellow": "33"}
 
@@ -58,7 +59,8 @@ class HostTally:
 
     def __init__(self) -> None:
         self.listed: list[PortResult] = []
-        self.counts: list[object] | None = None  # made at the first non-open result
+        # made at the first non-open result; Any: kinds and counts alternate (one small list)
+        self.counts: list[Any] | None = None
         self.replied: PortResult | None = None  # the first reply that shows the host is up
         self.up = False  # anything came back from (or about) it
 
@@ -88,7 +90,7 @@ class HostTally:
     def hidden(self, open_only: bool) -> dict[tuple[str, str, str], int]:
         counts = self.counts or []
         pairs = zip(counts[::2], counts[1::2])
-        return {k: n for k, n in pairs  # type: ignore[misc]
+        return {k: n for k, n in pairs
                 if k[0] == "closed" or n > COLLAPSE_OVER or (open_only and k[0] not in OPEN_STATES)}
 
 

@@ -77,14 +77,15 @@ class SynBatcher:
         count = len(self.sources)
         if count == 1:
             return np.zeros(len(targets), dtype=np.int64)
-        return (targets * 7 + ports * 13 + attempt) % count
+        rows: np.ndarray = (targets * 7 + ports * 13 + attempt) % count
+        return rows
 
     def _hosts(self, src_rows: np.ndarray, hosts: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """The keyed (source, target) values, computed where not yet known."""
         cookie, sources = self.probe.cookie, self.probe.sources
         table = self.host_values
         if table is None:
-            values = np.empty(len(targets), dtype=np.uint32)
+            values: np.ndarray = np.empty(len(targets), dtype=np.uint32)
             for s in np.unique(src_rows).tolist():
                 rows = np.flatnonzero(src_rows == s)
                 raw = cookie.host_values(sources[s], targets[rows].tolist())
@@ -118,7 +119,7 @@ class SynBatcher:
         ip_sum = fold16(self.ip_base[src_rows] + ip_id + hi + lo)
         tcp_sum = fold16(self.tcp_base[src_rows] + np.uint64(sport) + hi + lo
                          + ports.astype(np.uint64) + ip_id + (seq64 & np.uint64(0xFFFF)))
-        out = self.template[src_rows]  # a copy: fancy indexing
+        out: np.ndarray = self.template[src_rows]  # a copy: fancy indexing
         put16(out, 4, ip_id)
         put16(out, 10, ip_sum)
         put32(out, 16, t64)
@@ -182,6 +183,6 @@ class SynBatcher:
             verdict = cache.get(key)
             if verdict is None:
                 verdict = self.probe.verdict_for(key >> 8, key & 0xFF)
-            out.append(verdict)  # type: ignore[arg-type]  # flags with ACK and SYN or RST
+            out.append(verdict)  # type: ignore[arg-type]  # never None: valid rows have ACK and SYN or RST
         return out
 

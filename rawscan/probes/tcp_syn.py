@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from array import array
 from typing import Any
 
 from ..addresses import V6, addr_to_bytes, is_v6
@@ -124,15 +125,15 @@ class SynProbe(ProbeModule):
         s_cookie = cookie.sport(sport)
         src_key = src << 136
         ranged = cookie.range_table(src)
-        r_lo, r_hi, r_values = ranged if ranged else (1, 0, None)
+        r_lo, r_hi, r_values = ranged if ranged else (1, 0, array("I"))  # an empty range
         tcp_base += sport
-        out = []
+        out: list[bytes] = []
         append = out.append
         for target, port in zip(targets, ports):
             if r_lo <= target <= r_hi:
-                h = r_values[target - r_lo]  # type: ignore[index]
+                h = r_values[target - r_lo]
             else:
-                h = host_of.get(src_key | target)
+                h = host_of.get(src_key | target, 0)
             if not h:
                 h = cookie.host(src, target)
             seq = h ^ dport_of[port] ^ s_cookie

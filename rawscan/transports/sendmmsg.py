@@ -45,7 +45,7 @@ if _sendmmsg is not None:
 
 # Where the destination address sits in the packet, and in a sockaddr, per family.
 _MMSG_SIZE = ctypes.sizeof(_Mmsghdr)
-_LAYOUT = {
+_LAYOUT: dict[int, tuple[int, int, int, int]] = {
     socket.AF_INET: (16, 20, 16, 4),  # IPv4 dst at 16..20; sockaddr_in is 16 bytes, addr at 4
     socket.AF_INET6: (24, 40, 28, 8),  # IPv6 dst at 24..40; sockaddr_in6 is 28 bytes, addr at 8
 }
@@ -99,9 +99,9 @@ class RawSender:
         if self._views is None:
             import numpy as np
 
-            data = np.frombuffer(self._data, dtype=np.uint8).reshape(SLOTS, SLOT_BYTES)
-            names = np.frombuffer(self._names, dtype=np.uint8).reshape(SLOTS, self._name_len)
-            iov = np.frombuffer(self._iov, dtype=np.uint64).reshape(SLOTS, 2)
+            data = np.frombuffer(self._data_view, dtype=np.uint8).reshape(SLOTS, SLOT_BYTES)
+            names = np.frombuffer(self._names_view, dtype=np.uint8).reshape(SLOTS, self._name_len)
+            iov = np.frombuffer(memoryview(self._iov).cast("B"), dtype=np.uint64).reshape(SLOTS, 2)
             self._views = (data, names, iov)
         data, names, iov = self._views
         size = rows.shape[1]
@@ -146,8 +146,10 @@ class RawSender:
         self._transmit_now(0, count)
 
     def _transmit_now(self, done: int, count: int) -> None:
+        sendmmsg = _sendmmsg
+        assert sendmmsg is not None  # without it _transmit sends one packet a call
         while done < count:
-            sent = _sendmmsg(self.sock.fileno(), self._msgs_base + done * _MMSG_SIZE, count - done, 0)
+            sent = sendmmsg(self.sock.fileno(), self._msgs_base + done * _MMSG_SIZE, count - done, 0)
             if sent > 0:
                 done += sent
                 self.sent += sent
