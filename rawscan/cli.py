@@ -41,6 +41,7 @@ COMMANDS = {
     "fin": ("scan", "fin"),
     "null": ("scan", "null"),
     "xmas": ("scan", "xmas"),
+    "ping": ("ping", "ping"),
     "merge": ("merge", "merge"),
 }
 HELP = "Packet-level port scanner: SYN scans over raw sockets, pcap recording and replay."

@@ -154,6 +154,7 @@ class Engine:
         self._batch = 1
         ranges = self.targets.ranges
         self._single_range = ranges[0] if len(ranges) == 1 else None
+        self._host_level = getattr(self.probe, "decides_host", False)
         self._batcher: Any = self._make_batcher()
         self.stats.vector = self._batcher is not None
         options = self.options
@@ -468,6 +469,9 @@ class Engine:
             return
         vec.set_bits(self._decided_bits, endpoints)
         self._answered += len(endpoints)
+        if self._host_level:
+            for index in endpoints.tolist():
+                self._decide_host(index)
         self.stats.matched += len(endpoints)
         if self._unverified:
             for index in endpoints.tolist():
@@ -530,6 +534,8 @@ class Engine:
             return
         self._decided[byte] |= bit
         self._answered += 1
+        if self._host_level and verdict.evidence is Evidence.RESPONSE:
+            self._decide_host(index)
         if reply.icmp:
             self._icmp_hosts[reply.target] = self._icmp_hosts.get(reply.target, 0) + 1
         if self._unverified:
@@ -544,6 +550,20 @@ class Engine:
                 self.on_result(reply.target, reply.port, verdict)  # final: stream it now
         else:
             self._provisional[index] = verdict
+
+    def _decide_host(self, index: int) -> None:
+        """A probe module whose answers are about hosts (discovery): the host's other
+        endpoints are decided with it, so they are not probed again nor reported."""
+        nports = len(self.ports)
+        first = index - index % nports
+        decided = self._decided
+        for other in range(first, first + nports):
+            byte, bit = other >> 3, 1 << (other & 7)
+            if not decided[byte] & bit:
+                decided[byte] |= bit
+                self._answered += 1
+                self._unverified.pop(other, None)
+            self._provisional.pop(other, None)
 
     def _index_of(self, target: int, port: int) -> int | None:
         port_i = self._port_index.get(port)

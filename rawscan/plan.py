@@ -41,6 +41,7 @@ class ScanPlan:
     shards: int = 0
     shard: int = 0
     workers: int = 0  # --workers N: N local processes, shard K each (shards = N)
+    probes: str | None = None  # ping: the discovery probes (probes/ping.py); ports index them
 
     def to_json(self) -> str:
         import json
@@ -99,6 +100,7 @@ class ScanPlan:
                 shards=_int(data.get("shards", 0), "shards", 0, 1 << 20),
                 shard=_int(data.get("shard", 0), "shard", 0, 1 << 20),
                 workers=_int(data.get("workers", 0), "workers", 0, 64),
+                probes=_probes(data.get("probes")),
             )
             if plan.shards and plan.shard >= plan.shards:
                 raise ValueError(f"shard {plan.shard} is not one of 0..{plan.shards - 1}")
@@ -112,7 +114,7 @@ class ScanPlan:
         return plan
 
 
-SCAN_KINDS = ("syn", "udp", "ack", "fin", "null", "xmas")  # the probe modules rawscan.scan.PROBE_MODULES knows
+SCAN_KINDS = ("syn", "udp", "ack", "fin", "null", "xmas", "ping")  # the probe modules rawscan.scan.PROBE_MODULES knows
 
 
 def _int(value: object, name: str, lo: int | None = None, hi: int | None = None) -> int:
@@ -196,6 +198,18 @@ def _optional_rate(value: object) -> float | None:
 
 def _optional_timeout(value: object) -> float | None:
     return None if value is None else _number(value, "banner_timeout", 0.1, 60.0)
+
+
+def _probes(value: object) -> str | None:
+    """ping's probe list, as parse_probes reads it (ValueError otherwise)."""
+    if value is None:
+        return None
+    from .probes.ping import parse_probes, probes_text
+
+    try:
+        return probes_text(parse_probes(_str(value, "probes")))
+    except RawscanError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _address(value: object) -> int:

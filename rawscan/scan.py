@@ -40,7 +40,16 @@ PROBE_MODULES: dict[str, Callable[[ScanPlan, Cookie], ProbeModule]] = {
     "syn": lambda plan, cookie: SynProbe(plan.sources, plan.source_port, cookie, plan.ttl,
                                          1 if plan.fixed_source_port else SYN_SOURCE_PORTS),
     "udp": _udp_probe,
+    "ping": lambda plan, cookie: _ping_probe(plan, cookie),
 }
+
+
+def _ping_probe(plan: ScanPlan, cookie: Cookie) -> ProbeModule:
+    from .probes.ping import DEFAULT_PROBES, PingProbe, parse_probes
+
+    return PingProbe(plan.sources, plan.source_port, cookie,
+                     parse_probes(plan.probes or DEFAULT_PROBES), plan.ttl,
+                     1 if plan.fixed_source_port else SYN_SOURCE_PORTS)
 
 
 def _flags_probe(kind: str) -> Callable[[ScanPlan, Cookie], ProbeModule]:

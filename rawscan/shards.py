@@ -201,6 +201,8 @@ def _plan_identity(plan: ScanPlan, with_seed: bool) -> dict[str, Any]:
         "fixed_source_port": plan.fixed_source_port,
         "source_port": plan.source_port if plan.fixed_source_port else None,
     }
+    if plan.probes is not None:  # ping's probe list
+        identity["probes"] = plan.probes
     if with_seed:
         identity["seed"] = plan.seed
     return identity

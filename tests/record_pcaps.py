@@ -80,6 +80,26 @@ def record(name: str, command: str, layout: Layout, spec: LabSpec, seed: int,
         shutil.copy(out, PCAPS / f"{name}.expected.jsonl")
 
 
+PING_RECORDING, PING_SEED = "ping-every-host-kind", 1007
+
+
+def record_ping() -> None:
+    """rawscan ping of every host of tests/lab_discovery.py, both families."""
+    from lab_discovery import EXPECTED, EXPECTED6, DiscoveryLab
+
+    with tempfile.TemporaryDirectory() as tmp, DiscoveryLab() as lab:
+        capture, out = Path(tmp) / f"{PING_RECORDING}.pcap", Path(tmp) / "out.jsonl"
+        proc = lab.exec_scanner([rawscan_command(), "ping", *EXPECTED, *EXPECTED6, "--seed",
+                                 str(PING_SEED), "--pcap", str(capture), "-oJ", str(out)])
+        print(proc.stdout)
+        got = {str(r["ip"]): str(r["status"]) for r in read_jsonl(out)}
+        if proc.returncode != 0 or got != {ip: s for ip, (s, _r) in {**EXPECTED, **EXPECTED6}.items()}:
+            raise SystemExit(f"{PING_RECORDING}: live result differs from the lab's: {proc.stderr}")
+        shutil.copy(capture, PCAPS / f"{PING_RECORDING}.pcap")
+        shutil.copy(f"{capture}.json", PCAPS / f"{PING_RECORDING}.pcap.json")
+        shutil.copy(out, PCAPS / f"{PING_RECORDING}.expected.jsonl")
+
+
 def main() -> None:
     reason = lab_unavailable_reason()
     if reason:
@@ -89,6 +109,8 @@ def main() -> None:
     for name, (command, layout, spec, seed, families) in RECORDINGS.items():
         if not only or name in only:
             record(name, command, layout, spec, seed, families)
+    if not only or PING_RECORDING in only:
+        record_ping()
 
 
 if __name__ == "__main__":

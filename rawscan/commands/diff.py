@@ -25,6 +25,15 @@ def diff(
         if old == "-" and new == "-":
             raise RawscanError("only one of OLD and NEW can be stdin ('-')")
         before, after = load_results(old), load_results(new)
+    if before.is_discovery or after.is_discovery:  # host sets (rawscan ping, nmap -sn)
+        from ..discovery.compare import host_changes, print_host_changes
+
+        moved = host_changes(before.hosts, after.hosts)
+        print_host_changes(Console(highlight=False, soft_wrap=True), moved,
+                           {**before.names, **after.names})
+        if moved:
+            raise typer.Exit(EXIT_DIFFERENT)
+        return
     changes = compare(before, after)
     print_changes(Console(highlight=False, soft_wrap=True), changes, {**before.names, **after.names})
     if changes:

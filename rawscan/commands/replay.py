@@ -51,6 +51,11 @@ def _replay(
         recording = [(p.time, p.ip) for p in read_ip_packets(str(capture))]
         _check_cookies(recording, probe, str(description))
         transport = ReplayTransport(recording, probe.flow)
+        if plan.scan == "ping":  # host discovery: its own outputs
+            from ..discovery.report import run_ping_and_report
+
+            run_ping_and_report(plan, probe, transport, output)
+            return
         run_and_report(plan, probe, transport, output)
 
 

@@ -287,8 +287,11 @@ def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: 
     extra: dict[str, Any] = {"banners": banners} if banners is not None else {}  # --banners only
     if metadata_path is not None or plan.shards:  # --shards, --metadata-file
         extra.update(metadata_path=metadata_path, shard_note=shard_note)
+    report = run_and_report
+    if plan.scan == "ping":  # host discovery: its own outputs (rawscan/discovery/report.py)
+        from ..discovery.report import run_ping_and_report as report
     try:
-        run_and_report(plan, probe, transport, output, resume_path=resume_path or DEFAULT_PATH,
+        report(plan, probe, transport, output, resume_path=resume_path or DEFAULT_PATH,
                        before_scan=before_scan, done=done, **extra)
     except BaseException:
         if not started:  # refused before a probe (an output, the resume file): no recording

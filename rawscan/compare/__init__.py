@@ -21,6 +21,12 @@ class ResultSet:
     # summarised ports (nmap's <extrareasons ports="0-65535">): kept as ranges, since an
     # `nmap -p-` file of a /24 names 16 million ports that way. (ip, proto) -> [(lo, hi, state)]
     ranges: dict[tuple[str, str], list[tuple[int, int, str]]] = field(default_factory=dict)
+    hosts: dict[str, str] = field(default_factory=dict)  # ip -> up/down, where the file says
+
+    @property
+    def is_discovery(self) -> bool:
+        """A host discovery result (rawscan ping, nmap -sn): host states and no ports."""
+        return bool(self.hosts) and not self.listed and not self.ranges
 
     def add(self, ip: str, proto: str, port: int, state: str, name: str | None = None) -> None:
         ip = canonical_ip(ip)

@@ -30,7 +30,8 @@ def load_results(path: str) -> ResultSet:
         reader = _jsonl
     elif head.startswith(("#", "Host: ", "Timestamp: ")):
         reader = _grepable
-    elif "ip" in head.split("\n", 1)[0].split(",") and "state" in head.split("\n", 1)[0]:
+    elif "ip" in head.split("\n", 1)[0].split(",") and ("state" in head.split("\n", 1)[0]
+                                                          or "status" in head.split("\n", 1)[0]):
         reader = _csv
     else:
         raise RawscanError(f"'{path}' is not a result file rawscan reads (nmap or rawscan XML, "
@@ -81,6 +82,9 @@ def _xml(text: str, path: str, results: ResultSet) -> None:
         if ip is None:
             continue
         name = next((h.get("name") for h in host.iter("hostname") if h.get("type") == "user"), None)
+        status = host.find("status")
+        if status is not None and status.get("state"):
+            results.hosts[canonical_ip(ip)] = str(status.get("state"))
         for extra in host.iter("extraports"):
             for why in extra.iter("extrareasons"):
                 if why.get("ports") and why.get("proto"):
@@ -105,6 +109,9 @@ def _jsonl(text: str, path: str, results: ResultSet) -> None:
             record = json.loads(line)
             if number == 1 and isinstance(record, dict) and "rawscan_shard" in record:
                 continue  # a shard's plan record (rawscan/output/shardinfo.py)
+            if "port" not in record and isinstance(record.get("status"), str):  # rawscan ping
+                results.hosts[canonical_ip(str(record["ip"]))] = record["status"]
+                continue
             port = record["port"]
             if type(port) is not int or not 0 <= port <= 65535:  # 1e400 is a float: inf
                 raise ValueError(port)
@@ -118,6 +125,9 @@ def _csv(text: str, path: str, results: ResultSet) -> None:
     rows = csv.DictReader(io.StringIO(text))
     for number, row in enumerate(rows, 2):
         try:
+            if "port" not in row and row.get("status"):  # rawscan ping
+                results.hosts[canonical_ip(row["ip"])] = row["status"]
+                continue
             results.add(row["ip"], row["proto"], _int(row["port"], "port", path), row["state"],
                         row.get("host") or None)
         except (KeyError, TypeError):
@@ -132,6 +142,8 @@ def _grepable(text: str, path: str, results: ResultSet) -> None:
             continue
         ip, name = host.group(1), host.group(2) or None
         for part in parts:
+            if part.startswith("Status: "):
+                results.hosts[canonical_ip(ip)] = part[len("Status: "):].strip().lower()
             if not part.startswith("Ports: "):
                 continue
             for entry in filter(None, (e.strip() for e in part[len("Ports: "):].split(","))):

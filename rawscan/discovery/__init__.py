@@ -1,0 +1,1 @@
+"""Host discovery (rawscan ping, --discover): per-host results, their outputs and the runner."""

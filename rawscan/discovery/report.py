@@ -1,0 +1,178 @@
+"""rawscan ping's run and report: the host outputs, the human table, resume and --baseline."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from .. import __version__
+from ..interrupts import deferred, request_stop, requested
+from ..output import RunInfo, RunSummary, failures
+from ..output.failures import OutputWriteError
+from ..output.options import OutputOptions, check_outputs
+from .hosts import HostResult
+from .run import DiscoveryOutcome, run_discovery
+from .writers import WRITERS, HostWriter
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..plan import ScanPlan
+    from ..probes.base import ProbeModule
+    from ..transports.base import Transport
+
+LIST_DOWN_MAX = 25  # more down hosts than this are counted by reason, not listed
+
+
+def open_host_writers(options: OutputOptions, info: RunInfo) -> list[HostWriter]:
+    check_outputs(options, truncate=True)
+    writers: list[HostWriter] = []
+    try:
+        for kind, path in options.destinations():
+            try:
+                writers.append(WRITERS[kind](path, info))
+            except OSError as exc:
+                where = "stdout" if path == "-" else f"'{path}'"
+                raise OutputWriteError(f"cannot write {where}: {exc.strerror or exc}") from None
+    except BaseException:
+        for writer in writers:
+            writer.close()
+        raise
+    return writers
+
+
+def host_line(result: HostResult, label: str) -> tuple[str, ...]:
+    rtt = f"{result.rtt * 1000:.3f} ms" if result.rtt is not None else ""
+    return (label, result.status, result.reason_text, rtt, result.mac or "")
+
+
+def render_hosts(console: Console, up: list[HostResult], down: list[HostResult],
+                 down_reasons: dict[str, int], labels: dict[str, str], open_only: bool) -> None:
+    """One aligned line per up host (and per down host when few), then counts."""
+    from ..output.table import _aligned, palette, write_blocks
+    from ..output.hosts import ip_key
+
+    rows: list[tuple[str, ...]] = [("HOST", "STATUS", "REASON", "RTT", "MAC")]
+    styles: list[tuple[str, ...]] = [("bold",) * 5]
+    listed = sorted(up, key=lambda r: ip_key(r.ip))
+    if not open_only and len(down) <= LIST_DOWN_MAX:
+        listed = sorted(up + down, key=lambda r: ip_key(r.ip))
+    for r in listed:
+        rows.append(host_line(r, labels.get(r.ip, r.ip)))
+        styles.append(("", "green" if r.up else "red", "", "", ""))
+    lines = _aligned(rows, styles, palette(console)) if len(rows) > 1 else []
+    total_down = sum(down_reasons.values())
+    if total_down and (open_only or len(down) > LIST_DOWN_MAX):
+        why = ", ".join(f"{reason} {n}" for reason, n in sorted(down_reasons.items(), key=lambda kv: -kv[1]))
+        lines.append(f"Not shown: {total_down} host(s) down ({why})")
+    write_blocks(console, ["\n".join(lines) + "\n" if lines else ""])
+
+
+def run_ping_and_report(
+    plan: ScanPlan, probe: ProbeModule, transport: Transport, options: OutputOptions, *,
+    done: bytes | None = None, resume_path: str | None = None,
+    before_scan: Any = None, **_ignored: Any,
+) -> None:
+    """run_and_report (commands/common.py) for a discovery plan: same exits, same resume file."""
+    from rich.console import Console
+
+    from ..commands.common import (
+        EXIT_INTERRUPTED, _check_resume, _load_baseline, _open_resume, _rate_words, _save_progress,
+        rate_line,
+    )
+    from ..output.progress import ScanProgress
+
+    try:
+        options.destinations()
+        baseline = _load_baseline(options)
+        info = RunInfo(scan="ping", proto="ping", ports=tuple(plan.ports),
+                       total_hosts=len(plan.targets), argv=tuple(plan.argv),
+                       started=plan.started or time.time(), open_only=options.open_only)
+        resume_path = _check_resume(resume_path, options)
+        writers = open_host_writers(options, info)
+    except BaseException:
+        transport.close()
+        raise
+    try:
+        resume = _open_resume(resume_path, options)
+    except BaseException:
+        for writer in writers:
+            writer.close()
+        transport.close()
+        raise
+    written = failures.begin(
+        on_file_failure=request_stop,
+        consequence="stopping the scan (the other outputs end whole here"
+                    + (", and a resume file is written)" if resume is not None else ")"))
+    console = Console(stderr=options.human_to_stderr, highlight=False, soft_wrap=True)
+    kinds = ", ".join(k.text for k in probe.kinds)  # type: ignore[attr-defined]
+    console.print(f"Starting rawscan {__version__} (host discovery of {len(plan.targets)} "
+                  f"host(s): {kinds}; {_rate_words(plan)}, seed {plan.seed})")
+    progress = ScanProgress(Console(stderr=True), enabled=not options.quiet)
+    up: list[HostResult] = []
+    down: list[HostResult] = []
+
+    def on_host(result: HostResult) -> None:
+        (up if result.up else down if len(down) <= LIST_DOWN_MAX else []).append(result)
+        for writer in writers:
+            writer.write(result)
+
+    with deferred():
+        try:
+            if before_scan is not None:
+                before_scan()
+            outcome = run_discovery(plan, probe, transport, on_host, progress.update,
+                                    requested, done, keep_results=baseline is not None)
+        except BaseException:
+            for writer in writers:
+                writer.close()
+            if resume is not None:
+                resume.close()
+            raise
+        finally:
+            progress.stop()
+        s = outcome.stats
+        written.on_file_failure = None
+        for writer in writers:
+            writer.close(RunSummary(elapsed=s.elapsed, interrupted=s.interrupted))
+        try:
+            labels = {r.ip: f"{r.host} ({r.ip})" for r in up + down if r.host}
+            render_hosts(console, up, down, outcome.down_reasons, labels, options.open_only)
+            console.print(f"Probes: {s.sent - s.unsent} sent ({s.retransmitted} retransmitted) "
+                          f"in {s.rounds} round(s); {s.matched} replies matched, {s.duplicates} "
+                          f"duplicate, {s.stray} stray or forged dropped")
+            if s.send_rate:
+                console.print(rate_line(s))
+            if s.unsent:
+                console.print(f"Not sent: {s.unsent} probe(s) were refused by this host (no "
+                              f"route to the target, or its firewall): they never left")
+            if s.interrupted:
+                console.print("[bold]Interrupted:[/] hosts above are what was learned so far "
+                              "(none is reported down).")
+                if resume is not None:
+                    _save_progress(console, resume, plan, outcome.decided)
+                raise typer.Exit(written.exit_code or EXIT_INTERRUPTED)
+            console.print(f"rawscan done: {len(plan.targets)} IP address(es) ({outcome.up} "
+                          f"host(s) up) scanned in {s.elapsed:.2f} seconds")
+            if baseline is not None:
+                _report_baseline(console, baseline, outcome)
+            if written.exit_code:
+                raise typer.Exit(written.exit_code)
+        finally:
+            if resume is not None:
+                resume.close()
+
+
+def _report_baseline(console: Console, baseline: Any, outcome: DiscoveryOutcome) -> None:
+    from ..commands.common import EXIT_DIFFERENT
+    from .compare import host_changes, host_states_of, print_host_changes
+
+    before = host_states_of(baseline)
+    now = {r.ip: r.status for r in outcome.results or []}
+    console.print(f"Compared with baseline {baseline.source}:")
+    changes = host_changes(before, now)
+    print_host_changes(console, changes)
+    if changes:
+        raise typer.Exit(EXIT_DIFFERENT)

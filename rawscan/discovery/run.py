@@ -1,0 +1,98 @@
+"""Run a discovery plan (plan.scan == "ping") over a transport: the engine probes (host,
+probe kind) endpoints, and each host's first checked answer decides it."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..addresses import V6
+from ..cookies import derive_key
+from ..engine import Engine, ScanOptions, ScanStats
+from ..plan import ScanPlan
+from ..probes.base import ProbeModule
+from ..results import Verdict
+from ..targets import int_to_ip
+from ..transports.base import Transport
+from .hosts import HostCollector, HostResult
+
+HostCallback = Callable[[HostResult], None]
+
+
+@dataclass
+class DiscoveryOutcome:
+    plan: ScanPlan
+    stats: ScanStats = field(default_factory=ScanStats)
+    up: int = 0
+    down: int = 0
+    down_reasons: dict[str, int] = field(default_factory=dict)
+    decided: bytes = b""
+    results: list[HostResult] | None = None  # only when asked (--baseline)
+
+
+def never_sent(plan: ScanPlan, probe: ProbeModule, done: bytes | None) -> bytes:
+    """Endpoints decided before the scan: a resumed scan's, and the probes that do not apply
+    to a host (an IPv6 host gets no timestamp request)."""
+    nports = len(plan.ports)
+    bits = bytearray(done) if done is not None else bytearray((len(plan.targets) * nports + 7) // 8)
+    skip = [i for i in range(nports) if not probe.applies(V6, i)]  # type: ignore[attr-defined]
+    first = plan.targets.first_of(socket.AF_INET6)
+    if skip and first is not None:
+        first_v6 = plan.targets.index(first)
+        if first_v6 is not None:
+            for host in range(first_v6, len(plan.targets)):
+                for i in skip:
+                    index = host * nports + i
+                    bits[index >> 3] |= 1 << (index & 7)
+    return bytes(bits)
+
+
+def run_discovery(
+    plan: ScanPlan, probe: ProbeModule, transport: Transport, on_host: HostCallback,
+    on_progress: Callable[[ScanStats], None] | None = None,
+    stop_requested: Callable[[], bool] | None = None, done: bytes | None = None,
+    keep_results: bool = False, vector: bool | None = None,
+) -> DiscoveryOutcome:
+    """Up hosts reach on_host at their first checked answer; down hosts once the scan is over
+    (an interrupted scan reports no host down: it was not given every chance)."""
+    outcome = DiscoveryOutcome(plan, results=[] if keep_results else None)
+    names = plan.targets.names
+    rtts: dict[int, float] = getattr(probe, "rtts", {})
+    probe.now = transport.clock.now  # type: ignore[attr-defined]
+
+    def emit(target: int, verdict: Verdict) -> None:
+        result = HostResult(int_to_ip(target), verdict.state, verdict.reason, verdict.ttl,
+                            rtts.pop(target, None) if verdict.state == "up" else None,
+                            None, names.get(target) if names else None)
+        if result.up:
+            outcome.up += 1
+        else:
+            outcome.down += 1
+            outcome.down_reasons[result.reason] = outcome.down_reasons.get(result.reason, 0) + 1
+        if outcome.results is not None:
+            outcome.results.append(result)
+        on_host(result)
+
+    collector = HostCollector(emit)
+    from ..scan import hot_path_choice
+
+    engine = Engine(
+        probe=probe, targets=plan.targets, ports=plan.ports, transport=transport,
+        options=ScanOptions(rate=plan.rate, retries=plan.retries, timeout=plan.timeout,
+                            sources=len(plan.sources), max_rate=plan.max_rate,
+                            vector=hot_path_choice() if vector is None else vector),
+        order_key=derive_key(plan.seed, "order"),
+        on_result=lambda target, _kind, verdict: collector.add(target, verdict),
+        on_progress=on_progress, done=never_sent(plan, probe, done),
+        stop_requested=stop_requested,
+    )
+    try:
+        outcome.stats = engine.run()
+    finally:
+        transport.close()
+        outcome.decided = engine.decided
+    if not outcome.stats.interrupted:
+        for target, verdict in collector.rest():
+            emit(target, verdict)
+    return outcome

@@ -1,0 +1,163 @@
+"""Outputs of a discovery run, as nmap writes them for -sn: XML hosts with a status and no
+ports (and no scaninfo), grepable 'Host: IP ()<TAB>Status: Up', JSON Lines and CSV one record
+per host. --open keeps only the hosts that are up."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable
+
+from .. import __version__
+from ..output import RunInfo, RunSummary
+from ..output.base import FileWriter
+from ..output.nmapxml import XML_OUTPUT_VERSION, _attrs, _no_double_dash, _text, _timestr, addr_type
+from .hosts import HOST_FIELDS, HostResult
+
+
+class HostWriter(FileWriter):
+    """One host at a time, flushed as written; close() ends the document."""
+
+    def __init__(self, path: str, info: RunInfo, **open_options: str) -> None:
+        super().__init__(path, **open_options)
+        self._info = info
+        self.up = self.down = 0
+        self._guard(self._preamble())
+
+    def _guard(self, text: str) -> None:
+        if self._out is None or not text:
+            return
+        try:
+            self._emit(text)
+        except OSError as exc:
+            self._failed(exc)
+
+    def _preamble(self) -> str:
+        return ""
+
+    def _host(self, result: HostResult) -> str:
+        raise NotImplementedError
+
+    def _trailer(self, summary: RunSummary | None) -> str:
+        return ""
+
+    def write(self, result: HostResult) -> None:
+        if result.up:
+            self.up += 1
+        else:
+            self.down += 1
+        if not result.up and self._info.open_only:
+            return
+        self._guard(self._host(result))
+
+    def close(self, summary: RunSummary | None = None) -> None:
+        if self._out is None:
+            return
+        self._guard(self._trailer(summary))
+        if self._out is not None:
+            self._finish()
+
+
+class HostJsonWriter(HostWriter):
+    def _host(self, result: HostResult) -> str:
+        return json.dumps(result.as_dict(), separators=(",", ":")) + "\n"
+
+
+def csv_row(result: HostResult) -> dict[str, object]:
+    row = result.as_dict()
+    return {k: ("" if row.get(k) is None else row[k]) for k in HOST_FIELDS}
+
+
+class HostCsvWriter(HostWriter):
+    def __init__(self, path: str, info: RunInfo) -> None:
+        super().__init__(path, info, newline="")
+
+    def _preamble(self) -> str:
+        return ",".join(HOST_FIELDS) + "\r\n"
+
+    def _host(self, result: HostResult) -> str:
+        import io
+
+        line = io.StringIO()
+        csv.DictWriter(line, fieldnames=HOST_FIELDS).writerow(csv_row(result))
+        return line.getvalue()
+
+
+def _when(epoch: float) -> str:
+    return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(epoch))
+
+
+class HostGrepableWriter(HostWriter):
+    def _preamble(self) -> str:
+        return (f"# rawscan {__version__} scan initiated {_when(self._info.started)} as: "
+                f"{self._info.command_line}\n")
+
+    def _host(self, result: HostResult) -> str:
+        name = (result.host or "").replace("\t", " ").replace("\n", " ")
+        return f"Host: {result.ip} ({name})\tStatus: {'Up' if result.up else 'Down'}\n"
+
+    def _trailer(self, summary: RunSummary | None) -> str:
+        elapsed = summary.elapsed if summary else time.time() - self._info.started
+        how = "done" if summary and not summary.interrupted else (
+            "interrupted" if summary else "stopped by an error")
+        return (f"# rawscan {how} at {_when(self._info.started + elapsed)} -- "
+                f"{self._info.total_hosts} IP address(es) ({self.up} host(s) up) scanned in "
+                f"{elapsed:.2f} seconds\n")
+
+
+def host_xml(result: HostResult) -> str:
+    """One <host>: status with reason and TTL, addresses (the MAC too), names, times."""
+    status = _attrs(state=result.status, reason=result.reason, reason_ttl=result.ttl or 0)
+    lines = [f"<host><status{status}/>",
+             f"<address{_attrs(addr=result.ip, addrtype=addr_type(result.ip))}/>"]
+    if result.mac:
+        lines.append(f"<address{_attrs(addr=result.mac.upper(), addrtype='mac')}/>")
+    lines.append("<hostnames>")
+    if result.host:
+        lines.append(f"<hostname{_attrs(name=result.host, type='user')}/>")
+    lines.append("</hostnames>")
+    if result.rtt is not None:
+        micros = max(1, int(result.rtt * 1e6))
+        lines.append(f"<times{_attrs(srtt=micros, rttvar=max(micros // 2, 5000), to=max(100000, micros * 3))}/>")
+    return "\n".join(lines + ["</host>"]) + "\n"
+
+
+class HostXmlWriter(HostWriter):
+    def _preamble(self) -> str:
+        info = self._info
+        when = _timestr(info.started)
+        run = _attrs(scanner="nmap", args=info.command_line, start=int(info.started),
+                     startstr=when, version=__version__, profile_name="rawscan",
+                     xmloutputversion=XML_OUTPUT_VERSION)
+        comment = _no_double_dash(_text(f"rawscan {__version__} scan initiated {when} as: "
+                                        f"{info.command_line}"))
+        # nmap -sn writes no <scaninfo>: no ports were scanned
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n'
+                f"<!-- {comment} -->\n<nmaprun{run}>\n"
+                '<verbose level="0"/>\n<debugging level="0"/>\n')
+
+    def _host(self, result: HostResult) -> str:
+        return host_xml(result)
+
+    def _trailer(self, summary: RunSummary | None) -> str:
+        info = self._info
+        elapsed = summary.elapsed if summary else time.time() - info.started
+        end = info.started + elapsed
+        if summary is not None and not summary.interrupted:
+            outcome = {"exit": "success"}
+        else:
+            why = "interrupted" if summary else "rawscan stopped with an error"
+            outcome = {"exit": "error", "errormsg": f"{why}: results are incomplete"}
+        text = (f"rawscan done at {_timestr(end)}; {info.total_hosts} IP address(es) "
+                f"({self.up} host(s) up) scanned in {elapsed:.2f} seconds")
+        finished = _attrs(time=int(end), timestr=_timestr(end), summary=text,
+                          elapsed=f"{elapsed:.2f}", **outcome)
+        hosts = _attrs(up=self.up, down=self.down, total=info.total_hosts)
+        return f"<runstats><finished{finished}/><hosts{hosts}/>\n</runstats>\n</nmaprun>\n"
+
+
+WRITERS: dict[str, Callable[[str, RunInfo], HostWriter]] = {
+    "xml": HostXmlWriter, "grep": HostGrepableWriter, "json": HostJsonWriter,
+    "csv": HostCsvWriter,
+}

@@ -1,0 +1,95 @@
+"""rawscan ping in a lab of hosts up and down in every way (tests/lab_discovery.py), beside
+nmap -sn of the same lab."""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from lab import lab_unavailable_reason
+from lab_discovery import ANYIP_HOSTS, ANYIP_HOSTS6, EXPECTED, EXPECTED6, NO_ECHO, NO_ECHO6, DiscoveryLab
+from output_checks import assert_valid_against_dtd, libnmap_report, ndiff_state_differences
+from rawscan_cli import rawscan_command, read_jsonl
+
+pytestmark = [
+    pytest.mark.skipif(lab_unavailable_reason() is not None, reason=str(lab_unavailable_reason())),
+]
+
+ANSWERS = {"echo-reply", "syn-ack", "reset", "timestamp-reply"}  # what an open host may give first
+
+
+@pytest.fixture(scope="module")
+def lab() -> DiscoveryLab:
+    with DiscoveryLab() as built:
+        yield built  # type: ignore[misc]
+
+
+def _ping(lab: DiscoveryLab, tmp_path: Path, *args: str) -> list[dict[str, object]]:
+    out = tmp_path / "hosts.jsonl"
+    r = lab.exec_scanner([rawscan_command(), "ping", "-q", "--resume-file",
+                          str(tmp_path / "r.resume"), "-oJ", str(out), *args])
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    return read_jsonl(out)
+
+
+def test_every_host_gets_its_status_and_reason(lab: DiscoveryLab, tmp_path: Path) -> None:
+    expected = {**EXPECTED, **EXPECTED6}
+    records = _ping(lab, tmp_path, *expected)
+    got = {str(r["ip"]): r for r in records}
+    assert sorted(got) == sorted(expected) and len(records) == len(expected)
+    for ip, (status, reason) in expected.items():
+        record = got[ip]
+        assert record["status"] == status, record
+        if status == "up" and ip not in (NO_ECHO, NO_ECHO6):
+            assert record["reason"] in ANSWERS, record  # whichever probe was answered first
+        else:
+            assert record["reason"] == reason, record
+        if status == "up":
+            assert isinstance(record["ttl"], int) and isinstance(record["rtt_ms"], float), record
+        else:
+            assert record["rtt_ms"] is None
+
+
+def test_each_probe_kind_alone(lab: DiscoveryLab, tmp_path: Path) -> None:
+    hosts = [ANYIP_HOSTS[0], ANYIP_HOSTS6[0], NO_ECHO]
+    cases = {"echo": ("echo-reply", "down"), "timestamp": ("timestamp-reply", "down"),
+             "syn:443": ("syn-ack", "syn-ack"), "syn:22": ("reset", "reset"),
+             "ack:80": ("reset", "down"), "udp:40125": ("port-unreach", "port-unreach")}
+    for probes, (anyip, no_echo) in cases.items():
+        asked = [h for h in hosts if probes != "timestamp" or ":" not in h]  # (none in ICMPv6)
+        got = {str(r["ip"]): r for r in _ping(lab, tmp_path, "--force", "--probes", probes,
+                                              "--retries", "1", *asked)}
+        assert sorted(got) == sorted(asked)
+        assert got[ANYIP_HOSTS[0]]["reason"] == anyip, (probes, got)
+        if probes != "timestamp":
+            assert got[ANYIP_HOSTS6[0]]["reason"] == anyip, (probes, got)
+        if no_echo == "down":
+            assert got[NO_ECHO]["status"] == "down", (probes, got)
+        else:
+            assert got[NO_ECHO]["reason"] == no_echo, (probes, got)
+
+
+def test_xml_is_nmaps_and_ndiff_finds_no_status_difference(lab: DiscoveryLab, tmp_path: Path) -> None:
+    if shutil.which("nmap") is None:
+        pytest.skip("nmap missing (apt-get install nmap)")
+    ours, theirs = tmp_path / "rawscan.xml", tmp_path / "nmap.xml"
+    hosts = list(EXPECTED)
+    r = lab.exec_scanner([rawscan_command(), "ping", "-q", "--resume-file", str(tmp_path / "r"),
+                          "-oX", str(ours), *hosts])
+    assert r.returncode == 0, r.stderr
+    # -v: nmap lists down hosts too (without it, only the up ones)
+    n = lab.exec_scanner(["nmap", "-sn", "-n", "-v", "-oX", str(theirs), *hosts], timeout=120)
+    assert n.returncode == 0, n.stderr
+    assert_valid_against_dtd(ours)
+    root = ET.parse(ours).getroot()
+    assert root.find("scaninfo") is None and not list(root.iter("port"))
+    states = {h.find("address").get("addr"): h.find("status").get("state")  # type: ignore[union-attr]
+              for h in root.iter("host")}
+    assert states == {ip: status for ip, (status, _reason) in EXPECTED.items()}
+    report = libnmap_report(ours)
+    assert {h.address for h in report.hosts if h.is_up()} == {ip for ip, (s, _r) in EXPECTED.items() if s == "up"}
+    assert ndiff_state_differences(theirs, ours) == []
