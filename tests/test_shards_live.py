@@ -142,3 +142,20 @@ def test_two_workers_are_exact_and_resume_after_sigterm(tmp_path: Path) -> None:
     first, second = (port_states(read_jsonl(tmp_path / n)) for n in ("cut.jsonl", "rest.jsonl"))
     assert first and second and not first.keys() & second.keys()
     assert {**first, **second} == expected
+
+
+def test_udp_shards_merge_into_the_whole_scan(tmp_path: Path) -> None:
+    from lab_layouts import UDP_1024
+
+    with Lab(UDP_1024.spec()) as lab:
+        for k in range(2):
+            proc = lab.exec_scanner([rawscan_command(), "udp", lab.target_ip, "-p",
+                                     UDP_1024.port_list(), "--shards", "2", "--shard", str(k),
+                                     "-q", "-oJ", str(tmp_path / f"u{k}.jsonl")], env=ENV,
+                                    cwd=tmp_path)
+            assert proc.returncode == 0, proc.stderr
+    merged = _rawscan("merge", "u0.jsonl", "u1.jsonl", "-oJ", "u.jsonl", cwd=tmp_path)
+    assert merged.returncode == 0, merged.stderr
+    parts = [port_states(read_jsonl(tmp_path / f"u{k}.jsonl")) for k in range(2)]
+    assert parts[0] and parts[1] and not parts[0].keys() & parts[1].keys()
+    assert port_states(read_jsonl(tmp_path / "u.jsonl")) == UDP_1024.expected()

@@ -148,7 +148,7 @@ class _Runner:
                     buffer += chunk
                     for kind, payload in _frames(buffer):
                         if kind == "results":
-                            for result in payload:
+                            for result in map(_result, payload):
                                 outcome.tally.add(result)
                                 if outcome.results is not None:
                                     outcome.results.append(result)
@@ -246,11 +246,34 @@ class _PipeWriter:
 
     def flush(self) -> None:
         if self.held:
-            _send(self.fd, "results", self.held)
+            _send(self.fd, "results", [_plain(r) for r in self.held])
             self.held = []
 
     def close(self, summary: object = None) -> None:
         self.flush()
+
+
+def _plain(r: PortResult) -> tuple[object, ...] | PortResult:
+    """A result as a tuple (pickled in C, ~10x faster than the slotted dataclass) unless it
+    carries --banners' fields."""
+    if r.probed or r.banner is not None or r.tls is not None or r.banner_note is not None \
+            or r.product is not None:
+        return r
+    return (r.ip, r.proto, r.port, r.state, r.reason, r.ttl, r.service, r.host)
+
+
+_SLOTS = [PortResult.__dict__[f.name].__set__ for f in dataclasses.fields(PortResult)]
+
+
+def _result(item: Any) -> PortResult:
+    """PortResult(*item), without the frozen __init__'s per-field object.__setattr__ (as
+    analyze/ordered.py builds them: 5x faster), or the result itself."""
+    if isinstance(item, PortResult):
+        return item
+    r = PortResult.__new__(PortResult)
+    for put, value in zip(_SLOTS, item):
+        put(r, value)
+    return r
 
 
 def _worker(plan: ScanPlan, interface: str | None, done: bytes | None, banners: Any,
@@ -261,6 +284,9 @@ def _worker(plan: ScanPlan, interface: str | None, done: bytes | None, banners: 
     from ..transports.live import LiveTransport
     from .scan import _ring_frame
 
+    # one thread per worker: N workers already keep N cores busy (a sending thread each made
+    # them contend; RAWSCAN_SEND_THREAD=1 keeps it: tests/bench_workers.py --send-thread)
+    os.environ.setdefault("RAWSCAN_SEND_THREAD", "0")
     probe = probe_for(plan)
     ring = _ring_frame(probe.reply_bytes) if uses_batches(plan) else None
     transport = LiveTransport(probe.bpf_filter(), interface, ring_frame=ring)
