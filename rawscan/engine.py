@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .bandwidth import batch_bits
 from .congestion import PathCounters, RateController
 from .cyclic import CyclicOrder
 from .pacing import Pacer
@@ -55,6 +56,7 @@ class ScanOptions:
     defeat_icmp_ratelimit: bool = False
     max_rate: float | None = None  # set: the rate adapts to the path, up to this ceiling
     vector: bool | None = None  # numpy batches: None decides by the scan's size
+    bandwidth: float | None = None  # --bandwidth: bits per second on the wire (bandwidth.py)
 
 
 @dataclass
@@ -154,7 +156,7 @@ class Engine:
         self._batch = 1
         ranges = self.targets.ranges
         self._single_range = ranges[0] if len(ranges) == 1 else None
-        self._host_level = getattr(self.probe, "decides_host", False)
+        self._host_level = self.probe.decides_host
         self._batcher: Any = self._make_batcher()
         self.stats.vector = self._batcher is not None
         options = self.options
@@ -235,7 +237,7 @@ class Engine:
             # burst limit) must not drop the same probes again
             order = CyclicOrder(self._total, self.order_key + bytes([self._round & 0xFF]))
             sending = clock.now()
-            pacer = Pacer(self._control.rate, sending)
+            pacer = Pacer(self._control.rate, sending, self.options.bandwidth)
             self._batch = self._batch_size(pacer.rate)
             if self._batcher is not None:
                 self._send_round_vector(order, pacer)
@@ -359,7 +361,7 @@ class Engine:
         count = len(batch)
         self.transport.send_batch(batch)
         now = clock.now()
-        pacer.take(now, count)
+        pacer.take(now, count, batch_bits(batch) if pacer.bandwidth else 0)
         if timed and len(self._sent_at) < RTT_SAMPLES_MAX:
             for index in timed:
                 self._sent_at[index] = now

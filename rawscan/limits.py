@@ -97,3 +97,68 @@ def terminal_ask() -> Ask | None:
         return answer.strip().lower() in ("y", "yes")
 
     return ask
+
+
+def parse_max_targets(text: str, endpoints: int) -> int:
+    """--max-targets as zmap's -n: a number of endpoints (host x port) or a percentage of this
+    scan's endpoints (zmap takes a percentage of the whole IPv4 space times the ports; a
+    scan's own is what it can mean for IPv6 and for a list of hosts)."""
+    spec = text.strip()
+    try:
+        if spec.endswith("%"):
+            share = float(spec[:-1])
+            if not (math.isfinite(share) and 0 < share <= 100):
+                raise ValueError
+            count = max(1, math.floor(endpoints * share / 100))
+        else:
+            if not (spec.isascii() and spec.isdigit()) or len(spec) > 20:
+                raise ValueError
+            count = int(spec)
+            if count < 1:
+                raise ValueError
+    except ValueError:
+        raise RawscanError(f"--max-targets '{text[:40]}' is not a number of endpoints or a "
+                           f"percentage (e.g. 1000 or 0.1%)") from None
+    return min(count, endpoints)
+
+
+def sample_bitmap(endpoints: int, keep: int, key: bytes) -> bytes:
+    """One bit per endpoint (the engine's decided bits), set for each endpoint left out of a
+    keyed random sample of `keep`: the first `keep` of a cyclic walk of its own key (or, for
+    a sample of more than half, all but the first endpoints - keep). Deterministic, so a
+    replay and every shard pick the same endpoints."""
+    from .cyclic import CyclicOrder
+
+    size = (endpoints + 7) // 8
+    inverted = keep * 2 > endpoints
+    walk = endpoints - keep if inverted else keep  # the fewer steps
+    bits = bytearray(size) if inverted else bytearray(b"\xff") * size
+    if not inverted and endpoints % 8:
+        bits[-1] = (1 << (endpoints % 8)) - 1  # padding bits stay clear, as the engine's are
+    order = CyclicOrder(endpoints, key)
+    if walk > 4096:
+        import numpy as np
+
+        from .vector import walk_blocks
+
+        view = np.frombuffer(bits, dtype=np.uint8)
+        left = walk
+        for block in walk_blocks(order):
+            block = block[:left]
+            masks = (1 << (block & 7)).astype(np.uint8)
+            if inverted:
+                np.bitwise_or.at(view, block >> 3, masks)
+            else:
+                np.bitwise_and.at(view, block >> 3, ~masks)
+            left -= len(block)
+            if not left:
+                break
+        return bytes(bits)
+    for count, index in enumerate(order):
+        if count >= walk:
+            break
+        if inverted:
+            bits[index >> 3] |= 1 << (index & 7)
+        else:
+            bits[index >> 3] &= ~(1 << (index & 7)) & 0xFF
+    return bytes(bits)

@@ -129,6 +129,8 @@ def _jsonl(path: str, text: str) -> ShardInput:
             continue
         try:
             r = json.loads(line)
+            if isinstance(r, dict) and "port" not in r and "host_note" in r:
+                continue  # a host's note (a SYN proxy): the merged result's writer makes its own
             port, ttl = r["port"], r.get("ttl")
             if type(port) is not int or not 0 <= port <= 65535 or not (ttl is None or type(ttl) is int):
                 raise ValueError

@@ -1,4 +1,5 @@
-"""Token-bucket pacing: exact at low rates, a small burst allowance at high ones."""
+"""Token-bucket pacing: exact at low rates, a small burst allowance at high ones; with a
+bandwidth, a second bucket in bits on the wire (each batch charged its frames' size)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,15 @@ BURST_PROBES = 64  # ... but never more probes at once than this: a reply burst 
 
 
 class Pacer:
-    def __init__(self, rate: float, start: float) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
+    def __init__(self, rate: float, start: float, bandwidth: float | None = None) -> None:
+        if rate <= 0 or (bandwidth is not None and bandwidth <= 0):
+            raise ValueError("rate and bandwidth must be positive")
         self._next = start
+        self.bandwidth = bandwidth  # bits per second on the wire, or None
+        self._bits_next = start
+        # as for probes: a burst of at most BURST_PROBES minimal (84-byte) frames' worth
+        frame = 672 / bandwidth if bandwidth else 0.0
+        self._bits_credit = max(frame, min(BURST_SECONDS, BURST_PROBES * frame))
         self.set_rate(rate)
 
     def set_rate(self, rate: float) -> None:
@@ -24,8 +30,10 @@ class Pacer:
 
     def next_slot(self) -> float:
         """The earliest time the next packet (or batch) may be sent."""
-        return self._next
+        return max(self._next, self._bits_next)
 
-    def take(self, now: float, packets: int = 1) -> None:
-        """Account for packets sent at now."""
+    def take(self, now: float, packets: int = 1, bits: int = 0) -> None:
+        """Account for packets sent at now (`bits` on the wire, for the bandwidth's bucket)."""
         self._next = max(self._next, now - self._credit) + packets * self.interval
+        if self.bandwidth is not None:
+            self._bits_next = max(self._bits_next, now - self._bits_credit) + bits / self.bandwidth

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from . import __version__
 from .errors import RawscanError
@@ -42,6 +43,10 @@ class ScanPlan:
     shard: int = 0
     workers: int = 0  # --workers N: N local processes, shard K each (shards = N)
     probes: str | None = None  # ping: the discovery probes (probes/ping.py); ports index them
+    bandwidth: float | None = None  # --bandwidth: bits per second on the wire (bandwidth.py)
+    max_targets: int | None = None  # --max-targets: endpoints in the keyed sample probed
+    blocklisted: int = 0  # addresses the blocklists took out of the targets (for the report)
+    blocklisted_reserved: int = 0  # ... of those, by the IANA special-purpose table
 
     def to_json(self) -> str:
         import json
@@ -49,7 +54,7 @@ class ScanPlan:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["argv"] = list(self.argv)
         data["sources"] = list(self.sources)
-        data["targets"] = [list(r) for r in self.targets.ranges]
+        data["targets"] = _targets_json(self.targets)
         data["names"] = {str(k): v for k, v in self.targets.names.items()}
         data["ports"] = compress_ports(self.ports)
         data["format"] = SIDECAR_FORMAT
@@ -74,8 +79,7 @@ class ScanPlan:
                 raise ValueError("it is not a JSON object")
             if data.get("format") != SIDECAR_FORMAT:
                 raise ValueError(f"format is {str(data.get('format'))[:40]!r}, not {SIDECAR_FORMAT!r}")
-            ranges = tuple((_int(lo, "targets"), _int(hi, "targets")) for lo, hi in
-                           (_list(r, "targets", 2) for r in _list(data["targets"], "targets", 1 << 16)))
+            ranges = _targets_from_json(data["targets"])
             names = {_int(k, "names"): _str(v, "names")
                      for k, v in _dict(data.get("names", {}), "names").items()}
             plan = cls(
@@ -101,6 +105,11 @@ class ScanPlan:
                 shard=_int(data.get("shard", 0), "shard", 0, 1 << 20),
                 workers=_int(data.get("workers", 0), "workers", 0, 64),
                 probes=_probes(data.get("probes")),
+                bandwidth=_optional_number(data.get("bandwidth"), "bandwidth", 1.0, 1e12),
+                max_targets=_optional_int(data.get("max_targets"), "max_targets", 1, 2**64),
+                blocklisted=_int(data.get("blocklisted", 0), "blocklisted", 0, 2**129),
+                blocklisted_reserved=_int(data.get("blocklisted_reserved", 0),
+                                          "blocklisted_reserved", 0, 2**129),
             )
             if plan.shards and plan.shard >= plan.shards:
                 raise ValueError(f"shard {plan.shard} is not one of 0..{plan.shards - 1}")
@@ -112,6 +121,29 @@ class ScanPlan:
             raise RawscanError(f"scan description '{origin}' is not usable: it names no targets, "
                                f"ports or sources")
         return plan
+
+
+def _targets_json(targets: TargetSet) -> object:
+    """[lo, hi] pairs; packed arrays for a large set (a million-line -iL)."""
+    from .ranges import PACKED_MIN, RangeList, pack
+
+    ranges = targets.ranges
+    if len(ranges) > PACKED_MIN and isinstance(ranges, RangeList):
+        return pack(ranges)
+    return [list(r) for r in ranges]
+
+
+def _targets_from_json(value: object) -> Any:
+    if isinstance(value, dict):
+        from .ranges import unpack
+
+        return unpack(value)
+    ranges = []
+    for pair in _list(value, "targets", 1 << 16):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ValueError("targets: not a list of [lo, hi] pairs")
+        ranges.append((_int(pair[0], "targets"), _int(pair[1], "targets")))
+    return tuple(ranges)
 
 
 SCAN_KINDS = ("syn", "udp", "ack", "fin", "null", "xmas", "ping")  # the probe modules rawscan.scan.PROBE_MODULES knows
@@ -194,6 +226,14 @@ def _optional_rate(value: object) -> float | None:
     if not rate > 0 or rate == float("inf"):
         raise ValueError(f"max_rate {value!r} is not a positive number")
     return rate
+
+
+def _optional_number(value: object, name: str, lo: float, hi: float) -> float | None:
+    return None if value is None else _number(value, name, lo, hi)
+
+
+def _optional_int(value: object, name: str, lo: int, hi: int) -> int | None:
+    return None if value is None else _int(value, name, lo, hi)
 
 
 def _optional_timeout(value: object) -> float | None:

@@ -139,11 +139,13 @@ REPLAY_MODULES = _PARSING_MODULES + (
     "rawscan.probes.udp", "rawscan.probes.syn_batch", "rawscan.transports.replay",
     "scapy.layers.inet", "scapy.layers.inet6", "scapy.layers.dns", "scapy.layers.snmp",
     "scapy.layers.ntp", "scapy.layers.netbios", "scapy.layers.tftp", "scapy.layers.dhcp",
+    "rawscan.api.replay", "rawscan.api.running", "rawscan.api.summary",
 )
 ANALYZE_MODULES = REPLAY_MODULES + (
     "rawscan.analyze.batches", "rawscan.analyze.flows", "rawscan.analyze.ordered",
     "rawscan.analyze.packets", "rawscan.analyze.progress", "rawscan.analyze.reader", "rawscan.analyze.report",
     "rawscan.analyze.scanners", "rawscan.analyze.sidecar", "rawscan.analyze.store",
+    "rawscan.api.analysis",
 )
 
 

@@ -94,6 +94,15 @@ def probe_for(plan: ScanPlan) -> ProbeModule:
     return PROBE_MODULES[plan.scan](plan, cookie)
 
 
+def sampled(plan: ScanPlan) -> bytes:
+    """--max-targets: the endpoints left out of the plan's keyed sample, as decided bits."""
+    from .limits import sample_bitmap
+
+    endpoints = len(plan.targets) * len(plan.ports)
+    return sample_bitmap(endpoints, min(plan.max_targets or endpoints, endpoints),
+                         derive_key(plan.seed, "sample"))
+
+
 @dataclass
 class ScanOutcome:
     plan: ScanPlan
@@ -187,10 +196,14 @@ def run_scan(
                             sources=len(plan.sources),
                             defeat_icmp_ratelimit=plan.defeat_icmp_ratelimit,
                             max_rate=plan.max_rate,
-                            vector=hot_path_choice() if vector is None else vector),
+                            vector=hot_path_choice() if vector is None else vector,
+                            bandwidth=plan.bandwidth),
         order_key=derive_key(plan.seed, "order"), on_result=deliver, on_progress=progress,
-        done=done, stop_requested=stop_requested, shard=shard_map_for(plan),
+        done=sampled(plan) if done is None and plan.max_targets else done,
+        stop_requested=stop_requested, shard=shard_map_for(plan),
     )
+    if plan.max_targets:  # the progress bar's total: the sample, not every endpoint
+        engine.stats.probes = min(plan.max_targets, engine.stats.probes)
     ran = False
     try:
         outcome.stats = engine.run()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,23 +12,23 @@ from ..output.options import OutputOptions
 from .common import EXIT_INTERRUPTED, user_errors, with_output_options
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rich.console import Console
 
     from ..analyze.ordered import Ordered
 
-    from collections.abc import Sequence
-
-    from ..analyze.flows import Observations, SeedCheck
-    from ..analyze.sidecar import PlanCheck
+    from ..analyze.flows import Observations
+    from ..api.analysis import Analysis
     from ..analyze.report import ObservedPort
     from ..analyze.scanners import SourceSummary
     from ..output import ResultWriter, RunSummary
     from ..output.jsonl import JsonLinesWriter
-    from ..plan import ScanPlan
     from ..results import PortResult
 
 SILENT_HOSTS_OVER = 25  # like ports: more silent hosts than this are summarised in one line
-WRITER_SCAN = {"SYN": "syn", "connect": "connect", "UDP": "udp"}
+WRITER_SCAN = {"SYN": "syn", "connect": "connect", "UDP": "udp", "ACK": "ack", "FIN": "fin",
+               "NULL": "null", "Xmas": "xmas"}
 
 
 def _analyze(
@@ -86,94 +86,26 @@ def _warn(message: str) -> None:
     print(f"rawscan: warning: {one_line(message)}", file=sys.stderr)
 
 
-def _seed_checks(paths: list[str]) -> tuple[list[PlanCheck | None], list[ScanPlan]]:
-    from ..analyze.sidecar import PlanCheck, load_plan
-
-    checks: list[PlanCheck | None] = []
-    plans: list[ScanPlan] = []
-    for path in paths:
-        plan, warning = load_plan(path)
-        check = None
-        if plan is not None:
-            try:
-                check = PlanCheck(plan)
-                plans.append(plan)
-            except Exception as exc:  # an unknown scan type, a probe module that cannot start
-                why = " ".join(str(exc).split())  # Scapy's messages span lines: one line here
-                warning = f"cannot check replies with the seed of '{path}.json': {why}"
-        if warning:
-            _warn(warning)
-        checks.append(check)
-    return checks, plans
-
-
-def _read(paths: list[str], checks: Sequence[SeedCheck | None], quiet: bool) -> tuple[Observations, bool]:
-    """Analyze every file; damage ends a file with a warning, Ctrl-C ends the reading."""
-    from ..analyze.flows import FlowAnalyzer
-    from ..analyze.progress import ReadProgress
-    from ..capture import BATCH_BYTES, CaptureTruncated, open_capture
-
-    analyzer = FlowAnalyzer()
-    progress = ReadProgress(enabled=not quiet)
-    interrupted = False
-    try:
-        for file_no, (path, check) in enumerate(zip(paths, checks)):
-            progress.start_file(path)
-            capture = open_capture(path, BATCH_BYTES)  # CaptureError: cannot open, not a capture
-            try:
-                analyzer.feed_capture(capture, file_no, check, progress.tick)
-            except CaptureTruncated as exc:  # damage part way: what came before it counts
-                progress.stop()
-                _warn(f"{exc}; results below stop there")
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        progress.stop()
-    return analyzer.observations, interrupted
-
-
 def _run(paths: list[str], options: OutputOptions, min_probes: int, scanners_only: bool) -> None:
     from rich.console import Console
 
-    from ..analyze.scanners import is_scanner
-    from ..output import RunSummary
+    from ..api.analysis import analyze_captures
+    from ..output import RunSummary, failures
 
-    checks, plans = _seed_checks(paths)
-    obs, interrupted = _read(paths, checks, options.quiet)
-    wrong = [(i, c) for i, c in enumerate(checks) if c is not None and c.belongs_elsewhere()]
-    if wrong and not interrupted:  # another scan's sidecar: read again without it
-        for i, check in wrong:
-            _warn(f"'{paths[i]}.json' is not this capture's scan description: {check.failed} of "
-                  f"{check.failed + check.passed} replies to its sources fail its seed check "
-                  f"(another scan's, or another seed); analyzed without it")
-            plans = [p for p in plans if p is not check.plan]
-            checks[i] = None
-        obs, interrupted = _read(paths, checks, options.quiet)
-    if interrupted:
-        _warn("interrupted: results below are from the packets read so far")
-    known = {a for plan in plans for a in plan.sources}
-    names = {a: n for plan in plans for a, n in plan.targets.names.items()}
-
-    from ..analyze.ordered import order_endpoints, summaries
-
-    ordered = order_endpoints(obs, consume=True)
-    every = summaries(ordered, known)
-    scanners = [s for s in every if is_scanner(s, min_probes)]
-    others = [s for s in every if not is_scanner(s, min_probes)]
-
+    found = analyze_captures(paths, min_probes, quiet=options.quiet, warn=_warn)
+    obs, ordered, scanners, interrupted = found.obs, found.ordered, found.scanners, found.interrupted
     console = Console(stderr=options.human_to_stderr, highlight=False, soft_wrap=True)
-    from ..output import failures
-
     written = failures.begin()  # a failed output: one line, the others are written in full
     writers = _open_writers(options, paths, obs, ordered, scanners)
     try:
-        _report(console, writers, ordered, scanners, paths, names, options.open_only,
+        _report(console, writers, ordered, scanners, paths, found.names, options.open_only,
                 tables=not scanners_only)
+        _report_pings(console, writers, getattr(obs, "pings", None), options.open_only)
     except BaseException:
         for writer in writers:
             writer.close()
         raise
-    _footer(console, obs, paths, scanners, others, min_probes)
+    _footer(console, found)
     st = obs.stats
     elapsed = (st.last_time or 0.0) - (st.first_time or 0.0)
     for writer in writers:
@@ -291,33 +223,50 @@ def _report(
             console.print()
 
 
-def _footer(
-    console: Console, obs: Observations, paths: list[str], scanners: list[SourceSummary],
-    others: list[SourceSummary], min_probes: int,
-) -> None:
-    st = obs.stats
-    if not scanners:
-        console.print("No scanners found.")
-    if others:
-        console.print(
-            f"Not shown: {len(others):,} source(s) with fewer than {min_probes} probed port(s) "
-            f"or host(s) (--min-probes 1 lists them)"
-        )
-    if st.ordinary:
-        console.print(f"{st.ordinary:,} ordinary connection(s) (data sent) are not counted as probes")
-    console.print(
-        f"Replies: {st.matched:,} matched, {st.duplicates:,} duplicate, {st.unmatched:,} "
-        f"answering no probe seen" + (f", {st.forged:,} failed the seed check" if st.forged else "")
-    )
-    if st.cut:
-        _warn(f"{st.cut:,} packet(s) cut short before their TCP/UDP/ICMP header ended "
-              f"(the capture's snaplen, or malformed) were skipped")
-    span = (st.last_time or 0.0) - (st.first_time or 0.0)
-    v6 = f" ({st.ipv6:,} IPv6)" if st.ipv6 else ""
-    console.print(
-        f"rawscan analyze done: {st.packets:,} IP packets{v6} in {len(paths)} file(s) spanning "
-        f"{max(span, 0.0):.2f} s; {len(scanners)} scanner(s)"
-    )
+def _report_pings(console: Console, writers: list[Any], sweeps: Any, open_only: bool) -> None:
+    """Ping sweeps (rawscan/analyze/pings.py): per pinger, its hosts up and down, as rawscan
+    ping reports them; JSON Lines get one host record each (with scanner and probes)."""
+    if sweeps is None or not sweeps.hosts:
+        return
+    import json
+
+    from ..addresses import addr_to_str
+    from ..analyze.pings import host_record
+    from ..discovery.hosts import HostResult
+    from ..discovery.report import render_hosts
+    from ..output.jsonl import JsonLinesWriter
+
+    by_pinger: dict[int, list[tuple[int, Any]]] = {}
+    for pinger, host, seen in sweeps.results():
+        by_pinger.setdefault(pinger, []).append((host, seen))
+    for pinger, hosts in by_pinger.items():
+        up = [HostResult(addr_to_str(h), s.status, s.reason, s.ttl, s.rtt) for h, s in hosts if s.status == "up"]
+        down = [HostResult(addr_to_str(h), s.status, s.reason, s.ttl) for h, s in hosts if s.status != "up"]
+        reasons: dict[str, int] = {}
+        for r in down:
+            reasons[r.reason] = reasons.get(r.reason, 0) + 1
+        console.print(f"Ping sweep by {addr_to_str(pinger)}: {len(hosts)} host(s), {len(up)} up, "
+                      f"{len(down)} down ({sum(s.probes for _h, s in hosts)} discovery probes)")
+        render_hosts(console, up, down, reasons, {}, open_only)
+        console.print()
+        text = "".join(json.dumps(host_record(pinger, h, s), separators=(",", ":")) + "\n"
+                       for h, s in hosts if s.status == "up" or not open_only)
+        for writer in writers:
+            if isinstance(writer, JsonLinesWriter):
+                writer.write_formatted(text)
+
+
+def _footer(console: Console, found: Analysis) -> None:
+    from ..api.summary import analyze_cut_warning, analyze_footer_lines
+
+    lines = analyze_footer_lines(found.obs, found.paths, found.scanners, found.others,
+                                 found.min_probes)
+    for line in lines[:-1]:
+        console.print(line, markup=False)
+    cut = analyze_cut_warning(found.obs)
+    if cut is not None:
+        _warn(cut)
+    console.print(lines[-1], markup=False)
 
 
 analyze = with_output_options(_analyze, baseline=False)

@@ -17,6 +17,7 @@ from .scan import _options
 # the live scans' options that mean nothing without ports
 _NOT_FOR_PING = {"ports", "data_hex", "data_string", "defeat_icmp_ratelimit", "banners",
                  "banner_timeout", "banner_concurrency",
+                 "blocklist", "no_default_blocklist", "bandwidth", "max_targets", "discover",
                  "shards", "shard", "workers", "metadata_file"}  # shards split ports: scans only
 
 ProbesOpt = Annotated[
@@ -35,7 +36,8 @@ def _ping(*, probes: str | None = None, output: Any, **options: Any) -> None:
     from ..targets import parse_targets, read_target_file
     from ..timing import resolve as resolve_timing
     from ..transports.live import require_raw_sockets
-    from .scan import _check_interface, _run_live, _sources
+    from ..api.plans import _check_interface, _sources
+    from .scan import _run_live
 
     kinds = parse_probes(probes or DEFAULT_PROBES)
     specs = list(options["targets"] or [])

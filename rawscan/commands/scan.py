@@ -1,19 +1,17 @@
-"""Live scans: build a ScanPlan from the command line and run it over raw sockets."""
+"""Live scans: the command line's options (declared once, in _options) and the syn/udp
+commands. Checking the options and making the plan is rawscan/api/plans.py's, running it
+rawscan/api/live.py and running.py's: the library's rawscan.syn/udp go the same way."""
 
 from __future__ import annotations
 
 import inspect
-import math
-import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from ..errors import RawscanError
 from ..output.options import OutputOptions
 from .common import run_and_report, user_errors, with_output_options
 
@@ -59,6 +57,11 @@ def _options(
     banners: Annotated[bool, typer.Option("--banners", help="TCP: connect to each open port as it is found (the kernel's TCP stack, after root is given up) and report its banner, TLS certificate, service and version. UDP: report what each open port's reply shows, and ask open DNS servers version.bind.")] = False,
     banner_timeout: Annotated[float, typer.Option("--banner-timeout", min=0.1, max=60.0, help="--banners: seconds a port may take in all, connects and reads (default 3); the scan waits at most this long after its last open port.")] = 3.0,
     banner_concurrency: Annotated[int, typer.Option("--banner-concurrency", min=1, max=4096, help="--banners: connections at once (default 256).")] = 256,
+    blocklist: Annotated[Optional[Path], typer.Option("--blocklist", help="Never scan these addresses and CIDR blocks (a file: one a line, '#' comments), whatever the targets say.")] = None,
+    no_default_blocklist: Annotated[bool, typer.Option("--no-default-blocklist", help="Scan the IANA special-purpose ranges (private, loopback, multicast, documentation, reserved ...) also where a target only overlaps one; a target wholly inside one is scanned anyway.")] = False,
+    bandwidth: Annotated[Optional[str], typer.Option("--bandwidth", help="At most this many bits per second on the wire, e.g. 10M (K, M, G suffixes, as zmap's -B; each probe counted as its Ethernet frame); a ceiling of the adaptive rate. Not with --rate.")] = None,
+    max_targets: Annotated[Optional[str], typer.Option("--max-targets", help="Probe at most this many endpoints (host x port), or this percentage of them (e.g. 1000, 0.1%): a random sample keyed by the seed, as zmap's -n.")] = None,
+    discover: Annotated[bool, typer.Option("--discover", help="Host discovery first (rawscan ping's probes: ICMP echo, SYN 443, ACK 80, ICMP timestamp); only the hosts found up are port scanned. Default: every host is scanned (nmap -Pn).")] = False,
     shards: Annotated[Optional[int], typer.Option("--shards", min=1, max=MAX_SHARDS, help="Split the endpoints (host x port) into N shards of one plan, one per machine; scan the one --shard names. The seed is derived from the plan unless --seed is given.")] = None,
     shard: Annotated[Optional[int], typer.Option("--shard", min=0, max=MAX_SHARDS - 1, help="Which shard this run scans, 0..N-1 (default with --shards: $JOB_COMPLETION_INDEX, as a Kubernetes Indexed Job sets it).")] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", min=1, max=64, help="Scan in N processes on this machine (one shard each), results merged into the outputs as they come.")] = None,
@@ -88,233 +91,54 @@ null = _command("null", "TCP NULL scan, no flags (nmap -sN): RST -> closed, ICMP
 xmas = _command("xmas", "TCP Xmas scan, FIN PSH URG (nmap -sX): RST -> closed, ICMP unreachable -> filtered, silence -> open|filtered.")
 
 
-def _scan(
-    kind: str, *, targets: list[str] | None, ports: str | None, input_list: Path | None,
-    exclude: str | None, excludefile: Path | None, allow_large: bool, ipv6: bool,
-    all_families: bool, timing: int | None, rate: float | None, max_rate: float | None,
-    retries: int | None,
-    timeout: float | None, resume_file: str | None, seed: int | None, interface: str | None, source: str | None,
-    source_port: int | None, ttl: int, pcap: Path | None, data_hex: str | None,
-    data_string: str | None, defeat_icmp_ratelimit: bool, output: OutputOptions,
-    banners: bool = False, banner_timeout: float = 3.0, banner_concurrency: int = 256,
-    shards: int | None = None, shard: int | None = None, workers: int | None = None,
-    metadata_file: str | None = None,
-) -> None:
-    from ..limits import check_scan_numbers, confirm_large_scan, terminal_ask
-    from ..plan import ScanPlan, random_seed
-    from ..ports import parse_ports
-    from ..sources import source_port_for, sources_for
-    from ..targets import parse_targets, read_target_file
-    from ..timing import resolve as resolve_timing
-    from ..transports.live import require_raw_sockets
+def _scan(kind: str, *, output: OutputOptions, **options: Any) -> None:
+    """The options (named as _options declares them) are checked and made a plan in
+    rawscan/api/plans.py, the library's code path too; this adds the command line's own
+    parts: the recorded argv, the y/N question for a large scan, the report."""
+    from ..api.plans import prepare_live_scan
+    from ..limits import terminal_ask
 
-    specs = list(targets or [])
-    if input_list is not None:
-        specs += read_target_file(str(input_list))
-    if not specs:
-        raise RawscanError("no targets given (name hosts on the command line or with -iL FILE)")
-    excluded = [x for x in (exclude or "").split(",") if x.strip()]
-    if excludefile is not None:
-        excluded += read_target_file(str(excludefile))
-    if ipv6 and all_families:
-        raise RawscanError("give -6 or --all-families, not both")
-    family = "all" if all_families else "6" if ipv6 else "4"
-    target_set = parse_targets(specs, exclude=excluded, allow_large=allow_large, family=family)
-    port_spec = parse_ports(ports, default_proto="udp" if kind == "udp" else "tcp")
-    scan_ports, other_ports = (
-        (port_spec.udp, port_spec.tcp) if kind == "udp" else (port_spec.tcp, port_spec.udp)
-    )
-    proto, other, other_command = ("UDP", "TCP", "syn") if kind == "udp" else ("TCP", "UDP", "udp")
-    if other_ports:  # one protocol per scan: never drop what the user asked for
-        raise RawscanError(
-            f"-p names {other} ports too; a {kind} scan covers {proto} only: scan those with "
-            f"'rawscan {other_command} -p {other[0]}:...' separately"
-        )
-    if not scan_ports:
-        raise RawscanError(f"no {proto} ports to scan in -p")
-    payload_hex = _payload_hex(kind, data_hex, data_string)
-    banner_settings = _banner_settings(kind, banners, banner_timeout, banner_concurrency)
-    if interface is not None:
-        _check_interface(interface)
-    if rate is not None and max_rate is not None:
-        raise RawscanError("give --rate (a fixed rate) or --max-rate (an adaptive one's ceiling), not both")
-    settings = resolve_timing(timing, rate, retries, timeout, max_rate)
-    rate, retries, timeout = settings.rate, settings.retries, settings.timeout
-    check_scan_numbers(rate, settings.max_rate, timeout)
-    sources = sources_for(target_set, _sources(source)) if source else None  # bad -S: now
-    confirm_large_scan(len(target_set), len(scan_ports), settings.max_rate or rate, allow_large,
-                       terminal_ask(), adaptive=settings.adaptive)
-    sharding = _sharding(shards, shard, workers)
-    require_raw_sockets()
-    scan_seed = random_seed() if seed is None else seed
-    plan = ScanPlan(
-        scan=kind, targets=target_set, ports=scan_ports, seed=scan_seed,
-        sources=sources or sources_for(target_set, interface=interface),
-        source_port=source_port or source_port_for(scan_seed), ttl=ttl, rate=rate,
-        retries=retries, timeout=timeout, started=time.time(), argv=tuple(sys.argv[1:]),
-        payload_hex=payload_hex, defeat_icmp_ratelimit=defeat_icmp_ratelimit,
-        fixed_source_port=source_port is not None, max_rate=settings.max_rate,
-        banner_timeout=banner_timeout if banners else None, banner_concurrency=banner_concurrency,
-    )
-    plan, shard_note = sharding.apply(plan, seed is not None, source_port)
-    if sharding.workers:
-        from .workers import run_workers
-
-        run_workers(plan, sharding.workers, interface, pcap, output, resume_file,
-                    banners=banner_settings, metadata_path=metadata_file, note=shard_note)
-        return
-    _run_live(plan, interface, pcap, output, resume_file, banners=banner_settings,
-              metadata_path=metadata_file, shard_note=shard_note)
-
-
-def _sharding(shards: int | None, shard: int | None, workers: int | None) -> Any:
+    discover = options.pop("discover", False)
     from .sharding import Sharding
 
-    return Sharding.from_options(shards, shard, workers)
+    sharding = Sharding.from_options(options.pop("shards", None), options.pop("shard", None),
+                                     options.pop("workers", None), options.get("max_targets"))
+    metadata_file = options.pop("metadata_file", None)
+    scan = prepare_live_scan(kind, **options, argv=tuple(sys.argv[1:]), ask=terminal_ask())
+    plan, shard_note = sharding.apply(scan.plan, options.get("seed") is not None,
+                                      options.get("source_port"))
+    if sharding.workers:
+        if discover:
+            from ..errors import RawscanError
 
+            raise RawscanError("--discover with --workers is not supported: give one of them")
+        from .workers import run_workers
 
-def _banner_settings(kind: str, banners: bool, timeout: float, concurrency: int) -> Any:
-    if not banners:
-        return None
-    if kind not in ("syn", "udp"):
-        raise RawscanError(f"--banners is for syn and udp scans: a {kind} scan finds no open "
-                           f"port to connect to")
-    if not math.isfinite(timeout):
-        raise RawscanError(f"--banner-timeout must be a finite number, not {timeout}")
-    from ..banners import BannerSettings
-
-    return BannerSettings(timeout=timeout, concurrency=concurrency, udp=kind == "udp")
-
-
-def _ring_frame(reply_bytes: int) -> int:
-    """Receive-ring frames that hold reply_bytes after the ring's 80-byte frame header."""
-    size = 128
-    while size < reply_bytes + 80:
-        size *= 2
-    return size
-
-
-def _check_interface(name: str) -> None:
-    """-e must name an interface here; asked once, so that no later use of the name (bound
-    sockets, str.encode) meets one that is not there or not even encodable."""
-    import socket
-
-    try:
-        socket.if_nametoindex(name)
-    except (OSError, ValueError, UnicodeError):
-        raise RawscanError(f"-e: this host has no network interface named '{name}'") from None
-
-
-def _payload_hex(kind: str, data_hex: str | None, data_string: str | None) -> str | None:
-    if data_hex is None and data_string is None:
-        return None
-    if kind != "udp":
-        raise RawscanError("--data-hex and --data-string are for UDP scans")
-    if data_hex is not None and data_string is not None:
-        raise RawscanError("give --data-hex or --data-string, not both")
-    if data_string is not None:
-        # surrogateescape: bytes that are not UTF-8 in argv are sent as the bytes given
-        return data_string.encode("utf-8", "surrogateescape").hex()
-    cleaned = "".join((data_hex or "").removeprefix("0x").split())
-    try:
-        return bytes.fromhex(cleaned).hex()
-    except ValueError:
-        raise RawscanError(f"--data-hex '{data_hex}' is not hexadecimal bytes") from None
-
-
-def _sources(spec: str) -> tuple[int, ...]:
-    from ..targets import TargetError, parse_targets
-
-    try:  # either family; sources_for() checks every target family has one
-        addresses = parse_targets([spec.replace(",", " ")], resolve=lambda name: [],
-                                  allow_large=True)
-    except TargetError as exc:
-        raise RawscanError(f"invalid source address '{spec}': {exc}") from None
-    if len(addresses) > 256:
-        raise RawscanError(f"-S names {len(addresses)} addresses; at most 256 source addresses")
-    return tuple(addresses)
+        run_workers(plan, sharding.workers, scan.interface, scan.pcap, output,
+                    scan.resume_file, banners=scan.banners, metadata_path=metadata_file)
+        return
+    _run_live(plan, scan.interface, scan.pcap, output, scan.resume_file,
+              banners=scan.banners, discover=discover, metadata_path=metadata_file,
+              shard_note=shard_note)
 
 
 def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: OutputOptions,
               resume_path: str | None = None, done: bytes | None = None,
-              banners: Any = None, metadata_path: str | None = None,
+              banners: Any = None, discover: bool = False, metadata_path: str | None = None,
               shard_note: str | None = None) -> None:
-    from ..plan import sidecar_path
-    from ..scan import probe_for
-    from ..transports.live import LiveTransport
-    from ..transports.recording import RecordingTransport
-
-    probe = probe_for(plan)
-    from ..scan import uses_batches
-
-    ring = _ring_frame(probe.reply_bytes) if uses_batches(plan) else None
-    transport: Transport = LiveTransport(probe.bpf_filter(), interface, ring_frame=ring)
-    created: list[tuple[str, tuple[int, int]]] = []  # the recording's files this run made
-    if pcap is not None:  # opened like the outputs: no links, no foreign file without --force
-        from ..output.files import check_output, open_binary_output
-        from ..output.options import check_outputs
-
-        recording = [(str(pcap), "pcap"), (sidecar_path(str(pcap)), "sidecar")]
-        try:
-            check_outputs(output)  # before the recording empties anything
-            for path, kind in recording:
-                check_output(path, kind, force=output.force)
-            new = [path for path, _kind in recording if not os.path.lexists(path)]
-            with open_binary_output(recording[1][0], "sidecar", force=output.force) as f:
-                _note_created(recording[1][0], new, created)
-                f.write(plan.to_json().encode())
-            pcap_file = open_binary_output(recording[0][0], "pcap", force=output.force)
-            _note_created(recording[0][0], new, created)
-            transport = RecordingTransport(transport, pcap_file)
-        except OSError as exc:
-            transport.close()
-            _remove_created(created)
-            raise RawscanError(f"cannot write '{pcap}': {exc.strerror}") from None
-        except BaseException:
-            transport.close()
-            _remove_created(created)
-            raise
-    from ..privileges import drop_privileges
+    from ..api.live import run_live
     from ..resume import DEFAULT_PATH
 
-    started = False
-
-    def before_scan() -> None:
-        nonlocal started
-        started = True
-        drop_privileges()
-
-    extra: dict[str, Any] = {"banners": banners} if banners is not None else {}  # --banners only
-    if metadata_path is not None or plan.shards:  # --shards, --metadata-file
-        extra.update(metadata_path=metadata_path, shard_note=shard_note)
-    report = run_and_report
+    # run_and_report looked up here at each call: tests put a stand-in in its place
+    report: Callable[..., None] = run_and_report
     if plan.scan == "ping":  # host discovery: its own outputs (rawscan/discovery/report.py)
         from ..discovery.report import run_ping_and_report as report
-    try:
-        report(plan, probe, transport, output, resume_path=resume_path or DEFAULT_PATH,
-                       before_scan=before_scan, done=done, **extra)
-    except BaseException:
-        if not started:  # refused before a probe (an output, the resume file): no recording
-            _remove_created(created)
-        raise
+    if discover:  # --discover: the up hosts only (rawscan/discovery/first.py)
+        from ..discovery.first import discovering
 
-
-def _note_created(path: str, new: list[str],
-                  created: list[tuple[str, tuple[int, int]]]) -> None:
-    """Remember a file this run created (by identity, so that a file put there later under the
-    same name is never removed)."""
-    if path in new:  # just opened without following links: the name is that file
-        st = os.lstat(path)
-        created.append((path, (st.st_dev, st.st_ino)))
-
-
-def _remove_created(created: list[tuple[str, tuple[int, int]]]) -> None:
-    for path, identity in created:
-        try:
-            st = os.lstat(path)
-            if (st.st_dev, st.st_ino) == identity:
-                os.unlink(path)
-        except OSError:
-            pass  # gone already, or not ours to remove
-
-
+        report = discovering(report, interface)
+    extra: dict[str, Any] = {}
+    if metadata_path is not None or plan.shards:  # --metadata-file, --shards
+        extra.update(metadata_path=metadata_path, shard_note=shard_note)
+    run_live(plan, interface, pcap, output, report,
+             resume_path=resume_path or DEFAULT_PATH, done=done, banners=banners, **extra)

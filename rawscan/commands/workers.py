@@ -282,7 +282,7 @@ def _worker(plan: ScanPlan, interface: str | None, done: bytes | None, banners: 
     from ..privileges import drop_privileges
     from ..scan import probe_for, run_scan, uses_batches
     from ..transports.live import LiveTransport
-    from .scan import _ring_frame
+    from ..api.live import ring_frame as _ring_frame
 
     # one thread per worker: N workers already keep N cores busy (a sending thread each made
     # them contend; RAWSCAN_SEND_THREAD=1 keeps it: tests/bench_workers.py --send-thread)

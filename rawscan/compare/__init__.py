@@ -22,15 +22,20 @@ class ResultSet:
     # `nmap -p-` file of a /24 names 16 million ports that way. (ip, proto) -> [(lo, hi, state)]
     ranges: dict[tuple[str, str], list[tuple[int, int, str]]] = field(default_factory=dict)
     hosts: dict[str, str] = field(default_factory=dict)  # ip -> up/down, where the file says
+    # what else the file says of a listed port (reason, ttl, service...), for rawscan.load
+    details: dict[PortKey, dict[str, object]] = field(default_factory=dict)
 
     @property
     def is_discovery(self) -> bool:
         """A host discovery result (rawscan ping, nmap -sn): host states and no ports."""
         return bool(self.hosts) and not self.listed and not self.ranges
 
-    def add(self, ip: str, proto: str, port: int, state: str, name: str | None = None) -> None:
+    def add(self, ip: str, proto: str, port: int, state: str, name: str | None = None,
+            details: dict[str, object] | None = None) -> None:
         ip = canonical_ip(ip)
         self.listed[(ip, proto.lower(), port)] = state
+        if details:
+            self.details[(ip, proto.lower(), port)] = details
         if name:
             self.names.setdefault(ip, name)
 

@@ -95,8 +95,15 @@ def _xml(text: str, path: str, results: ResultSet) -> None:
             state = port.find("state")
             if state is None:
                 continue
+            service = port.find("service")
+            ttl = state.get("reason_ttl")
             results.add(ip, port.get("protocol", ""), _int(port.get("portid"), "portid", path),
-                        state.get("state", ""), name)
+                        state.get("state", ""), name, details={
+                            "reason": state.get("reason", ""),
+                            # rawscan and nmap write 0 for no reply (no-response)
+                            "ttl": int(ttl) if ttl and ttl.isdigit() and ttl != "0" else None,
+                            # no <service>: nmap's (and rawscan's) way of saying unknown
+                            "service": service.get("name", "") if service is not None else "unknown"})
         if name:
             results.names.setdefault(canonical_ip(ip), name)
 
@@ -109,6 +116,8 @@ def _jsonl(text: str, path: str, results: ResultSet) -> None:
             record = json.loads(line)
             if number == 1 and isinstance(record, dict) and "rawscan_shard" in record:
                 continue  # a shard's plan record (rawscan/output/shardinfo.py)
+            if isinstance(record, dict) and "host_note" in record and "port" not in record:
+                continue  # a host's note (a SYN proxy), not a port
             if "port" not in record and isinstance(record.get("status"), str):  # rawscan ping
                 results.hosts[canonical_ip(str(record["ip"]))] = record["status"]
                 continue
@@ -116,7 +125,7 @@ def _jsonl(text: str, path: str, results: ResultSet) -> None:
             if type(port) is not int or not 0 <= port <= 65535:  # 1e400 is a float: inf
                 raise ValueError(port)
             results.add(str(record["ip"]), str(record["proto"]), port,
-                        str(record["state"]), record.get("host"))
+                        str(record["state"]), record.get("host"), details=record)
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise RawscanError(f"'{path}' line {number}: not a rawscan JSON Lines record") from None
 
@@ -129,9 +138,26 @@ def _csv(text: str, path: str, results: ResultSet) -> None:
                 results.hosts[canonical_ip(row["ip"])] = row["status"]
                 continue
             results.add(row["ip"], row["proto"], _int(row["port"], "port", path), row["state"],
-                        row.get("host") or None)
+                        row.get("host") or None, details=_csv_details(row))
         except (KeyError, TypeError):
             raise RawscanError(f"'{path}' line {number}: not a rawscan CSV row") from None
+
+
+def _csv_details(row: dict[str, str]) -> dict[str, object]:
+    """A CSV row's other columns as JSON Lines has them: ttl a number or None, empty text
+    columns of a --banners scan left out."""
+    details: dict[str, object] = {k: v for k, v in row.items()
+                                  if k not in ("ip", "proto", "port", "state", "host") and v}
+    ttl = row.get("ttl") or ""
+    details["ttl"] = int(ttl) if ttl.isdigit() else None
+    details.setdefault("reason", "")
+    details.setdefault("service", "")
+    if isinstance(details.get("tls"), str):  # JSON text in its column
+        try:
+            details["tls"] = json.loads(str(details["tls"]))
+        except ValueError:
+            pass
+    return details
 
 
 def _grepable(text: str, path: str, results: ResultSet) -> None:
@@ -150,4 +176,5 @@ def _grepable(text: str, path: str, results: ResultSet) -> None:
                 fields = entry.split("/")
                 if len(fields) < 3:
                     raise RawscanError(f"'{path}': grepable port entry '{entry}' is not port/state/proto")
-                results.add(ip, fields[2], _int(fields[0], "port", path), fields[1], name)
+                results.add(ip, fields[2], _int(fields[0], "port", path), fields[1], name,
+                            details={"service": fields[4] or "unknown"} if len(fields) > 4 else None)

@@ -36,7 +36,7 @@ def never_sent(plan: ScanPlan, probe: ProbeModule, done: bytes | None) -> bytes:
     to a host (an IPv6 host gets no timestamp request)."""
     nports = len(plan.ports)
     bits = bytearray(done) if done is not None else bytearray((len(plan.targets) * nports + 7) // 8)
-    skip = [i for i in range(nports) if not probe.applies(V6, i)]  # type: ignore[attr-defined]
+    skip = [i for i in range(nports) if not probe.applies(V6, i)]
     first = plan.targets.first_of(socket.AF_INET6)
     if skip and first is not None:
         first_v6 = plan.targets.index(first)

@@ -1,0 +1,146 @@
+"""--bandwidth (bits per second on the wire, zmap's -B) and --max-targets (zmap's -n)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+import rawscan.engine
+from rawscan.bandwidth import batch_bits, frame_bits, parse_bandwidth
+from rawscan.cookies import derive_key
+from rawscan.engine import ScanOptions
+from rawscan.errors import RawscanError
+from rawscan.limits import parse_max_targets, sample_bitmap
+from rawscan.pacing import Pacer
+from rawscan.plan import ScanPlan
+from rawscan.scan import probe_for, run_scan, sampled
+from rawscan.targets import TargetSet, ip_to_int
+from rawscan_cli import one_error_line, rawscan_command
+from simnet import SimulatedNetwork
+from test_engine import run
+
+SRC, DST = ip_to_int("198.18.0.1"), ip_to_int("198.18.0.2")
+
+
+@pytest.fixture(params=["per-item", "numpy"])
+def hot_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(rawscan.engine, "VECTOR_MIN_ENDPOINTS", 0 if request.param == "numpy" else 1 << 60)
+    return str(request.param)
+
+
+@pytest.mark.parametrize("text, bits", [("10M", 1e7), ("1.5G", 1.5e9), ("500k", 5e5),
+                                        ("64000", 64e3), ("2.5 Mbps", 2.5e6), ("1e6", 1e6)])
+def test_bandwidths_read_as_zmap_reads_them(text: str, bits: float) -> None:
+    assert parse_bandwidth(text) == bits
+
+
+@pytest.mark.parametrize("text", ["10X", "-1M", "0", "inf", "nan", "", "M", "2T", "1"])
+def test_a_bandwidth_that_is_none_is_one_line(text: str) -> None:
+    with pytest.raises(RawscanError, match="--bandwidth"):
+        parse_bandwidth(text)
+
+
+def test_a_probe_costs_its_ethernet_frame() -> None:
+    assert frame_bits(40) == 672  # a SYN: the 64-byte minimum frame + preamble and gap
+    assert frame_bits(60) == 784  # an IPv6 SYN: 60 + 14 + 4 + 20 bytes
+    assert frame_bits(1500) == 1538 * 8
+    assert batch_bits([b"x" * 40, b"x" * 60, b"x" * 300]) == 672 + 784 + 338 * 8
+    np = pytest.importorskip("numpy")
+    assert batch_bits(np.zeros((5, 40), dtype=np.uint8)) == 5 * 672
+
+
+@pytest.mark.parametrize("sizes", [[40], [60, 300, 40, 1200]])
+def test_the_pacer_holds_bits_on_the_wire_to_the_bandwidth(sizes: list[int]) -> None:
+    """Batches as the engine sends them, each charged its frames: over 10 virtual seconds the
+    wire carries the bandwidth (the probe rate, far higher, does not limit)."""
+    bandwidth = 2e6
+    pacer = Pacer(1e6, 0.0, bandwidth)
+    now, bits = 0.0, 0
+    batch = [b"\0" * size for size in sizes] * 8
+    while now < 10.0:
+        now = max(now, pacer.next_slot())
+        cost = batch_bits(batch)
+        pacer.take(now, len(batch), cost)
+        bits += cost
+    assert abs(bits / now - bandwidth) / bandwidth < 0.01
+    slow = Pacer(100.0, 0.0, 1e9)  # a probe rate far below the bandwidth still rules
+    now = 0.0
+    for _ in range(200):
+        now = max(now, slow.next_slot())
+        slow.take(now, 1, 672)
+    assert 1.98 <= now <= 2.0
+
+
+def test_a_scan_at_a_bandwidth_takes_its_bits_time(hot_path: str) -> None:
+    """600 SYNs of 672 bits at 403,200 bit/s: 1 s of sending, whatever the (adaptive) rate."""
+    net = SimulatedNetwork({22: "open"}, rtt=0.001)
+    results, engine = run(net, range(1, 601), ScanOptions(rate=5000.0, max_rate=300_000.0,
+                                                          bandwidth=403_200.0, timeout=0.0))
+    assert len(results) == 600
+    assert 0.97 <= engine.stats.elapsed <= 1.1, engine.stats.elapsed
+
+
+def test_rate_and_bandwidth_together_are_refused_as_zmap_does() -> None:
+    proc = subprocess.run([rawscan_command(), "syn", "127.0.0.1", "-p", "22", "--rate", "100",
+                           "--bandwidth", "10M"], capture_output=True, text=True, timeout=60)
+    one_error_line(proc, "--rate", "--bandwidth", "not both")
+    proc = subprocess.run([rawscan_command(), "syn", "127.0.0.1", "-p", "22", "--bandwidth",
+                           "fast"], capture_output=True, text=True, timeout=60)
+    one_error_line(proc, "--bandwidth 'fast'")
+    proc = subprocess.run([rawscan_command(), "syn", "127.0.0.1", "-p", "22", "--max-targets",
+                           "ten"], capture_output=True, text=True, timeout=60)
+    one_error_line(proc, "--max-targets 'ten'")
+
+
+@pytest.mark.parametrize("text, endpoints, count", [("1000", 65536, 1000), ("0.1%", 65536, 65),
+                                                    ("50%", 7, 3), ("100%", 9, 9),
+                                                    ("99999", 10, 10), ("0.0001%", 10, 1)])
+def test_max_targets_is_a_number_or_a_share(text: str, endpoints: int, count: int) -> None:
+    assert parse_max_targets(text, endpoints) == count
+
+
+@pytest.mark.parametrize("text", ["0", "-5", "1.5", "0%", "101%", "x%", "1e3", ""])
+def test_a_max_targets_that_is_none_is_one_line(text: str) -> None:
+    with pytest.raises(RawscanError, match="--max-targets"):
+        parse_max_targets(text, 100)
+
+
+@pytest.mark.parametrize("endpoints, keep", [(1, 1), (10, 3), (10, 7), (9000, 100),
+                                             (9000, 8999), (70001, 5000), (70001, 40000)])
+def test_the_sample_is_exact_and_keyed(endpoints: int, keep: int) -> None:
+    bits = sample_bitmap(endpoints, keep, b"key")
+    left_out = {i for i in range(endpoints) if bits[i >> 3] >> (i & 7) & 1}
+    assert len(left_out) == endpoints - keep
+    assert all(not bits[i >> 3] >> (i & 7) & 1 for i in range(endpoints, len(bits) * 8))
+    assert sample_bitmap(endpoints, keep, b"key") == bits
+    if 1 < keep < endpoints - 1:
+        assert sample_bitmap(endpoints, keep, b"other") != bits
+
+
+def test_a_scan_with_max_targets_probes_and_reports_only_its_sample(hot_path: str) -> None:
+    """1,000 of 64 hosts x 64 ports: exactly those are probed and reported, and the same
+    plan (a replay, a resume) picks the same ones."""
+    plan = ScanPlan(scan="syn", targets=TargetSet(((DST, DST + 63),)), ports=tuple(range(1, 65)),
+                    seed=9, sources=(SRC,), source_port=40000, rate=1e5, timeout=0.01,
+                    retries=1, max_targets=1000)
+    reported: list[tuple[str, int]] = []
+
+    class Collect:
+        def write(self, result: object) -> None:
+            reported.append((result.ip, result.port))  # type: ignore[attr-defined]
+
+        def close(self, summary: object = None) -> None:
+            pass
+
+    net = SimulatedNetwork({22: "open"}, rtt=0.001)
+    outcome = run_scan(plan, probe_for(plan), net, [Collect()])  # type: ignore[list-item]
+    assert len(reported) == len(set(reported)) == 1000
+    assert len(net.sent) == outcome.stats.sent and outcome.stats.probes == 1000
+    probed = {(p[16:20], int.from_bytes(p[22:24], "big")) for p in net.sent}
+    assert len(probed) == 1000
+    again = sampled(plan)  # what a replay or a resume of this plan leaves out
+    chosen = {i for i in range(4096) if not again[i >> 3] >> (i & 7) & 1}
+    assert {plan.targets.index(ip_to_int(ip)) * 64 + port - 1 for ip, port in reported} == chosen
+    assert ScanPlan.from_json(plan.to_json(), "x").max_targets == 1000
+    assert derive_key(plan.seed, "sample") != derive_key(plan.seed, "order")
