@@ -3,6 +3,8 @@
 Run as root: python tests/bench_workers.py [--runs N] [--workers 2] [--cases full,sweep]
   full:  all 65,535 ports of one host (bench_syn's case 1 layout);
   sweep: port 80 over a /16 of AnyIP hosts (bench_syn's case 2).
+--evenness: instead, each case as 4 shards (--shards 4 --shard K, one after another), with
+each shard's first-round share of the endpoints from its --metadata-file.
 Each case builds one lab and alternates the variants run by run (which goes first alternates
 too), so load from other work on the machine falls on both alike. Every variant is at default
 settings (plus -oJ to score it). Prints per variant the median wall time (whole process, min-max),
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -54,6 +57,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cases", default="full,sweep")
+    parser.add_argument("--evenness", action="store_true",
+                        help="the 4-shard first-round shares instead of the timing")
     parser.add_argument("--send-thread", action="store_true",
                         help="also --workers with each worker's sending thread on")
     args = parser.parse_args()
@@ -73,6 +78,9 @@ def main() -> None:
     if args.send_thread:  # the workers' sending thread on (by default a worker sends itself)
         variants[f"--workers {args.workers}, RAWSCAN_SEND_THREAD=1"] = (workers, {"RAWSCAN_SEND_THREAD": "1"})
     rows = []
+    if args.evenness:
+        evenness(cases, args.cases.split(","))
+        return
     for name in args.cases.split(","):
         spec, argv, truth, any_address = cases[name]
         walls: dict[str, list[float]] = {v: [] for v in variants}
@@ -102,6 +110,25 @@ def main() -> None:
     print("| case | variant | median wall time | accuracy | first round (median) |")
     print("| --- | --- | --- | --- | --- |")
     print("\n".join(rows))
+
+
+def evenness(cases: dict[str, Any], names: list[str], shards: int = 4) -> None:
+    print(f"\n| case | shard | endpoints | first round sent | share (1/{shards} = {1 / shards:.4f}) |")
+    print("| --- | --- | --- | --- | --- |")
+    for name in names:
+        spec, argv, _truth, any_address = cases[name]
+        with tempfile.TemporaryDirectory() as tmp, Lab(spec) as lab, \
+                every_address_answers(lab, any_address):
+            for k in range(shards):
+                meta = Path(tmp) / f"m{k}.json"
+                proc = lab.exec_scanner(argv + ["-q", "-oJ", "/dev/null", "--shards", str(shards),
+                                                "--shard", str(k), "--metadata-file", str(meta)],
+                                        timeout=300)
+                if proc.returncode != 0:
+                    raise SystemExit(f"bench_workers: shard {k} failed: {proc.stderr.strip()}")
+                m = json.loads(meta.read_text())
+                print(f"| {name} | {k} | {m['endpoints']:,} | {m['first_round_sent']:,} "
+                      f"| {m['first_round_share']:.4f} |", flush=True)
 
 
 if __name__ == "__main__":

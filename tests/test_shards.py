@@ -4,6 +4,7 @@ shard (its own endpoints only, retries and resume too), the plan fingerprint, th
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -191,3 +192,25 @@ def test_the_shard_options() -> None:
         Sharding.from_options(4, 4, None)
     with pytest.raises(RawscanError, match="not both"):
         Sharding.from_options(4, 1, 2)
+
+
+def test_shard_refusals_are_one_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from rawscan_cli import one_error_line, rawscan_command
+
+    env = {k: v for k, v in os.environ.items() if k != "JOB_COMPLETION_INDEX"}
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([rawscan_command(), *argv], capture_output=True, text=True,
+                              timeout=60, env=env, cwd=tmp_path)
+
+    one_error_line(run("syn", "127.0.0.1", "--shards", "4"), "needs --shard K", "JOB_COMPLETION_INDEX")
+    one_error_line(run("syn", "127.0.0.1", "--shards", "4", "--shard", "4"), "not one of 0..3")
+    one_error_line(run("syn", "127.0.0.1", "--shard", "1"), "needs --shards")
+    one_error_line(run("syn", "127.0.0.1", "--workers", "2", "--shards", "2"), "not both")
+    one_error_line(run("syn", "127.0.0.1", "--shards", "2", "--shard", "0", "--max-targets", "5"),
+                   "--max-targets")
+    (tmp_path / "plain.jsonl").write_text('{"ip":"198.18.0.2","proto":"tcp","port":22,"state":"open"}\n')
+    one_error_line(run("merge", "plain.jsonl"), "names no plan")

@@ -79,6 +79,13 @@ def run_workers(plan: ScanPlan, workers: int, interface: str | None, pcap: Path 
                            "(or record each shard of --shards N --shard K)")
     plan = dataclasses.replace(plan, shards=workers, shard=0, workers=workers)
     parts = split_progress(plan, done)
+    from ..scan import uses_batches
+
+    if uses_batches(plan):  # imported once here, not once per worker after the fork
+        import numpy  # noqa: F401
+
+        from .. import shards, vector  # noqa: F401
+        from ..probes import syn_batch  # noqa: F401
     runner = _Runner(plan, interface, parts)
     extra: dict[str, Any] = {"banners": banners} if banners is not None else {}
     from ..shards import fingerprint
