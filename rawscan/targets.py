@@ -34,7 +34,6 @@ __all__ = [
     "MAX_TARGETS",
     "TargetError",
     "TargetSet",
-    "int_to_ip",
     "ip_to_int",
     "Selection",
     "TargetFile",
@@ -89,11 +88,9 @@ def ip_to_int(s: str) -> int:
     return n
 
 
-def int_to_ip(n: int) -> str:
-    """A tagged address int (either family) as text: '198.18.0.2', '2001:2::2'."""
-    if not (0 <= n <= _IPV4_MAX or V6 <= n <= _MAX_ADDR):
-        raise ValueError(f"{n} is not an address")
-    return addr_to_str(n)
+# addresses.addr_to_str is the one address-to-text function; this name stays only for the tests
+# other sessions are writing today (the tests' re-layout removes it)
+int_to_ip = addr_to_str
 
 
 def _octet(text: str) -> int:
@@ -178,7 +175,7 @@ class TargetSet:
     def label(self, addr: int) -> str:
         """'name (address)' for a name the user gave, else the address: nmap's report line."""
         name = self.names.get(addr)
-        ip = int_to_ip(addr)
+        ip = addr_to_str(addr)
         return f"{name} ({ip})" if name else ip
 
     def families(self) -> tuple[int, ...]:
@@ -479,7 +476,7 @@ class _Parser:
         for addr in addrs:
             bits = _family_bits(addr)
             if prefix > bits:
-                raise ValueError(f"prefix length must be 0-{bits} for {int_to_ip(addr)}")
+                raise ValueError(f"prefix length must be 0-{bits} for {addr_to_str(addr)}")
             size = 1 << (bits - prefix)
             lo = addr & ~(size - 1)  # host bits set are fine, as in nmap; keeps the V6 tag
             out.append((lo, lo + size - 1))
@@ -517,7 +514,7 @@ class _Parser:
             import sys
 
             print(f"rawscan: warning: other addresses for {name} (not scanned): "
-                  f"{', '.join(int_to_ip(a) for a in found[1:])} (--all-families scans every one)",
+                  f"{', '.join(addr_to_str(a) for a in found[1:])} (--all-families scans every one)",
                   file=sys.stderr)
         return found[:1]
 

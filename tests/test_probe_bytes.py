@@ -9,13 +9,13 @@ from hypothesis import strategies as st
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 
-from rawscan.addresses import V6
+from rawscan.addresses import V6, addr_to_str
 from rawscan.cookies import Cookie, derive_key
 from rawscan.payloads import payload_for
 from rawscan.probes.syn_batch import SynBatcher
 from rawscan.probes.tcp_syn import SynProbe
 from rawscan.probes.udp import UdpProbe
-from rawscan.targets import TargetSet, int_to_ip
+from rawscan.targets import TargetSet
 from rawscan.vector import frames_from
 
 LAB4 = 0xC6120000  # 198.18.0.0/15
@@ -31,8 +31,8 @@ FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 def scapy_syn(src: int, dst: int, sport: int, dport: int, seq: int, hops: int) -> bytes:
     tcp = TCP(sport=sport, dport=dport, seq=seq, flags="S", window=1024, options=[("MSS", 1460)])
     if src >= V6:
-        return bytes(IPv6(src=int_to_ip(src), dst=int_to_ip(dst), hlim=hops) / tcp)
-    return bytes(IP(src=int_to_ip(src), dst=int_to_ip(dst), ttl=hops, id=seq >> 16) / tcp)
+        return bytes(IPv6(src=addr_to_str(src), dst=addr_to_str(dst), hlim=hops) / tcp)
+    return bytes(IP(src=addr_to_str(src), dst=addr_to_str(dst), ttl=hops, id=seq >> 16) / tcp)
 
 
 def check_syn(src: int, dst: int, dport: int, hops: int, key: int, attempt: int) -> None:
@@ -84,8 +84,8 @@ def scapy_udp(src: int, dst: int, sport: int, dport: int, payload: bytes, hops: 
               ip_id: int) -> bytes:
     udp = UDP(sport=sport, dport=dport) / payload
     if src >= V6:
-        return bytes(IPv6(src=int_to_ip(src), dst=int_to_ip(dst), hlim=hops) / udp)
-    return bytes(IP(src=int_to_ip(src), dst=int_to_ip(dst), ttl=hops, id=ip_id) / udp)
+        return bytes(IPv6(src=addr_to_str(src), dst=addr_to_str(dst), hlim=hops) / udp)
+    return bytes(IP(src=addr_to_str(src), dst=addr_to_str(dst), ttl=hops, id=ip_id) / udp)
 
 
 @FAST
@@ -125,9 +125,9 @@ def make_reply(probe: SynProbe, kind: str, host: int, dport: int, hops: int) -> 
     if kind == "wrong-dport":
         tcp.dport = 12345
     elif kind == "not-ours":
-        ip.dst = int_to_ip(OTHER)
+        ip.dst = addr_to_str(OTHER)
     elif kind == "other-host":
-        ip.src = int_to_ip(LAB4 + 9)
+        ip.src = addr_to_str(LAB4 + 9)
     elif kind == "unprobed-port":
         tcp.sport = 60000
     elif kind == "options":
