@@ -23,6 +23,7 @@ from typing import Any
 from rawscan.addresses import IPV4_MAX, V6, V6_MASK, addr_to_str
 from rawscan.blocklist import Blocklist, default_blocks
 from rawscan.errors import RawscanError
+from rawscan.limits import LARGE_SCAN_LIMIT, LARGE_V6_SCAN_LIMIT, large_address_count
 from rawscan.ranges import RangeList, merge_sorted_addresses, merge_sorted_arrays
 
 _LOW64 = (1 << 64) - 1
@@ -42,10 +43,6 @@ __all__ = [
     "select_targets",
 ]
 
-# More addresses than a /8 needs --allow-large: protects against a typo such as /1 for /31.
-LARGE_SCAN_LIMIT = 2**24
-# The same guard for IPv6, where a /64 is routine to type: more than a /112 needs the flag.
-LARGE_V6_SCAN_LIMIT = 2**16
 # Never more, even with --allow-large: hosts x 65,536 ports must fit the engine's 2**64
 # probe order, and len() an index-sized int. 2**48 is an IPv6 /80.
 MAX_TARGETS = 2**48
@@ -721,17 +718,9 @@ def select_targets(
                           " (at most 2^48, an IPv6 /80)") from None
     v4_total = target_set._ends[final.v4_count - 1] if final.v4_count else 0
     v6_total = len(target_set) - v4_total
-    if not allow_large:
-        if v4_total > LARGE_SCAN_LIMIT:
-            raise TargetError(
-                f"{v4_total} addresses is more than {LARGE_SCAN_LIMIT} (a /8);"
-                " pass --allow-large if you really mean to scan that many"
-            )
-        if v6_total > LARGE_V6_SCAN_LIMIT:
-            raise TargetError(
-                f"{v6_total} IPv6 addresses is more than {LARGE_V6_SCAN_LIMIT} (a /112);"
-                " pass --allow-large if you really mean to scan that many"
-            )
+    too_large = None if allow_large else large_address_count(v4_total, v6_total)
+    if too_large:
+        raise TargetError(too_large)
     if parser.names:
         names = {addr: name for addr, name in parser.names.items() if final.find(addr) >= 0}
         target_set = TargetSet(final, names)
