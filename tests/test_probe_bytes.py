@@ -164,3 +164,29 @@ def test_numpy_judge_decides_as_the_packet_parser(replies: list[tuple[str, int, 
                                     judged.ports.tolist()):
         host, port_i = divmod(index, len(PORTS))
         assert (TARGETS.address(host), PORTS[port_i]) == (target, dport)
+
+
+@FAST
+@given(st.lists(st.one_of(v4_address, v6_address), min_size=1, max_size=4, unique=True),
+       st.lists(st.tuples(st.one_of(v4_address, v6_address), port), min_size=1, max_size=60),
+       st.integers(0, 20), seed, st.booleans(), st.sampled_from(["syn", "ack", "fin", "null", "xmas"]))
+def test_batch_builders_are_build_for_each_pair(sources: list[int], pairs: list[tuple[int, int]],
+                                                 attempt: int, key: int, ranged: bool,
+                                                 kind: str) -> None:
+    """build_batch's inlined template patch and cookie lookups (SynProbe's, FlagsProbe's) give
+    build()'s bytes, pair by pair and in order: with the remembered-range cookie table
+    (a scan of one target range) and without it, fresh and once the values are cached."""
+    from rawscan.probes.tcp_flags import FLAG_SCANS, FlagsProbe
+
+    v6 = pairs[0][0] >= V6  # a batch's targets and our sources: one family, as a scan has them
+    ours = tuple(s for s in sources if (s >= V6) == v6) or ((LAB6 | 1,) if v6 else (LAB4 | 1,))
+    targets = [t for t, _p in pairs if (t >= V6) == v6]
+    ports = [p for t, p in pairs if (t >= V6) == v6]
+    cookie = Cookie(derive_key(key, "cookie"))
+    if ranged:
+        cookie.remember_range(min(targets), max(targets))
+    probe = (SynProbe(ours, 40000, cookie, 64, 16) if kind == "syn"
+             else FlagsProbe(FLAG_SCANS[kind], ours, 40000, cookie, 64, 16))
+    for _ in range(2):  # the second time, every host value is already in the tables
+        assert probe.build_batch(targets, ports, attempt) == \
+            [probe.build(t, p, attempt) for t, p in zip(targets, ports)]
