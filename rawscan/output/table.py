@@ -81,8 +81,9 @@ def host_block(label: str, results: Iterable[PortResult] | HostTally, open_only:
 
 
 def write_blocks(console: Console, blocks: Iterable[str]) -> None:
-    """Straight to the console's file: rich's per-print rendering costs ~0.3 ms a host (20 s
-    for a /16 sweep); rich still decides whether there is colour (terminal, NO_COLOR, TERM)."""
+    """Straight to the console's file: rich's per-print rendering costs thousands of times as
+    much a host (README, "Design figures"); rich still decides whether there is colour
+    (terminal, NO_COLOR, TERM)."""
     out, chunk, size = console.file, [], 0
     for block in blocks:  # in ~64 KB writes: one per host cost a system call each, unbuffered
         chunk.append(block)
