@@ -400,7 +400,7 @@ CRAFTED = [  # each was a traceback, a hang or gigabytes
     {"source_port": 70000}, {"source_port": -1}, {"retries": 10**9}, {"seed": -5},
     {"seed": 2**70}, {"sources": []}, {"sources": [2**200]}, {"sources": ["x"]},
     {"targets": []}, {"targets": [[5, 1]]}, {"targets": [["a", "b"]]}, {"targets": [[1]]},
-    {"ports": ""}, {"ports": "1-4294967295"}, {"scan": "xmas"}, {"scan": ["syn"]},
+    {"ports": ""}, {"ports": "1-4294967295"}, {"scan": "maimon"}, {"scan": ["syn"]},
     {"names": {"x": "y"}}, {"names": []}, {"payload_hex": "zz"}, {"payload_hex": 5},
     {"argv": "rawscan"}, {"argv": [1, 2]}, {"started": float("inf")}, {"max_rate": 0},
     {"fixed_source_port": "yes"}, {"rate": True}, {"timeout": "1"},
