@@ -1,7 +1,8 @@
 """The per-packet flow matcher as it was before rawscan analyze read captures in batches
 (one struct unpack and the whole decision per packet), kept unchanged as the oracle the
 batch path is held to: test_analyze_batches.py feeds both the same random captures and
-requires the same observations, endpoint for endpoint."""
+requires the same observations, endpoint for endpoint. Since then it has learned one thing,
+written here plainly: ACK, FIN, NULL and Xmas probes (rawscan/analyze/flagscans.py's rules)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from rawscan.analyze.store import (
 )
 from rawscan.capture import CapturedPacket
 from rawscan.classify import classify_icmp, classify_icmp6, classify_tcp, classify_udp_response
+from rawscan.results import Evidence, Verdict
 from rawscan.wire import IPV6_EXTENSIONS, LATER_FRAGMENT, ip_header, ip_icmp_error, ipv6_upper_layer
 
 GENERATION_MAX = 1 << 17
@@ -48,7 +50,11 @@ FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 SEQ_MASK = 0xFFFFFFFF
 STAGE_SYNACK = 1 << 32  # flow stage bits above the 32-bit sequence number
 STAGE_CONNECTED = 2 << 32
-ROW_SHIFT = 34  # a TCP flow is row << 34 | stage << 32 | probe sequence number
+STAGES = 3 << 32  # both stage bits: an ACK/FIN/NULL/Xmas probe's flow
+ROW_SHIFT = 36  # a TCP flow is row << 36 | flag kind << 34 | stage << 32 | probe sequence number
+# flag probes: flags (ECE/CWR cleared) -> (kind code in the flow, PROBED_* flag, RST state)
+FLAG_PROBES = {ACK: (0, 0x10, "unfiltered"), FIN: (1, 0x20, "closed"), 0: (2, 0x40, "closed"),
+               FIN | 0x08 | 0x20: (3, 0x80, "closed")}
 # Flow keys: src << FLOW_SHIFT | dst << 32 | sport << 16 | dport (an IPv6 dst takes 129 bits).
 FLOW_SHIFT4, FLOW_SHIFT6 = 64, 161
 
@@ -73,6 +79,7 @@ class ReferenceAnalyzer:
         self._horizon = float("-inf")  # capture time at which the generations turn over
         self._cache: dict[tuple[int, ...], int] = {}  # classifier inputs -> verdict code
         self._probe_sports: set[int] = set()  # source ports TCP probes came from
+        self._flag_flows = 0
 
     def feed(
         self, packets: Iterable[CapturedPacket], file_no: int = 0,
@@ -105,6 +112,7 @@ class ReferenceAnalyzer:
         file_base = file_no << FRAME_BITS
         last_src, srow = -1, -1
         seen = probes = retrans = matched = dups = unmatched = forged = ordinary = 0
+        flag_flows = self._flag_flows
         ipv6 = frags = cut = 0
         nbytes = 0
         t = 0.0
@@ -196,7 +204,8 @@ class ReferenceAnalyzer:
                                 rflow = tcp_new.get(rkey)
                                 if rflow is None:
                                     rflow = tcp_old.get(rkey)
-                            if rflow is not None and (rflow & SEQ_MASK) != seq:
+                            if (rflow is not None and (rflow & SEQ_MASK) != seq
+                                    and rflow & STAGES != STAGES):  # a SYN answers no FIN probe
                                 row = rflow >> ROW_SHIFT
                                 if dst in tcp_checked and not check.valid(b, src, sp):  # type: ignore[union-attr]
                                     forged += 1
@@ -237,6 +246,62 @@ class ReferenceAnalyzer:
                             last_seen[srow] = t
                         continue
 
+                    payload = (tot or n) - ihl - ((off >> 4) << 2) > 0
+                    probe_flags = FLAG_PROBES.get(flags & 0x3F)
+                    if not flags & (SYN | RST) and not payload and probe_flags is not None:
+                        key = (src << fs) | (dst << 32) | (sp << 16) | dp
+                        flow = tcp_new.get(key)
+                        if flow is None:
+                            flow = tcp_old.get(key)
+                        if flow is None or flow & STAGES == STAGES:
+                            # an ACK/FIN/NULL/Xmas probe (or a pure ACK of ordinary traffic)
+                            code_of_kind, kind_flag, _state = probe_flags
+                            if flow is None:
+                                rkey = (dst << fs) | (src << 32) | (dp << 16) | sp
+                                rflow = tcp_new.get(rkey)
+                                if rflow is None:
+                                    rflow = tcp_old.get(rkey)
+                                if rflow is not None:
+                                    if rflow & STAGES == STAGES:  # answered, not with a RST
+                                        eflags[rflow >> ROW_SHIFT] |= DATA
+                                        tcp_new.pop(rkey, None)
+                                        tcp_old.pop(rkey, None)
+                                    continue
+                                ekey = (src << es) | (dst << 17) | dp
+                                row = erows.get(ekey, -1)
+                                if row < 0:
+                                    row = erows[ekey] = len(everdict)
+                                    add_verdict(0)
+                                    add_flags(0)
+                                    add_probes(0)
+                                    add_probe_ref(0)
+                                    add_reply_ref(0)
+                                elif eflags[row] & (DATA | CONNECTED):
+                                    continue  # an ordinary connection's late ACK: no probe
+                                else:
+                                    retrans += 1
+                            else:
+                                row = flow >> ROW_SHIFT
+                                retrans += 1
+                            flag_flows += 1
+                            probes += 1
+                            eprobes[row] += 1
+                            eflags[row] |= kind_flag
+                            if strength[everdict[row]] < 2:
+                                eprobe_ref[row] = file_base | pkt.number
+                            if everdict[row] == 0 and kind_flag != 0x10:
+                                everdict[row] = verdicts.code(Verdict("open|filtered", "no-response",
+                                                                      Evidence.SILENCE))
+                            if len(tcp_new) >= GENERATION_MAX:
+                                tcp_old, tcp_new = tcp_new, {}
+                            echo = ack if kind_flag == 0x10 else (seq + (flags & FIN)) & SEQ_MASK
+                            tcp_new[key] = (row << ROW_SHIFT) | code_of_kind << 34 | STAGES | echo
+                            if src != last_src:
+                                last_src, srow = src, source_row(src, t)
+                            if t > last_seen[srow]:
+                                last_seen[srow] = t
+                            continue
+
                     if flags & (SYN | RST):
                         # A SYN-ACK or RST answering a probe: the reversed 4-tuple is pending.
                         rkey = (dst << fs) | (src << 32) | (dp << 16) | sp
@@ -245,6 +310,24 @@ class ReferenceAnalyzer:
                             flow = tcp_old.pop(rkey, None)
                             if flow is not None:
                                 tcp_new[rkey] = flow
+                        if flow is not None and flow & STAGES == STAGES:
+                            row = flow >> ROW_SHIFT
+                            code_of_kind = flow >> 34 & 3
+                            echo = flow & SEQ_MASK
+                            ok = (seq == echo) if code_of_kind == 0 else bool(flags & ACK) and ack == echo
+                            if not flags & RST or not ok:
+                                unmatched += 1
+                                continue
+                            if dst in tcp_checked and not check.valid(b, src, sp):  # type: ignore[union-attr]
+                                forged += 1
+                                continue
+                            state = ("unfiltered", "closed", "closed", "closed")[code_of_kind]
+                            code = verdicts.code(Verdict(state, "reset", Evidence.RESPONSE, ttl))
+                            if decide(row, code, file_base | pkt.number):
+                                matched += 1
+                            else:
+                                dups += 1
+                            continue
                         if flow is not None:
                             if flags & ACK and ack != ((flow & SEQ_MASK) + 1) & SEQ_MASK:
                                 unmatched += 1  # acknowledges another probe: stale or forged
@@ -276,6 +359,14 @@ class ReferenceAnalyzer:
                     if flow is None:
                         flow = tcp_old.get(key)
                         if flow is None:
+                            rkey = (dst << fs) | (src << 32) | (dp << 16) | sp
+                            rflow = tcp_new.get(rkey)
+                            if rflow is None:
+                                rflow = tcp_old.get(rkey)
+                            if flag_flows and rflow is not None and rflow & STAGES == STAGES:
+                                eflags[rflow >> ROW_SHIFT] |= DATA  # an ACK "probe" answered
+                                tcp_new.pop(rkey, None)
+                                tcp_old.pop(rkey, None)
                             continue  # ordinary traffic past its start, or an unknown flow
                     row = flow >> ROW_SHIFT
                     stage = flow & (3 << 32)
@@ -375,7 +466,12 @@ class ReferenceAnalyzer:
                     flow = flows_new.get(key)
                     if flow is None:
                         flow = flows_old.get(key)
-                    if flow is None or (not udp and (flow & SEQ_MASK) != qseq):
+                    if flow is not None and not udp and flow & STAGES == STAGES:
+                        kind = flow >> 34 & 3  # ACK probes: the 4-tuple; others: seq (+1 FIN)
+                        quotes = kind == 0 or (qseq + (kind != 2)) & SEQ_MASK == flow & SEQ_MASK
+                    else:
+                        quotes = flow is not None and (udp or (flow & SEQ_MASK) == qseq)
+                    if not quotes:
                         rkey = (quoted.dst << fs) | (quoted.src << 32) | (qdp << 16) | qsp
                         if rkey not in flows_new and rkey not in flows_old:
                             unmatched += 1  # (an error about a reply, e.g. the scanner's
@@ -402,6 +498,7 @@ class ReferenceAnalyzer:
             self._tcp = (tcp_new, tcp_old)
             self._udp = (udp_new, udp_old)
             self._horizon = horizon
+            self._flag_flows = flag_flows
             st.packets += seen
             st.ipv6 += ipv6
             st.fragments += frags

@@ -125,9 +125,13 @@ class LabSpec:
     # a stateful firewall on these TCP ports: only a SYN may open a connection; any other
     # segment without one (an ACK, FIN, NULL or Xmas probe) is dropped (nft ct state)
     stateful_tcp: Sequence[int] = ()
+    # a SYN proxy (nft synproxy, SYN cookies) in front of these TCP ports: every SYN gets a
+    # SYN-ACK, whether anything listens or not, as from a DDoS scrubber or firewall. IPv4 only
+    # (this kernel's synproxy answered no IPv6 SYN in the lab)
+    syn_proxy_tcp: Sequence[int] = ()
 
     def __post_init__(self) -> None:
-        for name in (*_PORT_FIELDS, "stateful_tcp"):
+        for name in (*_PORT_FIELDS, "stateful_tcp", "syn_proxy_tcp"):
             bad = [p for p in getattr(self, name) if not 1 <= int(p) <= 65535]
             if bad:
                 raise ValueError(f"LabSpec.{name}: ports out of range: {bad[:5]}")
@@ -249,6 +253,13 @@ def nft_ruleset(spec: LabSpec, scanner_ip: str = SCANNER_IP,
     if spec.stateful_tcp:  # conntrack calls a lone ACK new (tcp_loose), FIN/NULL/Xmas invalid
         rules.append(f"tcp dport {_port_set(spec.stateful_tcp)} ct state {{ new, invalid }} "
                      "tcp flags & (fin | syn | rst | ack) != syn drop")
+    prerouting = []
+    if spec.syn_proxy_tcp:  # the SYN untracked, so that synproxy answers it with a cookie
+        proxied = _port_set(spec.syn_proxy_tcp)
+        prerouting.append(f"meta nfproto ipv4 tcp dport {proxied} tcp flags syn notrack")
+        rules.append(f"meta nfproto ipv4 tcp dport {proxied} ct state invalid,untracked "
+                     "synproxy mss 1460 wscale 7 timestamp sack-perm")
+        rules.append(f"meta nfproto ipv4 tcp dport {proxied} ct state invalid drop")
     verdicts = []  # on packets to the scanner: random loss first, then the policer
     if spec.reply_loss_percent:
         verdicts.append(f"numgen random mod 100 < {spec.reply_loss_percent} drop")
@@ -264,6 +275,8 @@ def nft_ruleset(spec: LabSpec, scanner_ip: str = SCANNER_IP,
     return "\n".join(
         [
             "table inet rawscan_lab {",
+            *(["  chain prerouting {", "    type filter hook prerouting priority raw;",
+               *(f"    {r}" for r in prerouting), "  }"] if prerouting else []),
             "  chain input {",
             "    type filter hook input priority 0; policy accept;",
             *(f"    {r}" for r in rules),

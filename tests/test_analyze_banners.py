@@ -104,10 +104,18 @@ def test_a_recorded_capture_shows_the_greeting(tmp_path: Path) -> None:
     server.bind(("127.0.0.1", 0))
     server.listen(4)
     port = server.getsockname()[1]
-    dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "-w", str(pcap), f"tcp port {port}"],
+    # --immediate-mode: each packet is handed over at once (else libpcap's ring holds it up
+    # to its block timeout, and a terminated tcpdump writes nothing of it)
+    dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-w", str(pcap),
+                             f"tcp port {port}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(1.0)  # tcpdump's filter in place
+        # tcpdump writes its file header once its filter is in place (a fixed wait lost the
+        # first connections on a loaded machine)
+        deadline = time.monotonic() + 10
+        while (not pcap.exists() or pcap.stat().st_size < 24) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
         for _ in range(3):
             client = socket.create_connection(("127.0.0.1", port), timeout=2)
             conn, _ = server.accept()

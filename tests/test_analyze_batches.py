@@ -51,6 +51,7 @@ def random_capture(rng: random.Random, n: int) -> list[tuple[float, bytes]]:
     out: list[tuple[float, bytes]] = []
     tcp_sent: list[bytes] = []
     udp_sent: list[bytes] = []
+    flag_sent: list[bytes] = []
     t = T0
     for _ in range(n):
         t += rng.choice([0.0, 0.001, 0.01, 0.01, 0.01, 1.0, 13.0, 31.0, -0.5])
@@ -75,11 +76,25 @@ def random_capture(rng: random.Random, n: int) -> list[tuple[float, bytes]]:
             src, dst, psp, pdp, pseq = _fields(rng.choice(tcp_sent[-8:]))
             flags = rng.choice([ACK, ACK, RST, RST | ACK, PSH | ACK, SYN])
             packet = tcp(src, dst, psp, pdp, flags, pseq + 1, 8, b"GET" if flags & PSH else b"")
+        elif r < 0.69:  # an ACK, FIN, NULL or Xmas probe, or its answer (right or wrong echo)
+            fl = rng.choice([ACK, 0x01, 0, 0x29, 0x29 | 0x40])
+            if rng.random() < 0.5 or not flag_sent:
+                packet = tcp(a, b, sp, dp, fl, seq, rng.choice([5, 6]), ttl=rng.choice([64, 57]))
+                flag_sent.append(packet)
+            else:
+                probe = rng.choice(flag_sent[-8:])
+                src, dst, psp, pdp, pseq = _fields(probe)
+                at = 48 if src >= V6 else 28  # the probe's acknowledgement number
+                pack = rng.choice([int.from_bytes(probe[at : at + 4], "big"), 7])
+                reply = rng.choice([(RST, pack, 0), (RST | ACK, 0, pseq + 1), (RST | ACK, 0, pseq),
+                                    (ACK, 3, pseq), (SYN | ACK, 1, pseq + 1)])
+                packet = tcp(dst, src, pdp, psp, reply[0], reply[1], reply[2] & 0xFFFFFFFF,
+                             ttl=rng.choice([61, 62]))
         elif r < 0.72:  # a UDP answer
             src, dst, psp, pdp, _ = _fields(rng.choice(udp_sent[-8:]))
             packet = udp(dst, src, pdp, psp, b"a", ttl=rng.choice([61, 62]))
         elif r < 0.85:
-            quoted = rng.choice((tcp_sent + udp_sent)[-12:])
+            quoted = rng.choice((tcp_sent + udp_sent + flag_sent[-4:])[-14:])
             family = 6 if quoted[0] >> 4 == 6 else 4
             source = rng.choice([ROUTERS[family], _fields(quoted)[1]])
             kind = rng.choice([(3, 3), (3, 13), (11, 0), (3, 4)] if family == 4 else [(1, 4), (1, 1), (3, 0), (2, 0)])

@@ -203,7 +203,7 @@ def test_flow_state_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
     analyzer.feed(read_ip_packets(str(write_pcap(tmp_path / "c.pcap",
                                                   [(T0 + i * 1e-6, p) for i, p in enumerate(packets)]))))
-    assert sum(len(d) for d in analyzer._tcp) <= 128
+    assert analyzer.flows_kept() <= 128
     obs = analyzer.observations
     assert len(obs.endpoints) == 2000 and obs.stats.matched == 200  # replies right after probes
 

@@ -105,8 +105,10 @@ FIELDS = ("ip", "proto", "port", "state", "reason", "ttl", "service")
 
 @pytest.mark.parametrize("capture", RAWSCAN_RECORDINGS, ids=lambda p: p.name)
 def test_rawscan_recordings_give_what_the_scan_gave(tmp_path: Path, capture: Path) -> None:
-    records, _ = analyze(tmp_path, str(capture))
     want = read_jsonl(capture.with_suffix(".expected.jsonl"))
+    if want and "status" in want[0]:
+        pytest.skip("a host discovery recording: its hosts are checked in test_analyze_pings.py")
+    records, _ = analyze(tmp_path, str(capture))
     assert sorted(tuple(r[f] for f in FIELDS) for r in records) == \
         sorted(tuple(r[f] for f in FIELDS) for r in want)  # type: ignore[type-var]
     assert all(r["probe_frame"] for r in records)

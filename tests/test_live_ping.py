@@ -93,3 +93,21 @@ def test_xml_is_nmaps_and_ndiff_finds_no_status_difference(lab: DiscoveryLab, tm
     report = libnmap_report(ours)
     assert {h.address for h in report.hosts if h.is_up()} == {ip for ip, (s, _r) in EXPECTED.items() if s == "up"}
     assert ndiff_state_differences(theirs, ours) == []
+
+
+@pytest.mark.parametrize("command", ["syn", "udp"])
+def test_discover_scans_exactly_the_up_hosts(lab: DiscoveryLab, tmp_path: Path, command: str) -> None:
+    expected = {**EXPECTED, **EXPECTED6}
+    out = tmp_path / "ports.jsonl"
+    r = lab.exec_scanner([rawscan_command(), command, "--discover", "-p", "443", "-q",
+                          "--resume-file", str(tmp_path / "r"), "-oJ", str(out), *expected])
+    assert r.returncode == 0, r.stderr
+    up = {ip for ip, (status, _reason) in expected.items() if status == "up"}
+    scanned = {str(rec["ip"]) for rec in read_jsonl(out)}
+    assert scanned == up
+    assert f"{len(up)} of {len(expected)} host(s) up; {len(expected) - len(up)} skipped as down" in r.stdout
+    # without --discover every host is scanned (nmap -Pn)
+    r = lab.exec_scanner([rawscan_command(), command, "-p", "443", "-q", "--force",
+                          "--resume-file", str(tmp_path / "r"), "-oJ", str(out), *expected])
+    assert r.returncode == 0, r.stderr
+    assert {str(rec["ip"]) for rec in read_jsonl(out)} == set(expected)

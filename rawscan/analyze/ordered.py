@@ -22,7 +22,7 @@ from ..services import service_name
 from .flows import Observations
 from .report import SILENCE, ObservedPort
 from .scanners import SourceSummary, scan_kinds
-from .store import DATA, FRAME_BITS, PROTO_NAMES, REPLIED_UDP
+from .store import DATA, FRAME_BITS, PROBED_FLAGS, PROTO_NAMES, REPLIED_UDP
 
 if TYPE_CHECKING:
     from ..banners.grab import Grab
@@ -160,6 +160,7 @@ def summaries(ordered: Ordered, known: set[int]) -> list[SourceSummary]:
     flags = np.frombuffer(ep.flags, np.uint8)[ordered.row]
     probes = np.frombuffer(ep.probes, np.uint32)[ordered.row]
     states, state_of = _state_ids(table)
+    answered = _answered(obs)
     udp = ordered.udp.astype(bool)
     state_id = np.where(ordered.code > 0, state_of[ordered.code],
                         np.where(udp, states.index(SILENCE["udp"].state), states.index(SILENCE["tcp"].state)))
@@ -171,7 +172,7 @@ def summaries(ordered: Ordered, known: set[int]) -> list[SourceSummary]:
         ports = ordered.port[sl]
         hosts = int(np.count_nonzero((ordered.host_starts >= start) & (ordered.host_starts < stop)))
         seen = int(np.bitwise_or.reduce(flags[sl][pr])) if pr.any() else 0
-        tcp_probed = int(np.count_nonzero(pr & ~u))
+        tcp_probed = int(np.count_nonzero(pr & ~u & ((flags[sl] & PROBED_FLAGS) == 0)))
         udp_probed = int(np.count_nonzero(pr & u))
         counts = np.bincount(state_id[sl], minlength=len(states))
         tally = sorted(((states[i], int(c)) for i, c in enumerate(counts.tolist()) if c),
@@ -181,11 +182,17 @@ def summaries(ordered: Ordered, known: set[int]) -> list[SourceSummary]:
             address=address, start=start, stop=stop, hosts=hosts,
             tcp_ports=tuple(np.unique(ports[~u]).tolist()), udp_ports=tuple(np.unique(ports[u]).tolist()),
             probed=int(np.count_nonzero(pr)), ordinary=(stop - start) - int(np.count_nonzero(pr)),
-            probes=int(probes[sl].sum(dtype=np.int64)), replied=int(np.count_nonzero(ordered.code[sl])),
+            probes=int(probes[sl].sum(dtype=np.int64)), replied=int(np.count_nonzero(answered[ordered.code[sl]])),
             states=tuple(tally), kinds=scan_kinds(seen, tcp_probed, udp_probed),
             first=first, last=last, known=address in known,
         ))
     return out
+
+
+def _answered(obs: Observations) -> np.ndarray:
+    """By verdict code: did a reply give it (FIN/NULL/Xmas silence has a code of its own)?"""
+    answered: np.ndarray = np.array(obs.verdicts.strength) > 0
+    return answered
 
 
 def _state_ids(table: Sequence[Verdict | None]) -> tuple[list[str], np.ndarray]:
@@ -213,7 +220,8 @@ def silent_hosts(ordered: Ordered, starts: np.ndarray, stop: int) -> np.ndarray:
     if not len(starts):
         return np.zeros(0, bool)
     first = int(starts[0])
-    replied = np.add.reduceat((ordered.code[first:stop] > 0).astype(np.int64), starts - first)
+    answered = _answered(ordered.obs)[ordered.code[first:stop]]
+    replied = np.add.reduceat(answered.astype(np.int64), starts - first)
     silent: np.ndarray = replied == 0
     return silent
 

@@ -14,11 +14,14 @@ Kinds, in the order flows.py tests them:
   TIME    reaches the capture clock but is nothing else (cut after the IP header, other
           protocols, ICMP that is not an error)
   REPLY   TCP SYN-ACK, RST (any with SYN or RST that is not a probe)
-          (reversed key, key, src, dst, sport, ack, flags, verdict key, payload, index)
+          (reversed key, key, src, dst, sport, ack, flags, verdict key, payload, index, seq)
   FOLLOW  any other TCP segment        (key, flags, payload)
   UDP     any UDP datagram             (reversed key, key, src, dst, sport, verdict key,
                                         endpoint key, index)
   ICMP    an ICMP(v6) error quoting TCP or UDP (see _icmp)
+  FLAGS   TCP without payload whose flags are exactly an ACK, FIN, NULL or Xmas (FIN PSH URG)
+          probe's (nmap -sA/-sF/-sN/-sX): (key, seq, ack, flags, src, endpoint key, ttl).
+          A pure ACK is also ordinary traffic: flows.py tells them apart by the flow state
 SKIP packets (shorter than an IP header, later fragments, unknown versions) never reach the
 clock. `index` is the packet's row in the batch, for the rare paths that need its bytes.
 """
@@ -35,11 +38,14 @@ import numpy as np
 from ..addresses import V6, V6_MASK
 from ..wire import IPV6_EXTENSIONS, LATER_FRAGMENT, ip_header, ip_icmp_error, ipv6_upper_layer
 from .batches import Columns
-from .store import endpoint_bytes
+from .store import endpoint_bytes, reverse_key
 
-SKIP, TIME, PROBE, REPLY, FOLLOW, UDP, ICMP = range(7)
-KINDS = 7
-SYN, RST, ACK = 0x02, 0x04, 0x10
+SKIP, TIME, PROBE, REPLY, FOLLOW, UDP, ICMP, FLAGS = range(8)
+KINDS = 8
+FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
+PROBE_FLAGS = (ACK, FIN, 0, FIN | 0x08 | 0x20)  # ACK, FIN, NULL, Xmas; ECE/CWR ignored
+_PROBE_FLAG_TABLE = np.zeros(256, bool)
+_PROBE_FLAG_TABLE[[f | ec for f in PROBE_FLAGS for ec in (0, 0x40, 0x80, 0xC0)]] = True
 UDP_VERDICT = 0x10000  # verdict cache keys: TCP (flags << 8 | ttl) below, UDP (this | ttl)
 
 # The IPv4 + TCP/UDP header fields at fixed offsets (no IP options), read from each row.
@@ -103,12 +109,6 @@ def flow_key(src: int, dst: int, sport: int, dport: int) -> bytes:
     return (src << 32 | dst).to_bytes(8, "big") + (sport << 16 | dport).to_bytes(4, "big")
 
 
-def reverse_key(key: bytes) -> bytes:
-    """The flow key of the other direction."""
-    half = (len(key) - 4) >> 1
-    return key[half : 2 * half] + key[:half] + key[-2:] + key[-4:-2]
-
-
 def parse(cols: Columns, frame_base: int, probe_ports: np.ndarray) -> Parsed:
     return fields(prepare(cols, frame_base, probe_ports))
 
@@ -132,6 +132,9 @@ def prepare(cols: Columns, frame_base: int, probe_ports: np.ndarray) -> Prepared
     kinds[tcp] = FOLLOW
     kinds[tcp & (flags & (SYN | RST) != 0)] = REPLY
     kinds[tcp & syn & ~ack] = PROBE
+    tot = f["tot"].astype(np.int64)
+    payload = (np.where(tot > 0, tot, lengths) - 20 - ((f["off"] >> 4).astype(np.int64) << 2)) > 0
+    kinds[tcp & _PROBE_FLAG_TABLE[flags] & ~payload] = FLAGS
     kinds[~fast] = SKIP  # until _parse_one says
     slow = np.flatnonzero(~fast).tolist()
 
@@ -151,7 +154,7 @@ def prepare(cols: Columns, frame_base: int, probe_ports: np.ndarray) -> Prepared
     prepared.kinds = kinds[live]
     prepared.times = cols.times[live]
     prepared.frames = (frame_base | cols.numbers)[live]
-    prepared.new_rows = int(np.count_nonzero((kinds == PROBE) | (kinds == UDP)))
+    prepared.new_rows = int(np.count_nonzero((kinds == PROBE) | (kinds == UDP) | (kinds == FLAGS)))
     probe_ports[f["sp"][fast & (kinds == PROBE)]] = True
     slow_probes = slow_fields[PROBE]
     if slow_probes:
@@ -183,6 +186,14 @@ def _fast_columns(kind: int, f: np.ndarray, rows: np.ndarray, chosen: np.ndarray
         return column
 
     key = take("key")
+    if kind == FLAGS:
+        picked = rows[chosen]
+        ends = np.empty((len(chosen), 11), np.uint8)
+        ends[:, :8] = picked[:, 12:20]
+        ends[:, 8] = 0
+        ends[:, 9:] = picked[:, 22:24]
+        return [key, take("seq"), take("ack"), take("flags"), take("src"),
+                ends.view("V11")[:, 0], take("ttl")]
     if kind == PROBE or kind == UDP:
         picked = rows[chosen]
         ends = np.empty((len(chosen), 11), np.uint8)  # endpoint_bytes: src, dst, udp, dport
@@ -203,7 +214,8 @@ def _fast_columns(kind: int, f: np.ndarray, rows: np.ndarray, chosen: np.ndarray
         return [key, flags, payload]
     rkey = np.ascontiguousarray(rows[chosen][:, _REVERSED]).view("V12")[:, 0]
     verdict = (flags & (SYN | RST | ACK)).astype(np.int64) << 8 | take("ttl")
-    return [rkey, key, take("src"), take("dst"), take("sp"), take("ack"), flags, verdict, payload, chosen]
+    return [rkey, key, take("src"), take("dst"), take("sp"), take("ack"), flags, verdict, payload, chosen,
+            take("seq")]
 
 
 def _in_order(chosen: np.ndarray, fast: Iterator[tuple[Any, ...]],
@@ -269,7 +281,9 @@ def _parse_one(b: bytes, i: int, parsed: Prepared) -> tuple[int, tuple[Any, ...]
         payload = (tot or n) - ihl - ((off >> 4) << 2) > 0  # payload: IP length, not caplen
         if flags & (SYN | RST):
             verdict = (flags & (SYN | RST | ACK)) << 8 | ttl
-            return REPLY, (reverse_key(key), key, src, dst, sp, ack, flags, verdict, payload, i)
+            return REPLY, (reverse_key(key), key, src, dst, sp, ack, flags, verdict, payload, i, seq)
+        if not payload and _PROBE_FLAG_TABLE[flags]:
+            return FLAGS, (key, seq, ack, flags, src, endpoint_bytes(src, dst, 0, dp), ttl)
         return FOLLOW, (key, flags, payload)
 
     if proto == 17:

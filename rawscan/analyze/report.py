@@ -124,7 +124,7 @@ def count_silent_hosts(obs: Observations, keys: Sequence[int], summary: SourceSu
         if target != last_target:
             silent += not replied
             last_target, replied = target, False
-        if verdict[rows[key]]:
+        if obs.verdicts.strength[verdict[rows[key]]] > 0:  # (a FIN scan's silence has a code)
             replied = True
     return silent + (not replied)
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from ..results import Verdict
+from ..results import Evidence, Verdict
+from .flagscans import scan_names
 from .store import (
     CONNECTED,
     DATA,
     HALF_OPEN,
+    PROBED_FLAGS,
     REPLIED_UDP,
     SCANNER_SHIFT4,
     SCANNER_SHIFT6,
@@ -75,6 +77,8 @@ def scan_kinds(flags_seen: int, tcp_probed: int, udp_probed: int) -> tuple[str, 
 
     Half-open (RST after SYN-ACK) is a SYN scan; a completed handshake without data is a
     connect scan. When no port answered SYN-ACK the two look the same on the wire: SYN.
+    tcp_probed counts endpoints SYNs probed; ACK, FIN, NULL and Xmas probes (flags_seen's
+    PROBED_* bits) name their own scans.
     """
     kinds: list[str] = []
     if tcp_probed:
@@ -82,6 +86,7 @@ def scan_kinds(flags_seen: int, tcp_probed: int, udp_probed: int) -> tuple[str, 
             kinds.append("SYN")
         if flags_seen & CONNECTED:
             kinds.append("connect")
+    kinds += scan_names(flags_seen)
     if udp_probed:
         kinds.append("UDP")
     return tuple(kinds)
@@ -132,13 +137,13 @@ def summarize(
             probed += 1
             if udp:
                 udp_probed += 1
-            else:
+            elif not f & PROBED_FLAGS:
                 tcp_probed += 1
         v = table[verdict[row]]
-        if v is not None:
-            replied += 1
-        else:
+        if v is None:
             v = silence["udp" if udp else "tcp"]
+        elif v.evidence > Evidence.SILENCE:  # (FIN/NULL/Xmas silence has a verdict of its own)
+            replied += 1
         states[v.state] = states.get(v.state, 0) + 1
     return SourceSummary(
         address=address, start=start, stop=stop, hosts=hosts,

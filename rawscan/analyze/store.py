@@ -20,6 +20,9 @@ HALF_OPEN = 0x01  # reset the connection after the SYN-ACK without completing it
 CONNECTED = 0x02  # completed the handshake (connect scan, or an ordinary connection)
 DATA = 0x04  # sent payload on a connection: ordinary traffic, not a probe
 REPLIED_UDP = 0x08  # a UDP datagram came back
+# the endpoint was probed without SYN (nmap -sA/-sF/-sN/-sX: analyze/flagscans.py)
+PROBED_ACK, PROBED_FIN, PROBED_NULL, PROBED_XMAS = 0x10, 0x20, 0x40, 0x80
+PROBED_FLAGS = 0xF0
 
 PROTO_BITS = {6: 0, 17: 1}
 PROTO_NAMES = ("tcp", "udp")
@@ -80,6 +83,12 @@ def endpoint_bytes(scanner: int, target: int, udp: int, port: int) -> bytes:
     return ((scanner & mask) << 8 * n | (target & mask)).to_bytes(2 * n, "big") + bytes((udp,)) + port.to_bytes(2, "big")
 
 
+def reverse_key(key: bytes) -> bytes:
+    """The flow key (src, dst, sport, dport as header bytes) of the other direction."""
+    half = (len(key) - 4) >> 1
+    return key[half : 2 * half] + key[:half] + key[-2:] + key[-4:-2]
+
+
 def bytes_key(key: bytes) -> int:
     """endpoint_key of an endpoint_bytes key."""
     n = (len(key) - 3) >> 1
@@ -90,8 +99,10 @@ def bytes_key(key: bytes) -> int:
 
 
 class Endpoints:
-    """Endpoint key (endpoint_bytes) -> row in parallel arrays (flows.py adds a row to each
-    for a new one)."""
+    """Endpoint key (endpoint_bytes) -> row in parallel arrays. Rows are added a batch at a
+    time: reserve() makes room for the batch's new endpoints (zeroed: no verdict, flags or
+    probes yet), the matcher takes them in order by counting, and trim() drops the ones it
+    did not take. So a new endpoint costs a counter, not an append to each array."""
 
     def __init__(self) -> None:
         self.index: dict[bytes, int] = {}
@@ -103,6 +114,21 @@ class Endpoints:
 
     def __len__(self) -> int:
         return len(self.verdict)
+
+    def reserve(self, rows: int) -> int:
+        """Room for `rows` new endpoints; returns the first new row (the count until then)."""
+        first = len(self.verdict)
+        for column in self._columns():
+            column.frombytes(bytes(rows * column.itemsize))
+        return first
+
+    def trim(self, rows: int) -> None:
+        """Keep the first `rows` rows (the reserved ones not taken go)."""
+        for column in self._columns():
+            del column[rows:]
+
+    def _columns(self) -> tuple[array[int], ...]:
+        return self.verdict, self.flags, self.probes, self.probe_ref, self.reply_ref
 
     @property
     def rows(self) -> dict[int, int]:

@@ -89,7 +89,12 @@ def _read(paths: list[str], checks: Sequence[SeedCheck | None], quiet: bool,
     from ..analyze.progress import ReadProgress
     from ..capture import BATCH_BYTES, CaptureTruncated, open_capture
 
+    from ..analyze.pings import PingSweeps
+
     analyzer = FlowAnalyzer()
+    sweeps = PingSweeps()  # host discovery: rawscan/analyze/pings.py
+    analyzer.on_columns = sweeps.feed
+    analyzer.observations.pings = sweeps  # type: ignore[attr-defined]
     progress = ReadProgress(enabled=not quiet)
     interrupted = False
     try:

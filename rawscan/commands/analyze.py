@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from ..results import PortResult
 
 SILENT_HOSTS_OVER = 25  # like ports: more silent hosts than this are summarised in one line
-WRITER_SCAN = {"SYN": "syn", "connect": "connect", "UDP": "udp"}
+WRITER_SCAN = {"SYN": "syn", "connect": "connect", "UDP": "udp", "ACK": "ack", "FIN": "fin",
+               "NULL": "null", "Xmas": "xmas"}
 
 
 def _analyze(
@@ -99,6 +100,7 @@ def _run(paths: list[str], options: OutputOptions, min_probes: int, scanners_onl
     try:
         _report(console, writers, ordered, scanners, paths, found.names, options.open_only,
                 tables=not scanners_only)
+        _report_pings(console, writers, getattr(obs, "pings", None), options.open_only)
     except BaseException:
         for writer in writers:
             writer.close()
@@ -219,6 +221,39 @@ def _report(
             console.print(f"Not shown: {int(np.count_nonzero(silent)):,} hosts that answered no probe "
                           f"({silent_ports:,} ports, no-response)")
             console.print()
+
+
+def _report_pings(console: Console, writers: list[Any], sweeps: Any, open_only: bool) -> None:
+    """Ping sweeps (rawscan/analyze/pings.py): per pinger, its hosts up and down, as rawscan
+    ping reports them; JSON Lines get one host record each (with scanner and probes)."""
+    if sweeps is None or not sweeps.hosts:
+        return
+    import json
+
+    from ..addresses import addr_to_str
+    from ..analyze.pings import host_record
+    from ..discovery.hosts import HostResult
+    from ..discovery.report import render_hosts
+    from ..output.jsonl import JsonLinesWriter
+
+    by_pinger: dict[int, list[tuple[int, Any]]] = {}
+    for pinger, host, seen in sweeps.results():
+        by_pinger.setdefault(pinger, []).append((host, seen))
+    for pinger, hosts in by_pinger.items():
+        up = [HostResult(addr_to_str(h), s.status, s.reason, s.ttl, s.rtt) for h, s in hosts if s.status == "up"]
+        down = [HostResult(addr_to_str(h), s.status, s.reason, s.ttl) for h, s in hosts if s.status != "up"]
+        reasons: dict[str, int] = {}
+        for r in down:
+            reasons[r.reason] = reasons.get(r.reason, 0) + 1
+        console.print(f"Ping sweep by {addr_to_str(pinger)}: {len(hosts)} host(s), {len(up)} up, "
+                      f"{len(down)} down ({sum(s.probes for _h, s in hosts)} discovery probes)")
+        render_hosts(console, up, down, reasons, {}, open_only)
+        console.print()
+        text = "".join(json.dumps(host_record(pinger, h, s), separators=(",", ":")) + "\n"
+                       for h, s in hosts if s.status == "up" or not open_only)
+        for writer in writers:
+            if isinstance(writer, JsonLinesWriter):
+                writer.write_formatted(text)
 
 
 def _footer(console: Console, found: Analysis) -> None:

@@ -60,6 +60,7 @@ def _options(
     no_default_blocklist: Annotated[bool, typer.Option("--no-default-blocklist", help="Scan the IANA special-purpose ranges (private, loopback, multicast, documentation, reserved ...) also where a target only overlaps one; a target wholly inside one is scanned anyway.")] = False,
     bandwidth: Annotated[Optional[str], typer.Option("--bandwidth", help="At most this many bits per second on the wire, e.g. 10M (K, M, G suffixes, as zmap's -B; each probe counted as its Ethernet frame); a ceiling of the adaptive rate. Not with --rate.")] = None,
     max_targets: Annotated[Optional[str], typer.Option("--max-targets", help="Probe at most this many endpoints (host x port), or this percentage of them (e.g. 1000, 0.1%): a random sample keyed by the seed, as zmap's -n.")] = None,
+    discover: Annotated[bool, typer.Option("--discover", help="Host discovery first (rawscan ping's probes: ICMP echo, SYN 443, ACK 80, ICMP timestamp); only the hosts found up are port scanned. Default: every host is scanned (nmap -Pn).")] = False,
     *,
     output: OutputOptions,
 ) -> None:
@@ -92,14 +93,15 @@ def _scan(kind: str, *, output: OutputOptions, **options: Any) -> None:
     from ..api.plans import prepare_live_scan
     from ..limits import terminal_ask
 
+    discover = options.pop("discover", False)
     scan = prepare_live_scan(kind, **options, argv=tuple(sys.argv[1:]), ask=terminal_ask())
     _run_live(scan.plan, scan.interface, scan.pcap, output, scan.resume_file,
-              banners=scan.banners)
+              banners=scan.banners, discover=discover)
 
 
 def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: OutputOptions,
               resume_path: str | None = None, done: bytes | None = None,
-              banners: Any = None) -> None:
+              banners: Any = None, discover: bool = False) -> None:
     from ..api.live import run_live
     from ..resume import DEFAULT_PATH
 
@@ -107,5 +109,9 @@ def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: 
     report: Callable[..., None] = run_and_report
     if plan.scan == "ping":  # host discovery: its own outputs (rawscan/discovery/report.py)
         from ..discovery.report import run_ping_and_report as report
+    if discover:  # --discover: the up hosts only (rawscan/discovery/first.py)
+        from ..discovery.first import discovering
+
+        report = discovering(report, interface)
     run_live(plan, interface, pcap, output, report,
              resume_path=resume_path or DEFAULT_PATH, done=done, banners=banners)

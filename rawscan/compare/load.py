@@ -113,6 +113,8 @@ def _jsonl(text: str, path: str, results: ResultSet) -> None:
             continue
         try:
             record = json.loads(line)
+            if isinstance(record, dict) and "host_note" in record and "port" not in record:
+                continue  # a host's note (a SYN proxy), not a port
             if "port" not in record and isinstance(record.get("status"), str):  # rawscan ping
                 results.hosts[canonical_ip(str(record["ip"]))] = record["status"]
                 continue

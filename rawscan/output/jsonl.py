@@ -6,6 +6,8 @@ import json
 
 from ..ports import port_class
 from ..results import PortResult
+from ..synproxy import syn_proxy
+from . import RunInfo, RunSummary
 from .base import PortRecordWriter
 
 _quote = json.dumps  # for the free-text fields (service and host names)
@@ -34,6 +36,28 @@ def record_line(r: PortResult) -> str:
 
 
 class JsonLinesWriter(PortRecordWriter):
+    """Port records as learned; at the end one host record ("host_note": "syn-proxy") for each
+    host that looks like a SYN proxy (rawscan/synproxy.py). SYN-ACKs are counted only for
+    hosts that have them."""
+
     def _record(self, result: PortResult) -> None:
         assert self._out is not None
+        if result.reason == "syn-ack":
+            self._syn_acks[result.ip] = self._syn_acks.get(result.ip, 0) + 1
         self._out.write(record_line(result))
+
+    def __init__(self, path: str, info: RunInfo | None = None, newline: str | None = None) -> None:
+        super().__init__(path, info, newline)
+        self._syn_acks: dict[str, int] = {}
+
+    def close(self, summary: RunSummary | None = None) -> None:
+        scanned = len(self._info.ports) if self._info is not None else 0
+        if self._out is not None and scanned:
+            try:
+                for ip, answered in self._syn_acks.items():
+                    note = syn_proxy(answered, scanned)
+                    if note is not None:
+                        self._out.write(_ENCODE(note.as_dict(ip)) + "\n")
+            except OSError as exc:
+                self._failed(exc)
+        super().close(summary)

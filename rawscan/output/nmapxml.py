@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape, quoteattr
 from .. import __version__
 from ..plan import compress_ports
 from ..results import PortResult
+from ..synproxy import NOTE, syn_proxy
 from . import RunSummary
 from .base import HostDocumentWriter
 from .hosts import collapsed_states, host_reason
@@ -78,7 +79,18 @@ def host_xml(results: list[PortResult], open_only: bool = False) -> str:
         ports.append(f"<port{_attrs(protocol=r.proto, portid=r.port)}><state{state}/>{service}"
                      f"{_scripts(r)}</port>")
     ports.append("</ports>")
-    return "\n".join(lines + ports + ["</host>"]) + "\n"
+    return "\n".join(lines + ports + _hostscript(results) + ["</host>"]) + "\n"
+
+
+def _hostscript(results: list[PortResult]) -> list[str]:
+    """A SYN proxy's note (rawscan/synproxy.py) as nmap writes a host script's result."""
+    note = syn_proxy(sum(1 for r in results if r.reason == "syn-ack"), len(results))
+    if note is None:
+        return []
+    elems = "".join(f"<elem{_attrs(key=k)}>{v}</elem>" for k, v in (
+        ("syn_ack_ports", note.answered), ("scanned_ports", note.scanned),
+        ("share", f"{note.share:.4f}")))
+    return [f"<hostscript><script{_attrs(id=NOTE, output=note.text())}>{elems}</script></hostscript>"]
 
 
 def _service(r: PortResult) -> str:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..banners.text import printable
 from ..results import PortResult
+from ..synproxy import SYN_PROXY_MIN_PORTS, SynProxyNote, syn_proxy
 from . import OPEN_STATES
 from .hosts import ip_key
 
@@ -87,6 +88,15 @@ class HostTally:
         if r.state != "closed" and not (open_only and r.state not in OPEN_STATES) and n <= COLLAPSE_OVER:
             self.listed.append(r)  # listed unless its group grows past 25
 
+    def syn_proxy(self) -> SynProxyNote | None:
+        """rawscan/synproxy.py's rule over this host's SYN-ACKs and ports."""
+        answered = sum(1 for r in self.listed if r.reason == "syn-ack")
+        if answered < SYN_PROXY_MIN_PORTS:
+            return None
+        scanned = sum(1 for r in self.listed if r.state == "open") + sum(
+            n for n in (self.counts or [])[1::2])
+        return syn_proxy(answered, scanned)
+
     def hidden(self, open_only: bool) -> dict[tuple[str, str, str], int]:
         counts = self.counts or []
         pairs = zip(counts[::2], counts[1::2])
@@ -127,6 +137,9 @@ def host_block(label: str, results: Iterable[PortResult] | HostTally, open_only:
     lines = [f"rawscan scan report for {label}"]
     if tally.replied:
         lines.append(f"Host is up, received {tally.replied.reason} ttl {tally.replied.ttl}.")
+    proxy = tally.syn_proxy()
+    if proxy is not None:
+        lines.append(f"Warning: {proxy.text()}.")
     hidden = tally.hidden(open_only)
     for (state, reason, proto), n in sorted(hidden.items(), key=lambda kv: -kv[1]):
         lines.append(f"Not shown: {n} {state} {proto} ports ({reason})")
