@@ -59,7 +59,7 @@ def build_app(names: Iterable[str] = COMMANDS) -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
         no_args_is_help=True,
-        # click's plain help, as nmap's: rich-formatted help cost ~50 ms a --help
+        # click's plain help, as nmap's: rich-formatted help cost more a --help (README, Design figures)
         rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
         help=HELP,

@@ -39,7 +39,7 @@ BATCH_SECONDS = 0.001  # ... or what the rate allows in this long
 SMOOTH_RATE = 20_000.0  # below this rate batches last SMOOTH_SECONDS instead: a batch leaves at
 SMOOTH_SECONDS = 0.0002  # once, and a policer with a small bucket (nft's default: 5) drops bursts
 VECTOR_MIN_ENDPOINTS = 4096  # below this numpy's import costs more than it saves
-VECTOR_MIN_BATCH = 24  # smaller batches go per item: a numpy call costs ~1-2 us whatever its size
+VECTOR_MIN_BATCH = 24  # smaller batches go per item: a numpy call costs about the same whatever its size
 RTT_SAMPLE_MASK = 15  # time one first-round probe in 16 (bounded memory, Karn-safe)
 RTT_SAMPLES_MAX = 65536
 PROGRESS_INTERVAL = 0.2  # seconds between progress callbacks
@@ -148,7 +148,7 @@ class Engine:
         self._batch = 1
         ranges = self.targets.ranges
         self._single_range = ranges[0] if len(ranges) == 1 else None
-        self._host_level = getattr(self.probe, "decides_host", False)
+        self._host_level = self.probe.decides_host
         self._batcher: Any = self._make_batcher()
         self.stats.vector = self._batcher is not None
         options = self.options

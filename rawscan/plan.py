@@ -7,8 +7,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from . import __version__
+from .addresses import addr_to_str
 from .errors import RawscanError
-from .targets import TargetSet, int_to_ip
+from .targets import TargetSet
 
 SIDECAR_FORMAT = "rawscan-scan/1"
 MAX_SIDECAR = 16 * 1024 * 1024  # bytes: a real one is a few KB (argv, names of -iL hosts)
@@ -237,7 +238,7 @@ def _probes(value: object) -> str | None:
 def _address(value: object) -> int:
     """A source address from the sidecar; ValueError unless it is one (either family)."""
     address = _int(value, "sources", 0)
-    int_to_ip(address)  # raises ValueError outside both families
+    addr_to_str(address)  # raises ValueError outside both families
     return address
 
 

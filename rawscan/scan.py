@@ -6,17 +6,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .addresses import addr_to_str
 from .cookies import Cookie, derive_key
 from .engine import Engine, ScanOptions, ScanStats
 from .output import ResultWriter
-from .output.table import ReportTally
+from .output.tally import ReportTally
 from .plan import ScanPlan
 from .probes.base import ProbeModule
 from .probes.tcp_syn import SynProbe
 from .probes.udp import UdpProbe
 from .results import PortResult, Verdict
 from .services import service_name
-from .targets import int_to_ip
 from .transports.base import Transport
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ def run_scan(
 
     def deliver(target: int, port: int, verdict: Verdict) -> None:
         if target != last[0]:
-            last[0], last[1] = target, int_to_ip(target)
+            last[0], last[1] = target, addr_to_str(target)
         service = services.get(port)
         if service is None:
             service = services[port] = service_name(port, proto)

@@ -21,7 +21,15 @@ from rawscan.results import RECORD_FIELDS
 from rawscan_cli import rawscan_command, read_jsonl
 
 PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
-RECORDINGS = sorted(p for p in PCAPS.glob("*.pcap") if p.with_suffix(".expected.jsonl").exists())
+
+
+def _port_scan_recording(capture: Path) -> bool:
+    """A recording of a port scan (a ping sweep's expected records are hosts, not ports)."""
+    expected = capture.with_suffix(".expected.jsonl")
+    return expected.exists() and all("port" in r for r in read_jsonl(expected))
+
+
+RECORDINGS = sorted(p for p in PCAPS.glob("*.pcap") if _port_scan_recording(p))
 SYN = PCAPS / "syn-every-reply-kind.pcap"
 
 

@@ -173,10 +173,10 @@ def print_lines(console: Console, lines: list[str]) -> None:
 
 def _report(console: Console, run: FinishedRun, options: OutputOptions) -> None:
     from ..output.table import render
-    from ..targets import int_to_ip
+    from ..addresses import addr_to_str
 
     plan, outcome = run.plan, run.outcome
-    labels = {int_to_ip(a): f"{n} ({int_to_ip(a)})" for a, n in plan.targets.names.items()}
+    labels = {addr_to_str(a): f"{n} ({addr_to_str(a)})" for a, n in plan.targets.names.items()}
     render(console, outcome.tally, labels, options.open_only)
     print_lines(console, run.summary_lines())
     if run.resume_note is not None:

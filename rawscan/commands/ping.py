@@ -34,7 +34,7 @@ def _ping(*, probes: str | None = None, output: Any, **options: Any) -> None:
     from ..sources import source_port_for, sources_for
     from ..targets import parse_targets, read_target_file
     from ..timing import resolve as resolve_timing
-    from ..transports.live import require_raw_sockets
+    from ..privileges import require_raw_sockets
     from ..api.plans import _check_interface, _sources
     from .scan import _run_live
 

@@ -22,7 +22,7 @@ def _resume(
     """Probe what an interrupted scan had not finished: same targets, ports, seed and options.
     Results cover only those endpoints; with the first run's, they make the whole scan."""
     from ..resume import load_resume
-    from ..transports.live import require_raw_sockets
+    from ..privileges import require_raw_sockets
     from .scan import _run_live
 
     with user_errors():

@@ -102,7 +102,8 @@ def _xml(text: str, path: str, results: ResultSet) -> None:
                             "reason": state.get("reason", ""),
                             # rawscan and nmap write 0 for no reply (no-response)
                             "ttl": int(ttl) if ttl and ttl.isdigit() and ttl != "0" else None,
-                            "service": service.get("name", "") if service is not None else ""})
+                            # no <service>: nmap's (and rawscan's) way of saying unknown
+                            "service": service.get("name", "") if service is not None else "unknown"})
         if name:
             results.names.setdefault(canonical_ip(ip), name)
 
@@ -174,4 +175,4 @@ def _grepable(text: str, path: str, results: ResultSet) -> None:
                 if len(fields) < 3:
                     raise RawscanError(f"'{path}': grepable port entry '{entry}' is not port/state/proto")
                 results.add(ip, fields[2], _int(fields[0], "port", path), fields[1], name,
-                            details={"service": fields[4]} if len(fields) > 4 else None)
+                            details={"service": fields[4] or "unknown"} if len(fields) > 4 else None)

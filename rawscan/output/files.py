@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import BinaryIO, TextIO
 
 from ..errors import RawscanError
+from ..privileges import as_user, sudo_user
 
 STDOUT = "-"
 
@@ -107,8 +108,6 @@ def _check_here(path: str, kind: str | None, force: bool, truncate: bool) -> int
 def _with_user_rights(work: Callable[[], int]) -> int:
     """work() as the user behind sudo when there is one (rawscan/privileges.py), else here.
     Every name lookup, link check, creation and truncation then has that user's rights."""
-    from ..privileges import as_user, sudo_user
-
     user = sudo_user()
     return work() if user is None else as_user(user, work)
 
@@ -266,16 +265,6 @@ def _check_ours(path: str, fd: int, st: os.stat_result, kind: str | None) -> Non
         raise RawscanError(
             f"refusing to overwrite '{path}': it exists and is not {what}{extra}; "
             f"pass --force to overwrite it")
-
-
-def invoking_user() -> tuple[int, int] | None:
-    """(uid, gid) of the user behind sudo when we run as root, else None."""
-    if os.geteuid() != 0:
-        return None
-    uid, gid = os.environ.get("SUDO_UID", ""), os.environ.get("SUDO_GID", "")
-    if not uid.isdigit():
-        return None
-    return int(uid), int(gid) if gid.isdigit() else -1
 
 
 def file_identity(path: str) -> tuple[object, ...]:
