@@ -90,7 +90,7 @@ _shared = [p for p in inspect.signature(_options, eval_str=True).parameters.valu
 _own = inspect.Parameter("probes", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
                          annotation=ProbesOpt)
 _output = inspect.signature(_options, eval_str=True).parameters["output"]
-_command.__signature__ = inspect.Signature(_shared + [_own, _output])  # type: ignore[attr-defined]
+_command.__signature__ = inspect.Signature(_shared + [_own, _output])  # type: ignore[attr-defined]  # read by inspect
 _command.__doc__ = ("Host discovery (nmap -sn): ICMP echo, TCP SYN to 443, TCP ACK to 80 and "
                     "ICMP timestamp per host; up at the first checked answer, else down.")
 _command.__name__ = "ping"

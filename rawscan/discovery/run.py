@@ -58,7 +58,7 @@ def run_discovery(
     outcome = DiscoveryOutcome(plan, results=[] if keep_results else None)
     names = plan.targets.names
     rtts: dict[int, float] = getattr(probe, "rtts", {})
-    probe.now = transport.clock.now  # type: ignore[attr-defined]
+    probe.now = transport.clock.now  # type: ignore[attr-defined]  # a PingProbe times its answers
 
     def emit(target: int, verdict: Verdict) -> None:
         result = HostResult(addr_to_str(target), verdict.state, verdict.reason, verdict.ttl,
