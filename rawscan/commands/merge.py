@@ -69,7 +69,8 @@ def _write(console: object, merged: object, output: OutputOptions, inputs: list[
     from ..merge import Merged
     from ..output import RunInfo, RunSummary
     from ..output.options import open_writers
-    from ..output.table import ReportTally, render
+    from ..output.table import render
+    from ..output.tally import ReportTally
     from ..plan import expand_ports
 
     assert isinstance(merged, Merged) and isinstance(console, Console)

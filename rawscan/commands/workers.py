@@ -116,7 +116,7 @@ class _Runner:
                  keep_results: bool = False, open_only: bool = False,
                  done: bytes | None = None, stop_requested: Callable[[], bool] | None = None,
                  banners: Any = None, **_: Any) -> ScanOutcome:
-        from ..output.table import ReportTally
+        from ..output.tally import ReportTally
         from ..scan import ScanOutcome
 
         outcome = ScanOutcome(plan, ScanStats(), ReportTally(open_only),
