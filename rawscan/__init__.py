@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from .output.failures import OutputWriteError
     from .ports import PortError
     from .targets import TargetError
-    from .transports.live import PrivilegeError
+    from .privileges import PrivilegeError
 
 __all__ = [
     "syn", "udp", "replay", "analyze", "load", "LiveOptions",
@@ -69,7 +69,7 @@ _LAZY = {
     "syn": "api.public", "udp": "api.public", "replay": "api.public", "load": "api.public", "LiveOptions": "api.public",
     "ScanResult": "api.result", "Port": "api.result", "Host": "api.result",
     "Stats": "api.result", "Change": "api.result",
-    "TargetError": "targets", "PortError": "ports", "PrivilegeError": "transports.live",
+    "TargetError": "targets", "PortError": "ports", "PrivilegeError": "privileges",
     "CaptureError": "capture", "OutputWriteError": "output.failures",
 }
 

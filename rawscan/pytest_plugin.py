@@ -45,7 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def live_unavailable_reason() -> str | None:
     """Why live scans cannot run here, or None when they can."""
-    from .transports.live import has_raw_socket_capability
+    from .privileges import has_raw_socket_capability
 
     if has_raw_socket_capability():
         return None

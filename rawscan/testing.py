@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .api.result import Change, ScanResult
     from .transports.base import Clock, Counters, Probes, Received
 
-__all__ = ["Probe", "Reply", "SimulatedNetwork", "host_handler", "answer", "syn_ack",
+__all__ = ["Probe", "Reply", "SimulatedNetwork", "IcmpRateLimit", "host_handler", "answer", "syn_ack",
            "reset", "udp_reply", "icmp_error", "Exposure", "expect_exposure",
            "exposure_differences", "PORT_STATES"]
 
@@ -208,17 +208,18 @@ def _states_named(spec: Mapping[str, object]) -> list[str]:
     return found
 
 
-class _IcmpBucket:
-    """Linux's per-destination ICMP error limit: `rate` tokens a second, `burst` kept."""
+class IcmpRateLimit:
+    """Linux's per-destination ICMP error limit: `per_second` tokens a second, at most
+    `burst` saved (icmp_ratelimit / icmp_msgs_burst)."""
 
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, burst
+    def __init__(self, per_second: float = 1.0, burst: int = 6) -> None:
+        self.per_second, self.burst = per_second, burst
         self.tokens: dict[str, float] = {}
         self.last: dict[str, float] = {}
 
     def allow(self, destination: str, now: float) -> bool:
         tokens = min(self.burst, self.tokens.get(destination, float(self.burst))
-                     + (now - self.last.get(destination, now)) * self.rate)
+                     + (now - self.last.get(destination, now)) * self.per_second)
         self.last[destination] = now
         allowed = tokens >= 1
         self.tokens[destination] = tokens - 1 if allowed else tokens
@@ -248,7 +249,7 @@ class SimulatedNetwork:
         self.rtt, self.loss = rtt, loss
         self._clock = VirtualClock(1_700_000_000.0)
         self._random = random.Random(seed)
-        self._icmp = _IcmpBucket(icmp_rate_limit, icmp_burst) if icmp_rate_limit else None
+        self._icmp = IcmpRateLimit(icmp_rate_limit, icmp_burst) if icmp_rate_limit else None
         self._pending: list[tuple[float, int, bytes]] = []
         self._order = 0
         self.sent: list[Probe] = []

@@ -189,7 +189,7 @@ def record_again(capture: Pathish, plan: Pathish | None = None) -> ScanResult:
 
     from ..output.options import OutputOptions
     from ..plan import MAX_SIDECAR, ScanPlan, check_replayable, sidecar_path
-    from ..transports.live import require_raw_sockets
+    from ..privileges import require_raw_sockets
     from .live import run_live
     from .running import run_plan
 
