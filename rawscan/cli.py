@@ -42,6 +42,7 @@ COMMANDS = {
     "null": ("scan", "null"),
     "xmas": ("scan", "xmas"),
     "ping": ("ping", "ping"),
+    "merge": ("merge", "merge"),
 }
 HELP = "Packet-level port scanner: SYN scans over raw sockets, pcap recording and replay."
 

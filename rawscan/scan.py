@@ -17,6 +17,7 @@ from .probes.tcp_syn import SynProbe
 from .probes.udp import UdpProbe
 from .results import PortResult, Verdict
 from .services import service_name
+from .shards import shard_map_for
 from .transports.base import Transport
 
 if TYPE_CHECKING:
@@ -199,7 +200,7 @@ def run_scan(
                             bandwidth=plan.bandwidth),
         order_key=derive_key(plan.seed, "order"), on_result=deliver, on_progress=progress,
         done=sampled(plan) if done is None and plan.max_targets else done,
-        stop_requested=stop_requested,
+        stop_requested=stop_requested, shard=shard_map_for(plan),
     )
     if plan.max_targets:  # the progress bar's total: the sample, not every endpoint
         engine.stats.probes = min(plan.max_targets, engine.stats.probes)

@@ -114,6 +114,8 @@ def _jsonl(text: str, path: str, results: ResultSet) -> None:
             continue
         try:
             record = json.loads(line)
+            if number == 1 and isinstance(record, dict) and "rawscan_shard" in record:
+                continue  # a shard's plan record (rawscan/output/shardinfo.py)
             if isinstance(record, dict) and "host_note" in record and "port" not in record:
                 continue  # a host's note (a SYN proxy), not a port
             if "port" not in record and isinstance(record.get("status"), str):  # rawscan ping

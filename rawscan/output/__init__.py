@@ -27,6 +27,7 @@ class RunInfo:
     started: float = field(default_factory=time.time)  # epoch seconds
     open_only: bool = False  # --open: write only open and open|filtered ports
     banners: bool = False  # --banners: records carry product, version, banner, tls
+    shard: dict[str, object] | None = None  # a sharded plan's record (output/shardinfo.py)
 
     @property
     def command_line(self) -> str:

@@ -37,13 +37,15 @@ SIGNATURES: dict[str, re.Pattern[bytes]] = {
     "xml": re.compile(rb'<\?xml version="1\.0" encoding="UTF-8"\?>\n<!DOCTYPE nmaprun>\n'
                       rb"<!-- rawscan "),
     "grep": re.compile(rb"# rawscan \S+ scan initiated "),
-    "json": re.compile(rb'\{"ip":"[0-9A-Fa-f.:]+","(?:proto":"(?:tcp|udp)","port":\d+,"state|status)":"'),
+    "json": re.compile(rb'\{"ip":"[0-9A-Fa-f.:]+","(?:proto":"(?:tcp|udp)","port":\d+,"state|status)":"'
+                       rb'|\{"rawscan_shard":\{"argv":\['),  # a shard's: its record first
     "csv": re.compile(rb"ip,host,(?:proto,port,state,reason,ttl,service,class|status,reason,ttl,rtt_ms,mac)\r?\n"),
     # --pcap: Scapy's PcapWriter header (pcap 2.4, snaplen 65535, LINKTYPE_RAW), either order
     "pcap": re.compile(rb"\xd4\xc3\xb2\xa1\x02\x00\x04\x00\x00{8}\xff\xff\x00\x00e\x00\x00\x00"
                        rb"|\xa1\xb2\xc3\xd4\x00\x02\x00\x04\x00{8}\x00\x00\xff\xff\x00\x00\x00e"),
     "sidecar": re.compile(rb'\{\n  "argv": \['),  # plan.to_json(): sorted keys, indent 2
     "resume": re.compile(rb'\{"rawscan_resume": 1, '),  # rawscan/resume.py
+    "metadata": re.compile(rb'\{\n  "format": "rawscan-metadata/1"'),  # --metadata-file
 }
 _PEEK = 512  # bytes read to compare with a signature
 

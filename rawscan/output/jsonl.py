@@ -50,6 +50,10 @@ class JsonLinesWriter(PortRecordWriter):
     def __init__(self, path: str, info: RunInfo | None = None, newline: str | None = None) -> None:
         super().__init__(path, info, newline)
         self._syn_acks: dict[str, int] = {}
+        if info is not None and info.shard is not None:  # a shard: its plan's record first
+            from .shardinfo import jsonl_line
+
+            self._emit(jsonl_line(info.shard))
 
     def close(self, summary: RunSummary | None = None) -> None:
         scanned = len(self._info.ports) if self._info is not None else 0
