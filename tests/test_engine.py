@@ -190,3 +190,16 @@ def test_a_syn_scan_does_not_sit_out_icmp_rate_limits() -> None:
     # retry rounds only the RTT floor (0.1 s): a token period each would take > 2 s
     assert engine.stats.rounds >= 2 and engine.stats.elapsed < 1.0 + 0.15 * engine.stats.rounds
     assert not engine.stats.icmp_rate_limited
+
+
+def test_a_small_scan_measures_its_round_trip_whichever_port_answers() -> None:
+    # Found in a live lab: `rawscan syn -p 25,80,443` took 3.0 s where -p 22,25,80 took 0.3 s,
+    # because only endpoint 0 of every 16 was timed and port 25 (endpoint 0) was dropped:
+    # with no sample, every round waited the whole --timeout.
+    net = SimulatedNetwork({25: "drop", 80: "open", 443: "open"}, rtt=0.01)
+    began = net.clock.now()
+    results, engine = run(net, [25, 80, 443])
+    assert states(results)[25] == ("filtered", "no-response")
+    assert engine.stats.retransmitted >= 1
+    # round 0 waits --timeout (1 s: nothing timed yet here), the retries what the RTT allows
+    assert net.clock.now() - began < 1.5  # not 3 x 1 s
