@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .bandwidth import batch_bits
-from .congestion import ADAPTIVE_FLOOR, PathCounters, RateController, next_rate
+from .congestion import (ADAPTIVE_FLOOR, PathCounters, RateController, next_rate,
+                         retries_lose_replies)
 from .cyclic import CyclicOrder
 from .pacing import Pacer
 from .probes.base import ProbeModule
@@ -44,6 +45,13 @@ RTT_SAMPLE_MASK = 15  # time one first-round probe in 16 (bounded memory, Karn-s
 RTT_SAMPLES_MAX = 65536
 PROGRESS_INTERVAL = 0.2  # seconds between progress callbacks
 RTT_GUESS = 0.001  # seconds, for the rate controller until a reply is timed
+
+
+def _non_icmp(last_two: list[RoundReport]) -> tuple[int, int, int]:
+    """retries_lose_replies' figures: answers other than ICMP errors (a rate limit on those is
+    a trickle too, of time not rate, which a slower round cannot help) and what was sent."""
+    before, last = last_two
+    return (before.answered - before.icmp_answered, last.answered - last.icmp_answered, last.sent)
 
 
 def rtt_sample_mask(endpoints: int) -> int:
@@ -239,6 +247,9 @@ class Engine:
                 if fixed_rate < self.options.rate:
                     self.stats.lowest_rate = min(self.stats.lowest_rate or fixed_rate, fixed_rate)
                 self._control.rate = fixed_rate
+            elif self._round > 1 and retries_lose_replies(*_non_icmp(history[-2:])):
+                lowered = self._control.lost_in_retries()
+                self.stats.lowest_rate = min(self.stats.lowest_rate or lowered, lowered)
             sent_before = self.stats.sent
             # a new order each round: a target that drops by position (every other SYN, a
             # burst limit) must not drop the same probes again
