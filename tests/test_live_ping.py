@@ -27,10 +27,10 @@ def lab() -> DiscoveryLab:
         yield built  # type: ignore[misc]
 
 
-def _ping(lab: DiscoveryLab, tmp_path: Path, *args: str) -> list[dict[str, object]]:
+def _ping(lab: DiscoveryLab, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> list[dict[str, object]]:
     out = tmp_path / "hosts.jsonl"
     r = lab.exec_scanner([rawscan_command(), "ping", "-q", "--resume-file",
-                          str(tmp_path / "r.resume"), "-oJ", str(out), *args])
+                          str(tmp_path / "r.resume"), "-oJ", str(out), *args], env=env)
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
     return read_jsonl(out)
@@ -52,6 +52,17 @@ def test_every_host_gets_its_status_and_reason(lab: DiscoveryLab, tmp_path: Path
             assert isinstance(record["ttl"], int) and isinstance(record["rtt_ms"], float), record
         else:
             assert record["rtt_ms"] is None
+
+
+def test_numpy_path_gives_the_same_hosts(lab: DiscoveryLab, tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "RAWSCAN_HOT_PATH": "numpy"}  # the batches (probes/ping_batch.py)
+    records = _ping(lab, tmp_path, *EXPECTED, env=env)
+    got = {str(r["ip"]): (r["status"], r["reason"]) for r in records}
+    assert {ip: s for ip, (s, _r) in got.items()} == {ip: s for ip, (s, _r) in EXPECTED.items()}
+    assert got[NO_ECHO] == ("up", "syn-ack")
+    assert all(isinstance(r["rtt_ms"], float) for r in records if r["status"] == "up")
 
 
 def test_each_probe_kind_alone(lab: DiscoveryLab, tmp_path: Path) -> None:

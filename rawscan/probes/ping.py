@@ -14,6 +14,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..addresses import V6, addr_to_bytes, is_v6
 from ..checksum import fold, ones_sum
@@ -123,6 +124,15 @@ class PingProbe(ProbeModule):
         self.now: Callable[[], float] = lambda: 0.0  # the transport's clock, set by the runner
         self._sent: dict[int, float] = {}  # (target << 4 | kind) -> when its probe was built
         self.rtts: dict[int, float] = {}  # target -> seconds, from its first checked answer
+        self.batch_sent: Callable[[int, int], float | None] | None = None  # see ping_batch.py
+
+    def batcher(self, targets: Any, ports: tuple[int, ...]) -> Any:
+        """IPv4 sweeps from IPv4 sources go through numpy batches (probes/ping_batch.py)."""
+        if any(s >= V6 for s in self.sources) or not targets.ranges or targets.ranges[-1][1] >= V6:
+            return None
+        from .ping_batch import PingBatcher
+
+        return PingBatcher(self, targets)
 
     # --- which probes a host gets ---
 
@@ -159,9 +169,9 @@ class PingProbe(ProbeModule):
                 packet = self._ip6(src, target, PROTO_ICMPV6, body)
             else:
                 icmp_type = ECHO if kind.name == "echo" else TIMESTAMP
-                body = _ICMP_ECHO.pack(icmp_type, 0, 0, c >> 16, c & 0xFFFF)
-                if kind.name == "timestamp":
-                    body += bytes(12)  # originate, receive, transmit
+                # timestamp: originate, receive, transmit; echo: 12 zero bytes of data, so every
+                # IPv4 probe is 40 bytes long (one row width for the numpy batches)
+                body = _ICMP_ECHO.pack(icmp_type, 0, 0, c >> 16, c & 0xFFFF) + bytes(12)
                 body = body[:2] + struct.pack("!H", _checksum(body)) + body[4:]
                 packet = self._ip4(src, target, PROTO_ICMP, body, c & 0xFFFF)
         elif kind.name in ("syn", "ack"):
@@ -177,9 +187,10 @@ class PingProbe(ProbeModule):
                       else self._ip4(src, target, PROTO_TCP, segment, seq >> 16))
         else:  # udp
             sport = self._udp_sport(src, target, kind.port)
-            datagram = _UDP.pack(sport, kind.port, 8, 0)
-            s = _checksum(datagram, self._pseudo(src, target, PROTO_UDP, 8)) or 0xFFFF
-            datagram = datagram[:6] + struct.pack("!H", s)
+            length = 8 if v6 else 20  # IPv4: 12 zero bytes, 40 bytes in all as every probe
+            datagram = _UDP.pack(sport, kind.port, length, 0) + bytes(length - 8)
+            s = _checksum(datagram, self._pseudo(src, target, PROTO_UDP, length)) or 0xFFFF
+            datagram = datagram[:6] + struct.pack("!H", s) + datagram[8:]
             packet = (self._ip6(src, target, PROTO_UDP, datagram) if v6
                       else self._ip4(src, target, PROTO_UDP, datagram, sport))
         if attempt == 0 or (target << 4 | port) in self._sent:
@@ -202,6 +213,8 @@ class PingProbe(ProbeModule):
 
     def _up(self, target: int, kind_index: int, reason: str, ttl: int) -> Reply:
         sent = self._sent.pop(target << 4 | kind_index, None)
+        if sent is None and self.batch_sent is not None:  # sent by the numpy batcher
+            sent = self.batch_sent(target, kind_index)
         if sent is not None and target not in self.rtts:
             self.rtts[target] = max(0.0, self.now() - sent)
         return Reply(target, kind_index, Verdict(UP, reason, Evidence.RESPONSE, ttl))
