@@ -38,6 +38,7 @@ class ScanPlan:
     banner_timeout: float | None = None
     banner_concurrency: int = 256
     probes: str | None = None  # ping: the discovery probes (probes/ping.py); ports index them
+    send_ip: bool = False  # ping: IP probes on a directly connected link too (no ARP / NDP)
     bandwidth: float | None = None  # --bandwidth: bits per second on the wire (bandwidth.py)
     max_targets: int | None = None  # --max-targets: endpoints in the keyed sample probed
     blocklisted: int = 0  # addresses the blocklists took out of the targets (for the report)
@@ -89,6 +90,7 @@ class ScanPlan:
                 banner_timeout=_optional_timeout(data.get("banner_timeout")),
                 banner_concurrency=_int(data.get("banner_concurrency", 256), "banner_concurrency", 1, 4096),
                 probes=_probes(data.get("probes")),
+                send_ip=_bool(data.get("send_ip", False)),
                 bandwidth=_optional_number(data.get("bandwidth"), "bandwidth", 1.0, 1e12),
                 max_targets=_optional_int(data.get("max_targets"), "max_targets", 1, 2**64),
                 blocklisted=_int(data.get("blocklisted", 0), "blocklisted", 0, 2**129),

@@ -161,3 +161,23 @@ def test_batches_equal_the_per_item_path() -> None:
             assert fast[(reply.target, reply.port)] == reply.verdict
         assert len(fast) == len(answers) // 2 - len(slow_rows)
         assert judged.stray == len(answers) // 2
+
+
+def test_neighbour_requests_are_scapys_frames() -> None:
+    from scapy.layers.inet6 import ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr
+    from scapy.layers.l2 import ARP, Ether
+
+    from rawscan.discovery.neighbours import Link, arp_request, ns_request, parse_answer
+
+    mac = bytes.fromhex("020000000001")
+    mac_text = "02:00:00:00:00:01"
+    assert arp_request(mac, parse_addr(US), parse_addr("198.18.0.2")) == bytes(
+        Ether(dst="ff:ff:ff:ff:ff:ff", src=mac_text) / ARP(op=1, hwsrc=mac_text, psrc=US, hwdst="00:00:00:00:00:00", pdst="198.18.0.2"))
+    assert ns_request(mac, parse_addr(US6), parse_addr("2001:2::2")) == bytes(
+        Ether(dst="33:33:ff:00:00:02", src=mac_text) / IPv6(src=US6, dst="ff02::1:ff00:2", hlim=255)
+        / ICMPv6ND_NS(tgt="2001:2::2") / ICMPv6NDOptSrcLLAddr(lladdr=mac_text))
+    link = Link("x", None, mac, parse_addr(US), parse_addr(US6))  # type: ignore[arg-type]
+    reply = Ether(dst=mac_text, src="02:00:00:00:00:02") / ARP(op=2, hwsrc="02:00:00:00:00:02", psrc="198.18.0.2", hwdst=mac_text, pdst=US)
+    assert parse_answer(bytes(reply), link) == (parse_addr("198.18.0.2"), bytes.fromhex("020000000002"))
+    stray = Ether(dst=mac_text) / ARP(op=2, psrc="198.18.0.2", hwdst=mac_text, pdst="198.18.0.9")
+    assert parse_answer(bytes(stray), link) is None  # not to our address
