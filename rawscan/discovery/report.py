@@ -221,7 +221,7 @@ def _ask_neighbours(plan: ScanPlan, links: list[Any], by_iface: dict[str, list[i
     finally:
         close_links(links)
     asked = sum(len(h) for h in by_iface.values())
-    on_host.neighbours = (f"Neighbours: {asked} host(s) on a directly connected link asked by "  # type: ignore[attr-defined]
+    on_host.neighbours = (f"Neighbours: {asked} host(s) on a directly connected link asked by "
                           f"ARP / NDP ({sent} request(s) in {rounds} round(s)); {len(found)} "
                           f"answered (--send-ip sends them the IP probes instead)")
     up = {parse_addr(r.ip) for r in found}
