@@ -1,3 +1,93 @@
-"""rawscan: a packet-level port scanner built on Scapy."""
+"""rawscan: a packet-level port scanner built on Scapy, as a library.
+
+    import rawscan
+
+    result = rawscan.replay("staging.pcap")          # no root, no network
+    assert result.state("198.18.0.2", "tcp", 22) == "open"
+    print([p.port for p in result.open()])
+    result.write("staging.xml", "xml")               # as -oX writes it
+
+    live = rawscan.syn("198.18.0.2", ports="1-1024", rate=2000, pcap="scan.pcap")  # root
+
+`syn` and `udp` take the command line's long option names as keywords (`rawscan syn --help`);
+`replay(capture)`, `analyze(*captures)` and `load(result_file)` read files. Each returns a
+ScanResult (ports, hosts, stats, summary, state(), open(), diff(), write()). Errors are
+RawscanError subclasses carrying the message the CLI prints. `rawscan.testing` is a simulated
+network and exposure assertions for your tests; the pytest plugin (`rawscan_replay` fixture,
+`rawscan_live` marker, `--rawscan-record`) is loaded by pytest on its own.
+
+A map of the house (README "How it works" has the long version):
+
+    cli.py, commands/     the command line: typer declarations, printing, exit codes
+    api/                  what both faces share: plans.py (options -> ScanPlan), running.py
+                          (a plan over a transport, outputs fed), live.py, replay.py,
+                          analysis.py, summary.py (the report's lines, pure), result.py and
+                          public.py (this module's ScanResult and functions)
+    plan.py, resume.py    ScanPlan (targets, ports, seed, options), its sidecar, resume files
+    scan.py, engine.py    the probe module for a plan; the round loop, retries, rate, state
+    probes/, payloads.py  per protocol: build a probe, recognise our reply, classify it
+    classify.py, cookies.py, wire.py      reply -> state + reason; keyed reply check; parsing
+    cyclic.py, pacing.py, timing.py, retry_policy.py, rtt.py, congestion.py   order and pace
+    vector.py, probes/syn_batch.py        the numpy path of large IPv4 SYN scans
+    transports/           live raw sockets (sendmmsg, rx ring), replay, --pcap recording
+    addresses.py, targets.py, sources.py, ports.py, services.py   what is scanned, from where
+    privileges.py, interrupts.py          giving up root; Ctrl-C as a stop request
+    output/, compare/     the writers, safe files, progress; diff and --baseline
+    analyze/, capture.py  any capture -> probes, replies, states, scanners
+    banners/              --banners: connect, identify, TLS facts
+    testing.py, pytest_plugin.py          for users' tests
+
+Importing rawscan loads nothing heavy (no Scapy, numpy or typer): the names below are
+loaded on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .errors import RawscanError
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .api.public import LiveOptions, analyze, load, replay, syn, udp
+    from .api.result import Change, Host, Port, ScanResult, Stats
+    from .capture import CaptureError
+    from .output.failures import OutputWriteError
+    from .ports import PortError
+    from .targets import TargetError
+    from .privileges import PrivilegeError
+
+__all__ = [
+    "syn", "udp", "replay", "analyze", "load", "LiveOptions",
+    "ScanResult", "Port", "Host", "Stats", "Change",
+    "RawscanError", "TargetError", "PortError", "PrivilegeError", "CaptureError",
+    "OutputWriteError", "__version__",
+]
+
+_LAZY = {
+    "syn": "api.public", "udp": "api.public", "replay": "api.public", "load": "api.public", "LiveOptions": "api.public",
+    "ScanResult": "api.result", "Port": "api.result", "Host": "api.result",
+    "Stats": "api.result", "Change": "api.result",
+    "TargetError": "targets", "PortError": "ports", "PrivilegeError": "privileges",
+    "CaptureError": "capture", "OutputWriteError": "output.failures",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name == "analyze":  # the subpackage, which is callable: analyze(*captures)
+        import importlib
+
+        return importlib.import_module(f"{__name__}.analyze")
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -28,7 +28,11 @@ def v6(value: int) -> int:
 
 
 def addr_to_str(addr: int) -> str:
+    """A tagged address int (either family) as text: '198.18.0.2', '2001:2::2'; ValueError
+    for an int that is neither family's address. (The one address-to-text function.)"""
     if addr >= V6:
+        if addr > V6 | V6_MASK:
+            raise ValueError(f"{addr} is not an address")
         return socket.inet_ntop(socket.AF_INET6, (addr & V6_MASK).to_bytes(16, "big"))
     if not 0 <= addr <= IPV4_MAX:
         raise ValueError(f"{addr} is not an address")

@@ -407,7 +407,7 @@ def read_ip_packets(path: str) -> Generator[CapturedPacket, None, None]:
     return cast(Generator[CapturedPacket, None, None], gen)  # past the primed None
 
 
-# CapturedPacket without its frozen __init__ (three object.__setattr__ calls): 2x faster.
+# CapturedPacket without its frozen __init__ (three object.__setattr__ calls; README, Design figures).
 _new_packet = CapturedPacket.__new__
 _set_number = CapturedPacket.__dict__["number"].__set__  # the slot descriptors
 _set_time = CapturedPacket.__dict__["time"].__set__
@@ -527,6 +527,11 @@ class _Interface(NamedTuple):  # a tuple: unpacked per packet, cheaper than attr
 
 
 def _pcapng(src: _Source, buf: bytes, ahead: int, path: str = "") -> Generator[PacketBatch | None, None, None]:
+    """A pcapng stream's packets in batches (_pcap reads pcap's records): the loop over blocks.
+
+    One function on purpose: it runs per block, so the unpackers, the batch's lists and the
+    interface table stay locals, and each block kind is a branch rather than a call. Damage
+    raises _Damage after the packets before it were yielded."""
     base = 0  # stream offset of buf[0]
     pos = 0
     number = 0

@@ -42,6 +42,7 @@ COMMANDS = {
     "null": ("scan", "null"),
     "xmas": ("scan", "xmas"),
     "ping": ("ping", "ping"),
+    "merge": ("merge", "merge"),
 }
 HELP = "Packet-level port scanner: SYN scans over raw sockets, pcap recording and replay."
 
@@ -59,7 +60,7 @@ def build_app(names: Iterable[str] = COMMANDS) -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
         no_args_is_help=True,
-        # click's plain help, as nmap's: rich-formatted help cost ~50 ms a --help
+        # click's plain help, as nmap's: rich-formatted help cost more a --help (README, Design figures)
         rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
         help=HELP,

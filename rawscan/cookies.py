@@ -20,7 +20,7 @@ def derive_key(seed: int, purpose: str) -> bytes:
 class Cookie:
     """A 32-bit keyed hash of a flow: what a genuine reply must echo back.
 
-    One BLAKE2 call per flow costs ~1.8 us, as much as the rest of building a probe, so the
+    One BLAKE2 call per flow costs as much as the rest of building a probe, so the
     flow hash is the XOR of three keyed values: one per (our address, target) pair (BLAKE2,
     remembered), and one per target port and per source port, read from two 65,536-entry
     tables that SHAKE-256 fills from the key in a millisecond. Nobody off the path sees any

@@ -29,6 +29,7 @@ from .retry_policy import (
 )
 from .rtt import RttEstimator
 from .results import Evidence, Verdict
+from .shards import ShardMap
 from .targets import TargetSet
 from .timing import ADAPTIVE_FLOOR, next_rate
 from .transports.base import Transport
@@ -39,7 +40,7 @@ BATCH_SECONDS = 0.001  # ... or what the rate allows in this long
 SMOOTH_RATE = 20_000.0  # below this rate batches last SMOOTH_SECONDS instead: a batch leaves at
 SMOOTH_SECONDS = 0.0002  # once, and a policer with a small bucket (nft's default: 5) drops bursts
 VECTOR_MIN_ENDPOINTS = 4096  # below this numpy's import costs more than it saves
-VECTOR_MIN_BATCH = 24  # smaller batches go per item: a numpy call costs ~1-2 us whatever its size
+VECTOR_MIN_BATCH = 24  # smaller batches go per item: a numpy call costs about the same whatever its size
 RTT_SAMPLE_MASK = 15  # time one first-round probe in 16 (bounded memory, Karn-safe)
 RTT_SAMPLES_MAX = 65536
 PROGRESS_INTERVAL = 0.2  # seconds between progress callbacks
@@ -86,6 +87,8 @@ class ScanStats:
     rate_losses: int = 0  # windows in which the adaptive rate saw loss and backed off
     kernel_drops: int = 0  # replies the kernel dropped before we could read them
     vector: bool = False  # the numpy path ran
+    foreign: int = 0  # valid replies for another shard's endpoints (--workers): ignored
+    first_round_sent: int = 0  # probes of the first round (of this run: a resumed one's rest)
 
 
 @dataclass
@@ -115,6 +118,9 @@ class Engine:
     stats: ScanStats = field(default_factory=ScanStats)
     done: bytes | None = None  # a resumed scan: endpoints an earlier run already reported
     stop_requested: Callable[[], bool] | None = None  # polled at safe points (interrupts.py)
+    # --shards: the engine's indexes are this shard's local ones (rawscan/shards.py), mapped
+    # to endpoints where probes are built and replies are matched; None: one whole scan
+    shard: ShardMap | None = None
 
     @property
     def decided(self) -> bytes:
@@ -125,6 +131,8 @@ class Engine:
     def __post_init__(self) -> None:
         self._port_index = {port: i for i, port in enumerate(self.ports)}
         self._total = len(self.targets) * len(self.ports)
+        if self.shard is not None:
+            self._total = self.shard.size
         self.stats.probes = self._total
         # Per endpoint one bit: has it a verdict (then it is not probed again)? Verdicts that a
         # later reply may still beat (ICMP errors) wait in _provisional; final ones are streamed.
@@ -148,7 +156,7 @@ class Engine:
         self._batch = 1
         ranges = self.targets.ranges
         self._single_range = ranges[0] if len(ranges) == 1 else None
-        self._host_level = getattr(self.probe, "decides_host", False)
+        self._host_level = self.probe.decides_host
         self._batcher: Any = self._make_batcher()
         self.stats.vector = self._batcher is not None
         options = self.options
@@ -177,6 +185,8 @@ class Engine:
         return self._answered
 
     def endpoint(self, index: int) -> Endpoint:
+        if self.shard is not None:
+            index = self.shard.to_endpoint(index)
         host, port = divmod(index, len(self.ports))
         return Endpoint(self.targets.address(host), self.ports[port])
 
@@ -233,6 +243,8 @@ class Engine:
                 self._send_round_vector(order, pacer)
             else:
                 self._send_round(order, pacer)
+            if self._round == 0:
+                self.stats.first_round_sent = self.stats.sent
             if self._round == 0 and clock.now() > sending:
                 self.stats.send_rate = self.stats.sent / (clock.now() - sending)
             self._wait(clock.now() + self._wait_time(policy))
@@ -291,6 +303,7 @@ class Engine:
         single = self._single_range
         lo = single[0] if single else 0
         address = self.targets.address
+        shard = self.shard
         targets: list[int] = []
         dports: list[int] = []
         timed: list[int] = []
@@ -299,7 +312,11 @@ class Engine:
             x = x * g % p
             if index >= n or decided[index >> 3] >> (index & 7) & 1:
                 continue
-            host, port_i = divmod(index, nports)
+            if shard is not None:
+                index_e = shard.to_endpoint(index)
+                host, port_i = divmod(index_e, nports)
+            else:
+                host, port_i = divmod(index, nports)
             targets.append(lo + host if single else address(host))
             dports.append(ports[port_i])
             if first and not index & RTT_SAMPLE_MASK:
@@ -317,6 +334,7 @@ class Engine:
         bits, build = self._decided_bits, self._batcher.build
         attempt, first = self._round, self._round == 0
         endpoint, build_items = self.endpoint, self.probe.build_batch
+        to_endpoints = self.shard.to_endpoints if self.shard is not None else None
         for block in vec.walk_blocks(order):
             pending = block[vec.test_bits(bits, block) == 0]
             start = 0
@@ -325,7 +343,8 @@ class Engine:
                 start += len(chunk)
                 timed = chunk[(chunk & RTT_SAMPLE_MASK) == 0].tolist() if first else []
                 if len(chunk) >= VECTOR_MIN_BATCH:
-                    self._flush(build(chunk, attempt), timed, pacer)
+                    probes = chunk if to_endpoints is None else to_endpoints(chunk)
+                    self._flush(build(probes, attempt), timed, pacer)
                 else:  # a few probes (a low rate): numpy's per-call cost would dominate
                     eps = [endpoint(i) for i in chunk.tolist()]
                     batch = build_items([e.target for e in eps], [e.port for e in eps], attempt)
@@ -410,10 +429,23 @@ class Engine:
         judged = self._batcher.judge(frames)
         self.stats.received += len(frames) - len(judged.slow)
         self.stats.stray += judged.stray
+        if self.shard is not None and len(judged.endpoints):
+            judged = self._own(judged)
         for row in judged.slow.tolist():
             self._decide(frames.packet(row))
         if len(judged.endpoints):
             self._apply(judged)
+
+    def _own(self, judged: Any) -> Any:
+        """A judged batch in this shard's local indexes, other shards' replies left out."""
+        assert self.shard is not None
+        local = self.shard.to_locals(judged.endpoints)
+        keep = self._np.flatnonzero(local >= 0)
+        self.stats.foreign += len(local) - len(keep)
+        verdicts = judged.verdicts
+        return judged._replace(endpoints=local[keep], targets=judged.targets[keep],
+                               ports=judged.ports[keep],
+                               verdicts=[verdicts[i] for i in keep.tolist()])
 
     def _apply(self, judged: Any) -> None:
         """Final verdicts (checked SYN-ACKs and RSTs) for a batch of endpoints."""
@@ -489,6 +521,12 @@ class Engine:
         if reply is None or index is None:
             self.stats.stray += 1
             return
+        if self.shard is not None:
+            local = self.shard.to_local(index)
+            if local is None:
+                self.stats.foreign += 1
+                return
+            index = local
         verdict = reply.verdict
         byte, bit = index >> 3, 1 << (index & 7)
         if verdict.evidence is Evidence.UNVERIFIED:

@@ -1,4 +1,8 @@
-"""How big a scan may be before rawscan asks first.
+"""How big a scan may be: addresses and probes past which rawscan wants --allow-large or a yes.
+
+More than LARGE_SCAN_LIMIT IPv4 addresses (a /8) or LARGE_V6_SCAN_LIMIT IPv6 ones (a /112)
+need --allow-large: that protects against a typo such as /1 for /31 (targets.py asks
+large_address_count() once the targets are known).
 
 `-p-` against a /16 is 2^32 probes: about ten days at the default rate. Typed by mistake (a /16
 for a /24, -p- for -p 1-1024) it must not start unnoticed, so more than LARGE_PROBE_LIMIT
@@ -15,6 +19,8 @@ from collections.abc import Callable
 
 from .errors import RawscanError
 
+LARGE_SCAN_LIMIT = 2**24  # IPv4 addresses: a /8
+LARGE_V6_SCAN_LIMIT = 2**16  # IPv6 addresses: a /112
 LARGE_PROBE_LIMIT = 2**24  # the same bound as for addresses: a /8 with one port is still fine
 # past these a number is a typo, not a wish: 100 Gb/s carries under 1.5e8 minimal frames a
 # second, and an hour's wait after each round already outlasts any path's round trip
@@ -34,6 +40,17 @@ def check_scan_numbers(rate: float, max_rate: float | None, timeout: float) -> N
             raise RawscanError(f"{option} must be a finite number, not {value}")
         if value > bound:
             raise RawscanError(f"{option} {value:g} is more than any scan can use (at most {bound:g})")
+
+
+def large_address_count(v4_total: int, v6_total: int) -> str | None:
+    """Why this many target addresses want --allow-large, or None when they do not."""
+    if v4_total > LARGE_SCAN_LIMIT:
+        return (f"{v4_total} addresses is more than {LARGE_SCAN_LIMIT} (a /8);"
+                " pass --allow-large if you really mean to scan that many")
+    if v6_total > LARGE_V6_SCAN_LIMIT:
+        return (f"{v6_total} IPv6 addresses is more than {LARGE_V6_SCAN_LIMIT} (a /112);"
+                " pass --allow-large if you really mean to scan that many")
+    return None
 
 
 def probe_count(hosts: int, ports: int) -> int:

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from . import __version__
+from .addresses import addr_to_str
 from .errors import RawscanError
-from .targets import TargetSet, int_to_ip
+from .targets import TargetSet
 
 SIDECAR_FORMAT = "rawscan-scan/1"
 MAX_SIDECAR = 16 * 1024 * 1024  # bytes: a real one is a few KB (argv, names of -iL hosts)
@@ -37,6 +38,11 @@ class ScanPlan:
     # resumed scan grabs them too (when unset, resume reads them from argv)
     banner_timeout: float | None = None
     banner_concurrency: int = 256
+    # --shards N --shard K: this scan probes shard K of N of the endpoints (rawscan/shards.py);
+    # shards 0: one whole scan (no shard record in its outputs)
+    shards: int = 0
+    shard: int = 0
+    workers: int = 0  # --workers N: N local processes, shard K each (shards = N)
     probes: str | None = None  # ping: the discovery probes (probes/ping.py); ports index them
     send_ip: bool = False  # ping: IP probes on a directly connected link too (no ARP / NDP)
     bandwidth: float | None = None  # --bandwidth: bits per second on the wire (bandwidth.py)
@@ -55,6 +61,14 @@ class ScanPlan:
         data["ports"] = compress_ports(self.ports)
         data["format"] = SIDECAR_FORMAT
         data["rawscan_version"] = __version__
+        if self.shards:
+            from .shards import fingerprint
+
+            data["fingerprint"] = fingerprint(self)
+        else:
+            del data["shards"], data["shard"]
+        if not self.workers:
+            del data["workers"]
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     @classmethod
@@ -89,6 +103,9 @@ class ScanPlan:
                 max_rate=_optional_rate(data.get("max_rate")),
                 banner_timeout=_optional_timeout(data.get("banner_timeout")),
                 banner_concurrency=_int(data.get("banner_concurrency", 256), "banner_concurrency", 1, 4096),
+                shards=_int(data.get("shards", 0), "shards", 0, 1 << 20),
+                shard=_int(data.get("shard", 0), "shard", 0, 1 << 20),
+                workers=_int(data.get("workers", 0), "workers", 0, 64),
                 probes=_probes(data.get("probes")),
                 send_ip=_bool(data.get("send_ip", False)),
                 bandwidth=_optional_number(data.get("bandwidth"), "bandwidth", 1.0, 1e12),
@@ -97,6 +114,8 @@ class ScanPlan:
                 blocklisted_reserved=_int(data.get("blocklisted_reserved", 0),
                                           "blocklisted_reserved", 0, 2**129),
             )
+            if plan.shards and plan.shard >= plan.shards:
+                raise ValueError(f"shard {plan.shard} is not one of 0..{plan.shards - 1}")
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError,
                 OverflowError) as exc:
             why = "it nests too deeply" if isinstance(exc, RecursionError) else exc
@@ -239,7 +258,7 @@ def _probes(value: object) -> str | None:
 def _address(value: object) -> int:
     """A source address from the sidecar; ValueError unless it is one (either family)."""
     address = _int(value, "sources", 0)
-    int_to_ip(address)  # raises ValueError outside both families
+    addr_to_str(address)  # raises ValueError outside both families
     return address
 
 

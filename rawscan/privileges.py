@@ -1,5 +1,6 @@
-"""Root and the user behind sudo: giving root up once the raw sockets are open, and doing
-file work with the user's rights before that.
+"""Root and the user behind sudo: whether raw sockets may be opened (and the advice when
+not), giving root up once they are open, and doing file work with the user's rights before
+that (output/files.py opens every file through as_user()).
 
 Everything after the drop (parsing replies that anyone on the network may have crafted,
 writing results) runs as the user behind sudo: the open sockets and files keep working, and a
@@ -20,7 +21,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import RawscanError
-from .output.files import invoking_user
+
+
+class PrivilegeError(RawscanError):
+    exit_code = 77  # EX_NOPERM from sysexits.h
+
+
+def has_raw_socket_capability() -> bool:
+    """CAP_NET_RAW in the effective set (uid 0 alone is not enough, nor required)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) & (1 << 13))
+    except OSError:
+        pass
+    return os.geteuid() == 0
+
+
+def invoking_user() -> tuple[int, int] | None:
+    """(uid, gid) of the user behind sudo when we run as root, else None."""
+    if os.geteuid() != 0:
+        return None
+    uid, gid = os.environ.get("SUDO_UID", ""), os.environ.get("SUDO_GID", "")
+    if not uid.isdigit():
+        return None
+    return int(uid), int(gid) if gid.isdigit() else -1
 
 
 @dataclass(frozen=True)
@@ -68,8 +94,20 @@ def drop_privileges(keep_groups: bool = False) -> tuple[int, int] | None:
     user = sudo_user(with_groups=keep_groups)
     if user is None:
         return None
+    _import_while_root(SCAN_REPORT_MODULES)
     _become(user)
     return user.uid, user.gid
+
+
+def _import_while_root(modules: tuple[str, ...]) -> None:
+    """Import modules needed after the drop (see _PARSING_MODULES below for why)."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass  # optional (another version's module): imported later, if at all
 
 
 def as_user(user: User, work: Callable[[], int]) -> int:
@@ -134,6 +172,9 @@ _PARSING_MODULES = (
     "rawscan.output.table", "rawscan.compare.load", "rawscan.compare.changes",
     "rawscan.compare.report",
 )
+# What a live scan imports only after the drop: the human report (its table needs
+# unicodedata, a C extension beside the interpreter)
+SCAN_REPORT_MODULES = ("rawscan.output.table",)
 REPLAY_MODULES = _PARSING_MODULES + (
     "rawscan.scan", "rawscan.engine", "rawscan.payloads", "rawscan.probes.tcp_syn",
     "rawscan.probes.udp", "rawscan.probes.syn_batch", "rawscan.transports.replay",
@@ -155,11 +196,36 @@ def drop_privileges_before_parsing(modules: tuple[str, ...]) -> None:
     capture or sidecar, which anyone may have crafted, is read."""
     if sudo_user(with_groups=False) is None:
         return
-    import importlib
-
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass  # optional (another version's module): imported later, if at all
+    _import_while_root(modules)
     drop_privileges(keep_groups=True)
+
+
+def privilege_error() -> PrivilegeError:
+    import shutil
+    import sys
+
+    script = shutil.which("rawscan") or os.path.abspath(sys.argv[0])
+    command = " ".join([script, *sys.argv[1:]])
+    return PrivilegeError(privilege_advice(command, sys.executable, sys.prefix, sys.base_prefix))
+
+
+def privilege_advice(command: str, executable: str, prefix: str, base_prefix: str) -> str:
+    """sudo, or the capability on an interpreter that runs nothing but rawscan: never on a
+    shared one (a virtual environment's python is usually a link to it), which would give raw
+    sockets to every script run with it."""
+    real = os.path.realpath(executable)
+    own_copy = prefix != base_prefix and real.startswith(os.path.join(os.path.realpath(prefix), ""))
+    if own_copy:
+        capability = f"grant the capability to this environment's own interpreter with " \
+                     f"'sudo setcap cap_net_raw+ep {real}'"
+    else:
+        capability = (f"give the capability to an interpreter of rawscan's own, not the shared "
+                      f"{real} (every script run with it would get raw sockets): "
+                      f"'python3 -m venv --copies DIR', install rawscan there, then "
+                      f"'sudo setcap cap_net_raw+ep DIR/bin/python3'")
+    return f"raw sockets need root or CAP_NET_RAW: run 'sudo {command}', or {capability}"
+
+
+def require_raw_sockets() -> None:
+    if not has_raw_socket_capability():
+        raise privilege_error()

@@ -88,7 +88,9 @@ def load_resume(path: str) -> tuple[ScanPlan, bytes]:
         if not isinstance(data, dict) or data.get("rawscan_resume") != 1:
             raise ValueError("not a rawscan resume file")
         plan = ScanPlan.from_json(str(data["plan"]), path)
-        expected = (len(plan.targets) * len(plan.ports) + 7) // 8
+        from .shards import progress_bytes
+
+        expected = progress_bytes(plan)  # a shard's (or its workers') bitmaps
         # the size is known from the plan: inflate no further (a crafted `done` was 8.4 GB)
         inflater = zlib.decompressobj()
         decided = inflater.decompress(base64.b64decode(str(data["done"]), validate=True),

@@ -6,17 +6,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .addresses import addr_to_str
 from .cookies import Cookie, derive_key
 from .engine import Engine, ScanOptions, ScanStats
 from .output import ResultWriter
-from .output.table import ReportTally
+from .output.tally import ReportTally
 from .plan import ScanPlan
 from .probes.base import ProbeModule
 from .probes.tcp_syn import SynProbe
 from .probes.udp import UdpProbe
 from .results import PortResult, Verdict
 from .services import service_name
-from .targets import int_to_ip
+from .shards import shard_map_for
 from .transports.base import Transport
 
 if TYPE_CHECKING:
@@ -138,7 +139,7 @@ def run_scan(
 
     def deliver(target: int, port: int, verdict: Verdict) -> None:
         if target != last[0]:
-            last[0], last[1] = target, int_to_ip(target)
+            last[0], last[1] = target, addr_to_str(target)
         service = services.get(port)
         if service is None:
             service = services[port] = service_name(port, proto)
@@ -199,7 +200,7 @@ def run_scan(
                             bandwidth=plan.bandwidth),
         order_key=derive_key(plan.seed, "order"), on_result=deliver, on_progress=progress,
         done=sampled(plan) if done is None and plan.max_targets else done,
-        stop_requested=stop_requested,
+        stop_requested=stop_requested, shard=shard_map_for(plan),
     )
     if plan.max_targets:  # the progress bar's total: the sample, not every endpoint
         engine.stats.probes = min(plan.max_targets, engine.stats.probes)

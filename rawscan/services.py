@@ -10,7 +10,7 @@ SERVICES_FILE = "/etc/services"
 
 @cache
 def _table(path: str = SERVICES_FILE) -> dict[tuple[int, str], str]:
-    # Built once: getservbyport() re-reads the file on every call (~60 us a port).
+    # Built once: getservbyport() re-reads the file on every call (README, Design figures).
     table: dict[tuple[int, str], str] = {}
     for entry in _entries(path):
         table.setdefault((entry.port, entry.proto), entry.name)

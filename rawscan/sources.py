@@ -6,10 +6,10 @@ import errno
 import socket
 from collections.abc import Iterable
 
-from .addresses import family, parse_addr
+from .addresses import addr_to_str, family, parse_addr
 from .cookies import derive_key
 from .errors import RawscanError
-from .targets import TargetSet, int_to_ip
+from .targets import TargetSet
 
 EPHEMERAL_LOW, EPHEMERAL_SPAN = 40000, 20000
 _FAMILY_NAME: dict[int, str] = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6"}
@@ -23,16 +23,16 @@ def source_address(target: int, interface: str | None = None) -> int:
         try:
             if interface:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
-            probe.connect((int_to_ip(target), 9))
+            probe.connect((addr_to_str(target), 9))
         except OSError as exc:
             where = f" via {interface}" if interface else ""
             if exc.errno == errno.EACCES:  # the kernel's answer for a broadcast route
                 raise RawscanError(
-                    f"{int_to_ip(target)} is a broadcast address{where}: rawscan scans hosts, "
+                    f"{addr_to_str(target)} is a broadcast address{where}: rawscan scans hosts, "
                     f"not a whole network at once (give the hosts' own addresses or a range)"
                 ) from None
             raise RawscanError(
-                f"no route to {int_to_ip(target)}{where}: {exc.strerror} (give -S or -e)"
+                f"no route to {addr_to_str(target)}{where}: {exc.strerror} (give -S or -e)"
             ) from None
         # a link-local source comes back as 'fe80::1%eth0'; the zone is not part of it
         return parse_addr(str(probe.getsockname()[0]).partition("%")[0])

@@ -23,6 +23,7 @@ from typing import Any
 from rawscan.addresses import IPV4_MAX, V6, V6_MASK, addr_to_str
 from rawscan.blocklist import Blocklist, default_blocks
 from rawscan.errors import RawscanError
+from rawscan.limits import LARGE_SCAN_LIMIT, LARGE_V6_SCAN_LIMIT, large_address_count
 from rawscan.ranges import RangeList, merge_sorted_addresses, merge_sorted_arrays
 
 _LOW64 = (1 << 64) - 1
@@ -34,7 +35,6 @@ __all__ = [
     "MAX_TARGETS",
     "TargetError",
     "TargetSet",
-    "int_to_ip",
     "ip_to_int",
     "Selection",
     "TargetFile",
@@ -43,10 +43,6 @@ __all__ = [
     "select_targets",
 ]
 
-# More addresses than a /8 needs --allow-large: protects against a typo such as /1 for /31.
-LARGE_SCAN_LIMIT = 2**24
-# The same guard for IPv6, where a /64 is routine to type: more than a /112 needs the flag.
-LARGE_V6_SCAN_LIMIT = 2**16
 # Never more, even with --allow-large: hosts x 65,536 ports must fit the engine's 2**64
 # probe order, and len() an index-sized int. 2**48 is an IPv6 /80.
 MAX_TARGETS = 2**48
@@ -89,11 +85,9 @@ def ip_to_int(s: str) -> int:
     return n
 
 
-def int_to_ip(n: int) -> str:
-    """A tagged address int (either family) as text: '198.18.0.2', '2001:2::2'."""
-    if not (0 <= n <= _IPV4_MAX or V6 <= n <= _MAX_ADDR):
-        raise ValueError(f"{n} is not an address")
-    return addr_to_str(n)
+# addresses.addr_to_str is the one address-to-text function; this name stays only for the tests
+# other sessions are writing today (the tests' re-layout removes it)
+int_to_ip = addr_to_str
 
 
 def _octet(text: str) -> int:
@@ -178,7 +172,7 @@ class TargetSet:
     def label(self, addr: int) -> str:
         """'name (address)' for a name the user gave, else the address: nmap's report line."""
         name = self.names.get(addr)
-        ip = int_to_ip(addr)
+        ip = addr_to_str(addr)
         return f"{name} ({ip})" if name else ip
 
     def families(self) -> tuple[int, ...]:
@@ -262,7 +256,7 @@ def _merge(ranges: Iterable[Range]) -> tuple[Range, ...]:
     if _normalised(ranges):  # merged already (a TargetSet made from parse_targets' answer)
         return ranges
     out: list[Range] = []
-    append = out.append  # -iL of a million lines: the running range in locals, 2x faster
+    append = out.append  # -iL of a million lines: the running range in locals (README, Design figures)
     cur_lo = cur_hi = -2
     for lo, hi in sorted(ranges):
         if lo > hi:
@@ -431,7 +425,7 @@ class _Parser:
         return ranges
 
     def _ranges(self, spec: str) -> list[Range]:
-        if _PLAIN_V4.fullmatch(spec):  # the pattern parser's answer, 30x faster
+        if _PLAIN_V4.fullmatch(spec):  # the pattern parser's answer, faster (README, Design figures)
             addr = int.from_bytes(socket.inet_aton(spec), "big")
             return [(addr, addr)]
         if "/" in spec:
@@ -479,7 +473,7 @@ class _Parser:
         for addr in addrs:
             bits = _family_bits(addr)
             if prefix > bits:
-                raise ValueError(f"prefix length must be 0-{bits} for {int_to_ip(addr)}")
+                raise ValueError(f"prefix length must be 0-{bits} for {addr_to_str(addr)}")
             size = 1 << (bits - prefix)
             lo = addr & ~(size - 1)  # host bits set are fine, as in nmap; keeps the V6 tag
             out.append((lo, lo + size - 1))
@@ -517,7 +511,7 @@ class _Parser:
             import sys
 
             print(f"rawscan: warning: other addresses for {name} (not scanned): "
-                  f"{', '.join(int_to_ip(a) for a in found[1:])} (--all-families scans every one)",
+                  f"{', '.join(addr_to_str(a) for a in found[1:])} (--all-families scans every one)",
                   file=sys.stderr)
         return found[:1]
 
@@ -724,17 +718,9 @@ def select_targets(
                           " (at most 2^48, an IPv6 /80)") from None
     v4_total = target_set._ends[final.v4_count - 1] if final.v4_count else 0
     v6_total = len(target_set) - v4_total
-    if not allow_large:
-        if v4_total > LARGE_SCAN_LIMIT:
-            raise TargetError(
-                f"{v4_total} addresses is more than {LARGE_SCAN_LIMIT} (a /8);"
-                " pass --allow-large if you really mean to scan that many"
-            )
-        if v6_total > LARGE_V6_SCAN_LIMIT:
-            raise TargetError(
-                f"{v6_total} IPv6 addresses is more than {LARGE_V6_SCAN_LIMIT} (a /112);"
-                " pass --allow-large if you really mean to scan that many"
-            )
+    too_large = None if allow_large else large_address_count(v4_total, v6_total)
+    if too_large:
+        raise TargetError(too_large)
     if parser.names:
         names = {addr: name for addr, name in parser.names.items() if final.find(addr) >= 0}
         target_set = TargetSet(final, names)

@@ -187,9 +187,10 @@ def layout_truth(layout: SynLayout, net: str) -> Truth:
 
 def cases() -> list[Case]:
     rawscans = [rawscan(), rawscan("-T4"), rawscan("-T5")]
-    full_tools = [*rawscans, nmap(), nmap("-T4"), nmap("-T5"), masscan(), masscan(10_000),
+    workers = rawscan("--workers", "2")  # issue 14: two processes, one shard each
+    full_tools = [*rawscans, workers, nmap(), nmap("-T4"), nmap("-T5"), masscan(), masscan(10_000),
                   masscan(100_000), masscan(1_000_000), zmap(one_port=False)]
-    sweep_tools = [*rawscans, nmap(), nmap("--min-rate", "10000"),
+    sweep_tools = [*rawscans, workers, nmap(), nmap("--min-rate", "10000"),
                    nmap("-n", "-Pn", "--min-rate", "10000"), nmap("-T4"), zmap(),
                    zmap(100_000), masscan(), masscan(100_000)]
     hosts_tools = [*rawscans, nmap("-T4"), nmap("--min-rate", "10000"), masscan(100_000)]

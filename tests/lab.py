@@ -491,6 +491,33 @@ class Lab:
                 output.append(line.rstrip())
         raise LabError(f"lab helper not ready after {READY_TIMEOUT} s: {' | '.join(output)}")
 
+    def add_scanner(self, index: int) -> tuple[str, str]:
+        """Another scanner namespace with its own veth to the target and its own IPv4 address
+        (198.18.1.10 + index, a /32 routed on the link both ways), as another machine would be:
+        returns (namespace, address). IPv4 only; deleted with the lab."""
+        if not 0 <= index < 200:
+            raise ValueError("index is 0..199")
+        ns = f"{self.scanner_ns}-x{index}"
+        address = f"198.18.1.{10 + index}"
+        peer = f"rs-tgtx{index}"
+        _must(["ip", "netns", "add", ns])
+        self._created.append(ns)
+        _live_namespaces.add(ns)
+        _must(["ip", "link", "add", "name", SCANNER_IFACE, "netns", ns, "type", "veth",
+               "peer", "name", peer, "netns", self.target_ns])
+        _must(["ip", "-n", ns, "link", "set", "lo", "up"])
+        _must(["ip", "netns", "exec", ns, sys.executable, str(SERVICES), "configure", "--iface",
+               SCANNER_IFACE, *(f"--sysctl={s}" for s in _NO_IPV6)])
+        _must(["ip", "-n", ns, "addr", "add", f"{address}/32", "dev", SCANNER_IFACE])
+        _must(["ip", "-n", ns, "link", "set", SCANNER_IFACE, "up"])
+        _must(["ip", "-n", ns, "route", "add", f"{TARGET_IP}/32", "dev", SCANNER_IFACE,
+               "src", address])
+        _must(["ip", "netns", "exec", self.target_ns, sys.executable, str(SERVICES), "configure",
+               "--iface", peer])
+        _must(["ip", "-n", self.target_ns, "link", "set", peer, "up"])
+        _must(["ip", "-n", self.target_ns, "route", "add", f"{address}/32", "dev", peer])
+        return ns, address
+
     def close(self) -> None:
         """Stop what we started (by PID) and delete the namespaces; safe to call more than once."""
         dnsmasq, self._dnsmasq = self._dnsmasq, None

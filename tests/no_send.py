@@ -51,7 +51,7 @@ def never_sending() -> Iterator[None]:
 
     with mock.patch("rawscan.commands.scan._run_live", stop), \
          mock.patch("rawscan.transports.live.LiveTransport", no_transport), \
-         mock.patch("rawscan.transports.live.require_raw_sockets", lambda: None), \
+         mock.patch("rawscan.privileges.require_raw_sockets", lambda: None), \
          mock.patch("socket.socket", _NoRawSocket), \
          mock.patch("socket.getaddrinfo", _local_getaddrinfo):
         yield

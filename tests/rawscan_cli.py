@@ -19,7 +19,9 @@ def rawscan_command() -> str:
 
 
 def read_jsonl(path: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The port records (a shard's first record, its plan, is left out)."""
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in records if "rawscan_shard" not in r]
 
 
 def port_states(records: list[dict[str, object]]) -> dict[int, tuple[str, str]]:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from scapy.layers.inet import ICMP, IP, TCP
 
+from rawscan.testing import IcmpRateLimit  # noqa: F401  (the tests' and the library's bucket)
 from rawscan.transports.base import Received, SendsOneByOne
 from rawscan.transports.replay import VirtualClock
 
@@ -67,25 +68,6 @@ class SimulatedNetwork(SendsOneByOne):
 
     def close(self) -> None:
         self.closed = True
-
-
-class IcmpRateLimit:
-    """Linux's per-destination ICMP error bucket: one token a second, at most `burst` saved."""
-
-    def __init__(self, per_second: float = 1.0, burst: int = 6) -> None:
-        self.per_second, self.burst = per_second, burst
-        self.tokens: dict[str, float] = {}
-        self.last: dict[str, float] = {}
-
-    def allow(self, destination: str, now: float) -> bool:
-        tokens = min(self.burst, self.tokens.get(destination, self.burst)
-                     + (now - self.last.get(destination, now)) * self.per_second)
-        self.last[destination] = now
-        if tokens >= 1:
-            self.tokens[destination] = tokens - 1
-            return True
-        self.tokens[destination] = tokens
-        return False
 
 
 class SimulatedUdpHost(SimulatedNetwork):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -144,3 +145,68 @@ def test_a_scan_with_max_targets_probes_and_reports_only_its_sample(hot_path: st
     assert {plan.targets.index(ip_to_int(ip)) * 64 + port - 1 for ip, port in reported} == chosen
     assert ScanPlan.from_json(plan.to_json(), "x").max_targets == 1000
     assert derive_key(plan.seed, "sample") != derive_key(plan.seed, "order")
+
+
+@pytest.mark.skipif(__import__("os").geteuid() != 0, reason="a live loopback scan needs raw sockets (root)")
+def test_resume_and_replay_keep_the_sample(tmp_path: Path) -> None:
+    """A --max-targets scan stopped by SIGTERM, then resumed: the two runs are the sample, no
+    endpoint twice; its recording replays to the same endpoints (loopback only)."""
+    import json
+    import signal
+    import time
+
+    exe = rawscan_command()
+    scan = subprocess.Popen([exe, "syn", "127.0.0.1", "-p", "1-20000", "--max-targets", "5000",
+                             "--rate", "2000", "-q", "-oJ", "a.jsonl", "--pcap", "a.pcap"],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and scan.poll() is None:
+            if (tmp_path / "a.jsonl").exists() and (tmp_path / "a.jsonl").stat().st_size > 20_000:
+                break
+            time.sleep(0.02)
+        scan.send_signal(signal.SIGTERM)
+        assert scan.wait(timeout=30) == 130, scan.stderr.read() if scan.stderr else ""
+    finally:
+        if scan.poll() is None:
+            scan.kill()
+            scan.wait()
+    resumed = subprocess.run([exe, "resume", "rawscan.resume", "-oJ", "b.jsonl", "-q"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Max targets: 5,000 of 20,000 endpoints" in resumed.stdout
+
+    def ports(name: str) -> list[int]:
+        return [json.loads(line)["port"] for line in (tmp_path / name).read_text().splitlines()]
+
+    first, second = ports("a.jsonl"), ports("b.jsonl")
+    assert first and second and len(first) + len(second) == len(set(first + second)) == 5000
+    replay = subprocess.run([exe, "replay", "a.pcap", "-oJ", "c.jsonl", "-q"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert replay.returncode == 0, replay.stderr
+    assert set(ports("c.jsonl")) == set(first + second)
+
+
+@pytest.mark.skipif(__import__("os").geteuid() != 0, reason="a live loopback scan needs raw sockets (root)")
+def test_a_live_scan_stays_under_its_bandwidth(tmp_path: Path) -> None:
+    """-T5 would start at 20,000 probes/s; --bandwidth 2M allows 2,976 SYN frames a second: the
+    recorded probes never carry more than the bandwidth (a loaded machine only goes slower)."""
+    import struct
+
+    proc = subprocess.run([rawscan_command(), "syn", "127.0.0.1", "-p", "1-6000", "-T5",
+                           "--bandwidth", "2M", "-q", "--pcap", "bw.pcap", "-oJ", "/dev/null"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    data = (tmp_path / "bw.pcap").read_bytes()
+    scale = 1e-9 if data[:4] == b"\x4d\x3c\xb2\xa1" else 1e-6
+    offset, times, bits = 24, [], 0
+    while offset + 16 <= len(data):
+        seconds, fraction, length, _ = struct.unpack("<IIII", data[offset:offset + 16])
+        packet = data[offset + 16:offset + 16 + length]
+        offset += 16 + length
+        if packet[9] == 6 and packet[33] & 0x12 == 0x02:  # a SYN without ACK: our probe
+            times.append(seconds + fraction * scale)
+            bits += frame_bits(len(packet))
+    assert len(times) == 6000
+    # the bucket may start with its burst credit (10 ms); past that, bits / time <= bandwidth
+    assert bits / (times[-1] - times[0] + 0.01) <= 2e6 * 1.02, bits / (times[-1] - times[0])

@@ -26,3 +26,22 @@ def test_cookies_depend_on_every_part_of_the_flow() -> None:
                 cookie(5, 2, 40000, 80)}) == 5
     assert Cookie(derive_key(2, "cookie"))(1, 2, 40000, 80) != base
     assert derive_key(1, "cookie") != derive_key(1, "order")
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 2**63 - 1), address, st.lists(st.tuples(address, st.integers(0, 65535),
+       st.integers(0, 65535)), min_size=1, max_size=30), st.booleans())
+def test_the_inlined_cookie_is_the_sum_of_its_parts(seed: int, src: int,
+                                                    flows: list[tuple[int, int, int]],
+                                                    ranged: bool) -> None:
+    """Cookie.__call__'s fast path (its tables read inline, the range table or the small
+    cache) gives host ^ dport ^ sport, before the tables exist and after."""
+    cookie = Cookie(derive_key(seed, "cookie"))
+    if ranged:
+        targets = [t for t, _s, _d in flows]
+        cookie.remember_range(min(targets), min(targets) + 1000)
+    fresh = Cookie(derive_key(seed, "cookie"))
+    for _ in range(2):  # the first call makes the tables, the second reads them inline
+        for dst, sport, dport in flows:
+            assert cookie(src, dst, sport, dport) == \
+                fresh.host(src, dst) ^ fresh.dport(dport) ^ fresh.sport(sport)

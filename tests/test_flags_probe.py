@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 from scapy.layers.inet import ICMP, IP, TCP
 from scapy.layers.inet6 import ICMPv6DestUnreach, IPv6
 
-from rawscan.addresses import V6
+from rawscan.addresses import V6, addr_to_str
 from rawscan.cookies import Cookie, derive_key
 from rawscan.probes.flags_batch import FlagsBatcher
 from rawscan.probes.tcp_flags import FLAG_SCANS, FlagsProbe
-from rawscan.targets import TargetSet, int_to_ip
+from rawscan.targets import TargetSet
 from rawscan.vector import frames_from
 
 LAB4 = 0xC6120000  # 198.18.0.0/15
@@ -38,8 +38,8 @@ def scapy_probe(scan: str, src: int, dst: int, sport: int, dport: int, seq: int,
     tcp = TCP(sport=sport, dport=dport, seq=seq, ack=seq if scan == "ack" else 0,
               flags=SCAPY_FLAGS[scan], window=1024)
     if src >= V6:
-        return bytes(IPv6(src=int_to_ip(src), dst=int_to_ip(dst), hlim=hops) / tcp)
-    return bytes(IP(src=int_to_ip(src), dst=int_to_ip(dst), ttl=hops, id=seq >> 16) / tcp)
+        return bytes(IPv6(src=addr_to_str(src), dst=addr_to_str(dst), hlim=hops) / tcp)
+    return bytes(IP(src=addr_to_str(src), dst=addr_to_str(dst), ttl=hops, id=seq >> 16) / tcp)
 
 
 @FAST
@@ -115,8 +115,8 @@ def test_linux_rst_gives_the_scan_state_and_forgeries_nothing(scan: str, family:
     syn_ack[head + 13] = 0x12
     assert probe.parse_reply(bytes(syn_ack)) is None
     # an ICMP error quoting the probe: filtered, with the reason; a quote of a forged seq: none
-    ip = IP(src=int_to_ip(dst), dst=int_to_ip(src)) if family == 4 else IPv6(
-        src=int_to_ip(dst), dst=int_to_ip(src))
+    ip = IP(src=addr_to_str(dst), dst=addr_to_str(src)) if family == 4 else IPv6(
+        src=addr_to_str(dst), dst=addr_to_str(src))
     error = ICMP(type=3, code=13) if family == 4 else ICMPv6DestUnreach(code=1)
     quote = sent[:head + 8]
     got = probe.parse_reply(bytes(ip / error / quote))
@@ -153,9 +153,9 @@ def make_reply(probe: FlagsProbe, kind: str, host: int, dport: int, hops: int) -
     elif kind == "wrong-dport":
         tcp.dport = 12345
     elif kind == "not-ours":
-        pkt.dst = int_to_ip(OTHER)
+        pkt.dst = addr_to_str(OTHER)
     elif kind == "other-host":
-        pkt.src = int_to_ip(LAB4 + 9)
+        pkt.src = addr_to_str(LAB4 + 9)
     elif kind == "unprobed-port":
         tcp.sport = 60000
     elif kind == "options":

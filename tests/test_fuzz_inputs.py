@@ -46,7 +46,8 @@ CORPUS_SEEDS = ("NHRP_registration.pcap", "babel.pcap", "ikev2four.pcap", "babel
 
 EXAMPLES = int(os.environ.get("RAWSCAN_FUZZ_EXAMPLES", "0"))
 PER_EXAMPLE = 10.0  # seconds; real work per example is milliseconds
-STATES = {"open", "closed", "filtered", "open|filtered"}
+STATES = {"open", "closed", "filtered", "open|filtered", "unfiltered"}  # unfiltered: ACK scans
+HOST_STATUSES = {"up", "down"}  # ping sweeps: one record per host
 
 
 def fuzz(default: int) -> settings:
@@ -294,7 +295,10 @@ def test_analyze_on_mutated_captures(tmp_path: Path, capture: tuple[str, bytes])
     if code == 0:
         for line in out.read_text().splitlines():
             record = json.loads(line)
-            assert record["state"] in STATES and 0 <= record["port"] <= 65535
+            if "status" in record:  # a host a ping sweep learned
+                assert record["status"] in HOST_STATUSES and "port" not in record, record
+            else:
+                assert record["state"] in STATES and 0 <= record["port"] <= 65535
 
 
 # --- the FILE.json sidecar beside a rawscan capture ---------------------------------------

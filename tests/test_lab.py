@@ -428,8 +428,8 @@ def test_ipv6_routes_sources_and_extra_addresses(make_lab: Callable[..., Lab]) -
     code = (
         "import json, socket, sys\n"
         "from rawscan.sources import sources_for\n"
-        "from rawscan.targets import int_to_ip, parse_targets\n"
-        "chosen = [int_to_ip(a) for a in sources_for(parse_targets(sys.argv[1:3]))]\n"
+        "from rawscan.addresses import addr_to_str\nfrom rawscan.targets import parse_targets\n"
+        "chosen = [addr_to_str(a) for a in sources_for(parse_targets(sys.argv[1:3]))]\n"
         "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
         "s.bind(('2001:2::12', 0))\n"
         "s.settimeout(2)\n"
@@ -514,8 +514,8 @@ def test_target_name_resolves_per_family_in_the_scanner(make_lab: Callable[..., 
     lab = make_lab(LabSpec())
     code = (
         "import json, sys\n"
-        "from rawscan.targets import int_to_ip, parse_targets\n"
-        "print(json.dumps({f: [int_to_ip(a) for a in parse_targets([sys.argv[1]], family=f)]\n"
+        "from rawscan.addresses import addr_to_str\nfrom rawscan.targets import parse_targets\n"
+        "print(json.dumps({f: [addr_to_str(a) for a in parse_targets([sys.argv[1]], family=f)]\n"
         "                  for f in ('4', '6', 'all')}))\n"
     )
     r = lab.exec_scanner([sys.executable, "-c", code, lab.target_name])

@@ -9,13 +9,13 @@ from hypothesis import strategies as st
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 
-from rawscan.addresses import V6
+from rawscan.addresses import V6, addr_to_str
 from rawscan.cookies import Cookie, derive_key
 from rawscan.payloads import payload_for
 from rawscan.probes.syn_batch import SynBatcher
 from rawscan.probes.tcp_syn import SynProbe
 from rawscan.probes.udp import UdpProbe
-from rawscan.targets import TargetSet, int_to_ip
+from rawscan.targets import TargetSet
 from rawscan.vector import frames_from
 
 LAB4 = 0xC6120000  # 198.18.0.0/15
@@ -31,8 +31,8 @@ FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 def scapy_syn(src: int, dst: int, sport: int, dport: int, seq: int, hops: int) -> bytes:
     tcp = TCP(sport=sport, dport=dport, seq=seq, flags="S", window=1024, options=[("MSS", 1460)])
     if src >= V6:
-        return bytes(IPv6(src=int_to_ip(src), dst=int_to_ip(dst), hlim=hops) / tcp)
-    return bytes(IP(src=int_to_ip(src), dst=int_to_ip(dst), ttl=hops, id=seq >> 16) / tcp)
+        return bytes(IPv6(src=addr_to_str(src), dst=addr_to_str(dst), hlim=hops) / tcp)
+    return bytes(IP(src=addr_to_str(src), dst=addr_to_str(dst), ttl=hops, id=seq >> 16) / tcp)
 
 
 def check_syn(src: int, dst: int, dport: int, hops: int, key: int, attempt: int) -> None:
@@ -84,8 +84,8 @@ def scapy_udp(src: int, dst: int, sport: int, dport: int, payload: bytes, hops: 
               ip_id: int) -> bytes:
     udp = UDP(sport=sport, dport=dport) / payload
     if src >= V6:
-        return bytes(IPv6(src=int_to_ip(src), dst=int_to_ip(dst), hlim=hops) / udp)
-    return bytes(IP(src=int_to_ip(src), dst=int_to_ip(dst), ttl=hops, id=ip_id) / udp)
+        return bytes(IPv6(src=addr_to_str(src), dst=addr_to_str(dst), hlim=hops) / udp)
+    return bytes(IP(src=addr_to_str(src), dst=addr_to_str(dst), ttl=hops, id=ip_id) / udp)
 
 
 @FAST
@@ -125,9 +125,9 @@ def make_reply(probe: SynProbe, kind: str, host: int, dport: int, hops: int) -> 
     if kind == "wrong-dport":
         tcp.dport = 12345
     elif kind == "not-ours":
-        ip.dst = int_to_ip(OTHER)
+        ip.dst = addr_to_str(OTHER)
     elif kind == "other-host":
-        ip.src = int_to_ip(LAB4 + 9)
+        ip.src = addr_to_str(LAB4 + 9)
     elif kind == "unprobed-port":
         tcp.sport = 60000
     elif kind == "options":
@@ -164,3 +164,29 @@ def test_numpy_judge_decides_as_the_packet_parser(replies: list[tuple[str, int, 
                                     judged.ports.tolist()):
         host, port_i = divmod(index, len(PORTS))
         assert (TARGETS.address(host), PORTS[port_i]) == (target, dport)
+
+
+@FAST
+@given(st.lists(st.one_of(v4_address, v6_address), min_size=1, max_size=4, unique=True),
+       st.lists(st.tuples(st.one_of(v4_address, v6_address), port), min_size=1, max_size=60),
+       st.integers(0, 20), seed, st.booleans(), st.sampled_from(["syn", "ack", "fin", "null", "xmas"]))
+def test_batch_builders_are_build_for_each_pair(sources: list[int], pairs: list[tuple[int, int]],
+                                                 attempt: int, key: int, ranged: bool,
+                                                 kind: str) -> None:
+    """build_batch's inlined template patch and cookie lookups (SynProbe's, FlagsProbe's) give
+    build()'s bytes, pair by pair and in order: with the remembered-range cookie table
+    (a scan of one target range) and without it, fresh and once the values are cached."""
+    from rawscan.probes.tcp_flags import FLAG_SCANS, FlagsProbe
+
+    v6 = pairs[0][0] >= V6  # a batch's targets and our sources: one family, as a scan has them
+    ours = tuple(s for s in sources if (s >= V6) == v6) or ((LAB6 | 1,) if v6 else (LAB4 | 1,))
+    targets = [t for t, _p in pairs if (t >= V6) == v6]
+    ports = [p for t, p in pairs if (t >= V6) == v6]
+    cookie = Cookie(derive_key(key, "cookie"))
+    if ranged:
+        cookie.remember_range(min(targets), max(targets))
+    probe = (SynProbe(ours, 40000, cookie, 64, 16) if kind == "syn"
+             else FlagsProbe(FLAG_SCANS[kind], ours, 40000, cookie, 64, 16))
+    for _ in range(2):  # the second time, every host value is already in the tables
+        assert probe.build_batch(targets, ports, attempt) == \
+            [probe.build(t, p, attempt) for t, p in zip(targets, ports)]

@@ -400,7 +400,7 @@ CRAFTED = [  # each was a traceback, a hang or gigabytes
     {"source_port": 70000}, {"source_port": -1}, {"retries": 10**9}, {"seed": -5},
     {"seed": 2**70}, {"sources": []}, {"sources": [2**200]}, {"sources": ["x"]},
     {"targets": []}, {"targets": [[5, 1]]}, {"targets": [["a", "b"]]}, {"targets": [[1]]},
-    {"ports": ""}, {"ports": "1-4294967295"}, {"scan": "xmas"}, {"scan": ["syn"]},
+    {"ports": ""}, {"ports": "1-4294967295"}, {"scan": "maimon"}, {"scan": ["syn"]},
     {"names": {"x": "y"}}, {"names": []}, {"payload_hex": "zz"}, {"payload_hex": 5},
     {"argv": "rawscan"}, {"argv": [1, 2]}, {"started": float("inf")}, {"max_rate": 0},
     {"fixed_source_port": "yes"}, {"rate": True}, {"timeout": "1"},
@@ -629,10 +629,11 @@ def test_targets_that_cannot_be_scanned_as_given_are_one_line(spec: str, words: 
 
 def test_a_name_with_several_addresses_says_which_are_not_scanned(
         capsys: pytest.CaptureFixture[str]) -> None:
-    from rawscan.targets import int_to_ip, parse_targets
+    from rawscan.addresses import addr_to_str
+    from rawscan.targets import parse_targets
 
     found = parse_targets(["multi.example"], resolve=lambda name: ["198.18.0.2", "198.18.0.3"])
-    assert [int_to_ip(found.address(i)) for i in range(len(found))] == ["198.18.0.2"]
+    assert [addr_to_str(found.address(i)) for i in range(len(found))] == ["198.18.0.2"]
     assert "other addresses for multi.example (not scanned): 198.18.0.3" in capsys.readouterr().err
 
 

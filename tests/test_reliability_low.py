@@ -34,7 +34,7 @@ def rawscan(*args: str, cwd: Path | None = None, **kw: object) -> subprocess.Com
 
 
 def test_privilege_advice_never_suggests_setcap_on_a_shared_interpreter(tmp_path: Path) -> None:
-    from rawscan.transports.live import privilege_advice
+    from rawscan.privileges import privilege_advice
 
     shared = tmp_path / "usr" / "bin" / "python3.11"
     shared.parent.mkdir(parents=True)

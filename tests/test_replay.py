@@ -64,9 +64,11 @@ def test_replay_regenerates_byte_identical_probes(capture: Path) -> None:
     from rawscan.discovery.run import never_sent
 
     done = never_sent(plan, probe, None) if plan.scan == "ping" else None
+    from rawscan.shards import shard_map_for
+
     Engine(probe, plan.targets, plan.ports, transport,
            ScanOptions(plan.rate, plan.retries, plan.timeout), derive_key(plan.seed, "order"),
-           done=done).run()
+           done=done, shard=shard_map_for(plan)).run()
     if plan.scan == "ping":  # which of an up host's probes left before its answer: timing
         built = {probe.build(plan.targets.address(h), k, a) for h in range(len(plan.targets))
                  for k in plan.ports for a in range(plan.retries + 1)}

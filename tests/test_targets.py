@@ -10,14 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rawscan.addresses import V6, parse_addr
+from rawscan.addresses import V6, addr_to_str, parse_addr
 from rawscan.errors import RawscanError
 from rawscan.targets import (
     FAMILIES,
     MAX_TARGETS,
     TargetError,
     TargetSet,
-    int_to_ip,
     ip_to_int,
     parse_targets,
     read_target_file,
@@ -27,7 +26,7 @@ BASE = ip_to_int("198.18.0.0")
 
 
 def ips(ts: TargetSet) -> list[str]:
-    return [int_to_ip(a) for a in ts]
+    return [addr_to_str(a) for a in ts]
 
 
 def fake_resolver(table: dict[str, list[str]]) -> tuple[Callable[[str], list[str]], list[str]]:
@@ -46,14 +45,14 @@ def test_ip_conversions() -> None:
     assert ip_to_int("0.0.0.0") == 0
     assert ip_to_int("255.255.255.255") == 2**32 - 1
     assert ip_to_int("198.18.0.2") == (198 << 24) | (18 << 16) | 2
-    assert int_to_ip(ip_to_int("10.1.2.3")) == "10.1.2.3"
+    assert addr_to_str(ip_to_int("10.1.2.3")) == "10.1.2.3"
     for bad in ["1.2.3", "1.2.3.4.5", "1.2.3.256", "1.2.3.x", "1.2.3.04", "", "1..2.3"]:
         with pytest.raises(TargetError):
             ip_to_int(bad)
     with pytest.raises(ValueError):
-        int_to_ip(2**32)
+        addr_to_str(2**32)
     with pytest.raises(ValueError):
-        int_to_ip(-1)
+        addr_to_str(-1)
 
 
 def test_target_error_is_rawscan_error() -> None:
@@ -239,8 +238,8 @@ def test_default_resolver_localhost() -> None:
     ts = parse_targets(["localhost"])
     assert len(ts) == 1
     (addr,) = ts
-    assert int_to_ip(addr).startswith("127.")
-    assert ts.label(addr) == f"localhost ({int_to_ip(addr)})"
+    assert addr_to_str(addr).startswith("127.")
+    assert ts.label(addr) == f"localhost ({addr_to_str(addr)})"
 
 
 def test_targetset_built_by_hand_is_normalised_and_read_only() -> None:
@@ -292,12 +291,12 @@ def spec_and_model(draw: st.DrawFn) -> tuple[str, set[int]]:
     kind = draw(st.sampled_from(["single", "cidr", "dash", "full", "octets"]))
     if kind == "single":
         a = _LOW + draw(st.integers(0, _SPAN - 1))
-        return int_to_ip(a), {a}
+        return addr_to_str(a), {a}
     if kind == "cidr":
         prefix = draw(st.integers(22, 32))
         a = _LOW + draw(st.integers(0, _SPAN - 1))
-        net = ipaddress.ip_network(f"{int_to_ip(a)}/{prefix}", strict=False)
-        return f"{int_to_ip(a)}/{prefix}", {int(x) for x in net}
+        net = ipaddress.ip_network(f"{addr_to_str(a)}/{prefix}", strict=False)
+        return f"{addr_to_str(a)}/{prefix}", {int(x) for x in net}
     if kind == "dash":
         third = draw(st.integers(0, 3))
         lo, hi = sorted(draw(st.lists(st.integers(0, 255), min_size=2, max_size=2)))
@@ -305,7 +304,7 @@ def spec_and_model(draw: st.DrawFn) -> tuple[str, set[int]]:
         return f"198.18.{third}.{lo}-{hi}", set(range(base + lo, base + hi + 1))
     if kind == "full":
         lo, hi = sorted(draw(st.lists(st.integers(0, _SPAN - 1), min_size=2, max_size=2)))
-        return f"{int_to_ip(_LOW + lo)}-{int_to_ip(_LOW + hi)}", set(range(_LOW + lo, _LOW + hi + 1))
+        return f"{addr_to_str(_LOW + lo)}-{addr_to_str(_LOW + hi)}", set(range(_LOW + lo, _LOW + hi + 1))
     thirds = draw(st.sets(st.integers(0, 3), min_size=1))
     fourths = draw(st.sets(st.integers(0, 255), min_size=1, max_size=6))
     spec = f"198.18.{','.join(map(str, thirds))}.{','.join(map(str, fourths))}"
@@ -355,7 +354,7 @@ V6_BASE = parse_addr("2001:2::")
 
 
 def v6ips(ts: TargetSet) -> list[str]:
-    return [int_to_ip(a) for a in ts]
+    return [addr_to_str(a) for a in ts]
 
 
 @pytest.mark.parametrize(
@@ -496,14 +495,14 @@ def test_scoped_and_odd_resolver_answers_are_skipped() -> None:
     assert v6ips(parse_targets(["odd.example"], resolve=resolve, family="6")) == ["2001:2::5"]
 
 
-def test_int_to_ip_both_families() -> None:
-    assert int_to_ip(parse_addr("2001:2::2")) == "2001:2::2"
-    assert int_to_ip(V6) == "::"
-    assert int_to_ip(V6 | (2**128 - 1)) == "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
-    assert int_to_ip(1) == "0.0.0.1"
+def test_addr_to_str_both_families() -> None:
+    assert addr_to_str(parse_addr("2001:2::2")) == "2001:2::2"
+    assert addr_to_str(V6) == "::"
+    assert addr_to_str(V6 | (2**128 - 1)) == "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+    assert addr_to_str(1) == "0.0.0.1"
     for bad in (2**32, V6 - 1, 2**129, -1):  # between the families, or outside both
         with pytest.raises(ValueError):
-            int_to_ip(bad)
+            addr_to_str(bad)
     with pytest.raises(TargetError):
         ip_to_int("2001:2::1")  # ip_to_int stays strictly IPv4
 
@@ -562,15 +561,15 @@ def v6_spec_and_model(draw: st.DrawFn) -> tuple[str, set[int]]:
     kind = draw(st.sampled_from(["single", "bracketed", "cidr", "bracketed-cidr", "range"]))
     a = V6_BASE + draw(st.integers(0, _V6_SPAN - 1))
     if kind in ("single", "bracketed"):
-        text = int_to_ip(a)
+        text = addr_to_str(a)
         return (f"[{text}]" if kind == "bracketed" else text), {a}
     if kind in ("cidr", "bracketed-cidr"):
         prefix = draw(st.integers(118, 128))
-        net = ipaddress.ip_network(f"{int_to_ip(a)}/{prefix}", strict=False)
-        text = int_to_ip(a) if kind == "cidr" else f"[{int_to_ip(a)}]"
+        net = ipaddress.ip_network(f"{addr_to_str(a)}/{prefix}", strict=False)
+        text = addr_to_str(a) if kind == "cidr" else f"[{addr_to_str(a)}]"
         return f"{text}/{prefix}", {V6 | int(x) for x in net}
     lo, hi = sorted(draw(st.lists(st.integers(0, _V6_SPAN - 1), min_size=2, max_size=2)))
-    return (f"{int_to_ip(V6_BASE + lo)}-{int_to_ip(V6_BASE + hi)}",
+    return (f"{addr_to_str(V6_BASE + lo)}-{addr_to_str(V6_BASE + hi)}",
             set(range(V6_BASE + lo, V6_BASE + hi + 1)))
 
 

@@ -3,10 +3,8 @@ slowing its retry rounds down when retransmissions get answers."""
 
 from __future__ import annotations
 
-import pytest
 
 from rawscan.cookies import Cookie, derive_key
-from rawscan.cyclic import CyclicOrder, safe_prime_above, is_probable_prime
 from rawscan.engine import Engine, ScanOptions
 from rawscan.probes.tcp_syn import SynProbe
 from rawscan.targets import TargetSet, ip_to_int
@@ -60,23 +58,6 @@ def test_unanswered_ports_are_counted_with_an_estimate() -> None:
     stats = engine.run()
     assert stats.unanswered >= 100  # the dropped half, plus opens lost three times
     assert stats.expected_missed > 0 and 0.2 < stats.estimated_loss < 0.6
-
-
-@pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 64, 1000, 65535])
-def test_cyclic_order_visits_every_index_once(n: int) -> None:
-    order = list(CyclicOrder(n, b"key"))
-    assert sorted(order) == list(range(n))
-    if n > 10:
-        assert order != sorted(order)
-        assert order != list(CyclicOrder(n, b"other key"))
-
-
-def test_safe_primes() -> None:
-    for n in (5, 100, 2**32, 2**48 + 12345):
-        p = safe_prime_above(n)
-        assert p > n and is_probable_prime(p) and is_probable_prime((p - 1) // 2)
-    assert not is_probable_prime(2**32 + 1)  # 641 x 6700417
-    assert not is_probable_prime(3215031751)  # a strong pseudoprime to bases 2, 3, 5, 7
 
 
 def test_the_start_line_says_whether_the_rate_adapts() -> None:

@@ -7,3 +7,20 @@
   report.py    PortResults, the scanner summaries and the table, for the command to print
   progress.py  the progress bar while a large capture is read
 """
+
+import sys as _sys
+import types as _types
+
+
+class _Analyze(_types.ModuleType):
+    """`rawscan.analyze` is both this package and the library's analyze(*captures): Python
+    makes a package's attribute its subpackage once that is imported, so the package is
+    callable (rawscan/api/public.py has the function)."""
+
+    def __call__(self, *captures: object, min_probes: int = 5) -> object:
+        from ..api.public import analyze
+
+        return analyze(*captures, min_probes=min_probes)  # type: ignore[arg-type]  # checked there
+
+
+_sys.modules[__name__].__class__ = _Analyze

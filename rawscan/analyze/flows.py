@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from ..capture import Capture
     from .batches import Columns
     from .packets import Parsed, Prepared
+    from .pings import PingSweeps
 
 WINDOW = 30.0  # seconds a flow waits for its reply (nmap gives up after 10 s by default)
 GENERATION_MAX = 1 << 17  # flows per generation and protocol: at most 4 x 131,072 alive (~65 MB)
@@ -109,6 +110,7 @@ class Observations:
     verdicts: Verdicts = field(default_factory=Verdicts)
     stats: FlowStats = field(default_factory=FlowStats)
     banners: BannerKeeper = field(default_factory=BannerKeeper)  # servers' first data
+    pings: PingSweeps | None = None  # host discovery's sweeps (analyze/pings.py), when read
 
 
 def _packet_columns(packets: list[CapturedPacket]) -> Columns:

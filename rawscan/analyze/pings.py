@@ -18,11 +18,11 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..addresses import V6, addr_to_str
 from ..classify import ICMP6_DEST_UNREACH, ICMP_DEST_UNREACH, UNREACH6_REASONS, UNREACH_REASONS
-from ..wire import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, ip_header, ip_icmp_error
+from ..wire import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, IPv4, IPv6, ip_header, ip_icmp_error
 
 if TYPE_CHECKING:
     from .batches import Columns
@@ -49,7 +49,7 @@ class HostSeen:
 class PingSweeps:
     hosts: dict[tuple[int, int], HostSeen] = field(default_factory=dict)  # (pinger, host)
     pingers: set[int] = field(default_factory=set)
-    _v4_pingers: object = None  # numpy array of IPv4 pingers, for the row filter
+    _v4_pingers: Any = None  # numpy array of IPv4 pingers, for the row filter
     _probes: dict[tuple[object, ...], float] = field(default_factory=dict)  # key -> time sent
 
     def feed(self, cols: Columns) -> None:
@@ -79,7 +79,7 @@ class PingSweeps:
                 s = (src[:, 0] << 24) | (src[:, 1] << 16) | (src[:, 2] << 8) | src[:, 3]
                 d = (dst[:, 0] << 24) | (dst[:, 1] << 16) | (dst[:, 2] << 8) | dst[:, 3]
                 pingers = self._v4_pingers
-                pick |= tcp & v4 & (np.isin(s, pingers) | np.isin(d, pingers))  # type: ignore[arg-type]
+                pick |= tcp & v4 & (np.isin(s, pingers) | np.isin(d, pingers))
             if any(p >= V6 for p in self.pingers):
                 pick |= tcp & v6
         for i in np.flatnonzero(pick).tolist():
@@ -155,8 +155,8 @@ class PingSweeps:
             elif flags == RST:
                 self._up(ip.dst, ip.src, ("a", ip.dst, ip.src, dport, sport, seq), "reset", ip.ttl, when)
 
-    def _error(self, packet: bytes, ip: object, when: float) -> None:
-        error = ip_icmp_error(packet, ip)  # type: ignore[arg-type]
+    def _error(self, packet: bytes, ip: IPv4 | IPv6, when: float) -> None:
+        error = ip_icmp_error(packet, ip)
         if error is None:
             return
         quoted, l4 = error.quoted, error.quoted_l4
@@ -177,7 +177,7 @@ class PingSweeps:
         if key not in self._probes:
             return
         v6 = host >= V6
-        src = ip.src  # type: ignore[attr-defined]
+        src = ip.src
         if error.icmp_type == (TIME6_EXCEEDED if v6 else TIME_EXCEEDED):
             reason = "time-exceeded"
         elif error.icmp_type == (ICMP6_DEST_UNREACH if v6 else ICMP_DEST_UNREACH):
@@ -185,11 +185,11 @@ class PingSweeps:
             if not reason:
                 return
             if src == host and reason in ("port-unreach", "proto-unreach"):
-                self._up(pinger, host, key, reason, ip.ttl, when)  # type: ignore[attr-defined]
+                self._up(pinger, host, key, reason, ip.ttl, when)
                 return
         else:
             return
-        seen.reason, seen.ttl = reason, ip.ttl  # type: ignore[attr-defined]
+        seen.reason, seen.ttl = reason, ip.ttl
 
     def results(self) -> Iterator[tuple[int, int, HostSeen]]:
         """(pinger, host, what was seen), pingers then hosts in address order."""

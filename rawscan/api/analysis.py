@@ -94,7 +94,7 @@ def _read(paths: list[str], checks: Sequence[SeedCheck | None], quiet: bool,
     analyzer = FlowAnalyzer()
     sweeps = PingSweeps()  # host discovery: rawscan/analyze/pings.py
     analyzer.on_columns = sweeps.feed
-    analyzer.observations.pings = sweeps  # type: ignore[attr-defined]
+    analyzer.observations.pings = sweeps
     progress = ReadProgress(enabled=not quiet)
     interrupted = False
     try:

@@ -57,7 +57,7 @@ def prepare_live_scan(
     from ..sources import source_port_for, sources_for
     from ..targets import read_target_file, select_targets
     from ..timing import resolve as resolve_timing
-    from ..transports.live import require_raw_sockets
+    from ..privileges import require_raw_sockets
 
     specs: list[Any] = list(targets or [])
     if input_list is not None:  # kept packed: a million lines are no million strings

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from ..errors import RawscanError, one_line
 
@@ -79,6 +79,8 @@ def run_plan(
     hold: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
     report: Callable[[FinishedRun], None] | None = None, keep_results: bool = False,
     warn: Warn | None = None,
+    metadata_path: str | None = None, shard_note: str | None = None,
+    runner: Callable[..., ScanOutcome] | None = None,
 ) -> FinishedRun:
     """Run the scan with its results streamed to the outputs.
 
@@ -86,7 +88,9 @@ def run_plan(
     before_scan: runs once every file is open (privilege drop); announce: gets the start
     lines once the outputs are open; hold: wraps the scan and the report (the CLI defers
     signals there); report: runs inside hold, with the finished run; keep_results: keep every
-    result (a --baseline keeps them anyway)."""
+    result (a --baseline keeps them anyway). metadata_path: --metadata-file; shard_note: the
+    start line about the shard (--shards, --workers); runner: what runs the scan in place of
+    scan.run_scan (--workers: commands/workers.py)."""
     from .. import __version__
     from ..interrupts import request_stop
     from ..output import RunInfo, RunSummary, failures
@@ -102,7 +106,14 @@ def run_plan(
             started=plan.started or time.time(), open_only=options.open_only,
             banners=banners is not None,
         )
+        if plan.shards and not plan.workers:  # --shards: every output names plan and shard
+            import dataclasses
+
+            from ..output.shardinfo import shard_record
+
+            info = dataclasses.replace(info, shard=shard_record(plan, probe.proto))
         resume_path = _check_resume(resume_path, options, warn)
+        metadata = _open_metadata(metadata_path, options)
         writers = open_writers(options, info)
     except BaseException:
         transport.close()
@@ -124,13 +135,14 @@ def run_plan(
         from ..scope import scope_lines
 
         announce([start_line(plan, probe.proto, __version__)]
+                 + ([_shard_line(plan, shard_note)] if plan.shards else [])
                  + ([banners.describe()] if banners is not None else [])
                  + scope_lines(plan, probe))  # blocklist, --max-targets, --bandwidth
     with hold():
         try:
             if before_scan is not None:
                 before_scan()
-            outcome = run_scan(plan, probe, transport, writers, on_progress=on_progress,
+            outcome = (runner or run_scan)(plan, probe, transport, writers, on_progress=on_progress,
                                stop_requested=stop_requested,
                                keep_results=keep_results or baseline is not None,
                                open_only=options.open_only, done=done, banners=banners)
@@ -149,6 +161,10 @@ def run_plan(
                                if not s.interrupted else written.consequence)
         for writer in writers:
             writer.close(RunSummary(elapsed=s.elapsed, interrupted=s.interrupted))
+        if metadata is not None:
+            _write_metadata(metadata, plan, probe.proto, s, info.started,
+                            "stopped" if written.failed else
+                            "interrupted" if s.interrupted else "done", warn)
         try:
             finished = FinishedRun(plan, probe.proto, probe.silence().state, outcome, written,
                                    baseline)
@@ -166,6 +182,39 @@ def run_plan(
             if resume is not None:
                 resume.close()
     return finished
+
+
+def _shard_line(plan: ScanPlan, note: str | None) -> str:
+    from ..commands.sharding import shard_note
+
+    return note or shard_note(plan)
+
+
+def _open_metadata(path: str | None, options: OutputOptions) -> TextIO | None:
+    """--metadata-file, opened (safely, as the outputs are) before the scan, written after."""
+    if path is None:
+        return None
+    if path in ("", "-"):
+        raise RawscanError("--metadata-file needs a file name (it is not written to stdout)")
+    from ..output.files import file_identity, open_output
+
+    for _kind, output in options.destinations():
+        if file_identity(output) == file_identity(path):
+            raise RawscanError(f"--metadata-file '{path}' and the output '{output}' are the "
+                               f"same file")
+    return open_output(path, kind="metadata", force=options.force)
+
+
+def _write_metadata(out: TextIO, plan: ScanPlan, proto: str, stats: ScanStats, started: float,
+                    exit_state: str, warn: Warn | None) -> None:
+    from ..output.shardinfo import metadata_document
+
+    try:
+        with out:
+            out.write(metadata_document(plan, proto, stats, started, exit_state))
+    except OSError as exc:
+        if warn is not None:
+            warn(f"cannot write the metadata file: {one_line(exc.strerror or exc)}")
 
 
 def _load_baseline(output: OutputOptions) -> ResultSet | None:

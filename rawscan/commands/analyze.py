@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -100,7 +100,7 @@ def _run(paths: list[str], options: OutputOptions, min_probes: int, scanners_onl
     try:
         _report(console, writers, ordered, scanners, paths, found.names, options.open_only,
                 tables=not scanners_only)
-        _report_pings(console, writers, getattr(obs, "pings", None), options.open_only)
+        _report_pings(console, writers, obs.pings, options.open_only)
     except BaseException:
         for writer in writers:
             writer.close()

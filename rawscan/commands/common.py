@@ -130,6 +130,8 @@ def run_and_report(
     done: bytes | None = None, resume_path: str | None = None,
     before_scan: Callable[[], None] | None = None,
     banners: BannerSettings | None = None,
+    metadata_path: str | None = None, shard_note: str | None = None,
+    runner: Callable[..., Any] | None = None,
 ) -> None:
     """Run the scan (rawscan/api/running.py), stream results to the writers, print the
     report; exit 130 if interrupted (after writing resume_path, when given), 1 if a
@@ -152,7 +154,7 @@ def run_and_report(
         # while the outputs are ended and the resume file written (a second Ctrl-C must not
         # cut those short)
         hold=deferred, report=lambda run: _report(console, run, options),
-        warn=_warn)
+        warn=_warn, metadata_path=metadata_path, shard_note=shard_note, runner=runner)
     if finished.exit_code:
         raise typer.Exit(finished.exit_code)
 
@@ -173,10 +175,10 @@ def print_lines(console: Console, lines: list[str]) -> None:
 
 def _report(console: Console, run: FinishedRun, options: OutputOptions) -> None:
     from ..output.table import render
-    from ..targets import int_to_ip
+    from ..addresses import addr_to_str
 
     plan, outcome = run.plan, run.outcome
-    labels = {int_to_ip(a): f"{n} ({int_to_ip(a)})" for a, n in plan.targets.names.items()}
+    labels = {addr_to_str(a): f"{n} ({addr_to_str(a)})" for a, n in plan.targets.names.items()}
     render(console, outcome.tally, labels, options.open_only)
     print_lines(console, run.summary_lines())
     if run.resume_note is not None:

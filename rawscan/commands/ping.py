@@ -17,7 +17,8 @@ from .scan import _options
 # the live scans' options that mean nothing without ports
 _NOT_FOR_PING = {"ports", "data_hex", "data_string", "defeat_icmp_ratelimit", "banners",
                  "banner_timeout", "banner_concurrency",
-                 "blocklist", "no_default_blocklist", "bandwidth", "max_targets", "discover"}
+                 "blocklist", "no_default_blocklist", "bandwidth", "max_targets", "discover",
+                 "shards", "shard", "workers", "metadata_file"}  # shards split ports: scans only
 
 ProbesOpt = Annotated[
     Optional[str],
@@ -42,7 +43,7 @@ def _ping(*, probes: str | None = None, send_ip: bool = False, output: Any, **op
     from ..sources import source_port_for, sources_for
     from ..targets import parse_targets, read_target_file
     from ..timing import resolve as resolve_timing
-    from ..transports.live import require_raw_sockets
+    from ..privileges import require_raw_sockets
     from ..api.plans import _check_interface, _sources
     from .scan import _run_live
 
@@ -100,7 +101,7 @@ _own = inspect.Parameter("probes", inspect.Parameter.POSITIONAL_OR_KEYWORD, defa
 _send_ip = inspect.Parameter("send_ip", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False,
                              annotation=SendIpOpt)
 _output = inspect.signature(_options, eval_str=True).parameters["output"]
-_command.__signature__ = inspect.Signature(_shared + [_own, _send_ip, _output])  # type: ignore[attr-defined]
+_command.__signature__ = inspect.Signature(_shared + [_own, _send_ip, _output])  # type: ignore[attr-defined]  # read by inspect
 _command.__doc__ = ("Host discovery (nmap -sn): ICMP echo, TCP SYN to 443, TCP ACK to 80 and "
                     "ICMP timestamp per host; up at the first checked answer, else down.")
 _command.__name__ = "ping"

@@ -16,21 +16,28 @@ from .common import user_errors, with_output_options
 def _resume(
     resume_file: Annotated[Path, typer.Argument(help="The file an interrupted scan saved (default name: rawscan.resume).")],
     interface: Annotated[Optional[str], typer.Option("-e", "--interface", help="Send and receive on this interface.")] = None,
+    metadata_file: Annotated[Optional[str], typer.Option("--metadata-file", help="Write this run's metadata (a shard's: shard, seed, plan fingerprint, probes, drops, times, exit state) to this JSON file.")] = None,
     *,
     output: OutputOptions,
 ) -> None:
     """Probe what an interrupted scan had not finished: same targets, ports, seed and options.
     Results cover only those endpoints; with the first run's, they make the whole scan."""
     from ..resume import load_resume
-    from ..transports.live import require_raw_sockets
+    from ..privileges import require_raw_sockets
     from .scan import _run_live
 
     with user_errors():
         plan, decided = load_resume(str(resume_file))
         _refuse_earlier_results(output)
         require_raw_sockets()
+        if plan.workers:  # --workers: each worker resumes its own shard
+            from .workers import run_workers
+
+            run_workers(plan, plan.workers, interface, None, output, str(resume_file),
+                        done=decided, banners=banner_settings(plan), metadata_path=metadata_file)
+            return
         _run_live(plan, interface, None, output, str(resume_file), done=decided,
-                  banners=banner_settings(plan))
+                  banners=banner_settings(plan), metadata_path=metadata_file)
 
 
 def banner_settings(plan: ScanPlan) -> BannerSettings | None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..plan import ScanPlan
     from ..transports.base import Transport
 
+MAX_SHARDS = 1 << 20  # plan.py reads no more from a sidecar or resume file
 TargetsArg = Annotated[
     Optional[list[str]], typer.Argument(help="Addresses, CIDR blocks, ranges or host names.")
 ]
@@ -61,6 +62,10 @@ def _options(
     bandwidth: Annotated[Optional[str], typer.Option("--bandwidth", help="At most this many bits per second on the wire, e.g. 10M (K, M, G suffixes, as zmap's -B; each probe counted as its Ethernet frame); a ceiling of the adaptive rate. Not with --rate.")] = None,
     max_targets: Annotated[Optional[str], typer.Option("--max-targets", help="Probe at most this many endpoints (host x port), or this percentage of them (e.g. 1000, 0.1%): a random sample keyed by the seed, as zmap's -n.")] = None,
     discover: Annotated[bool, typer.Option("--discover", help="Host discovery first (rawscan ping's probes: ICMP echo, SYN 443, ACK 80, ICMP timestamp); only the hosts found up are port scanned. Default: every host is scanned (nmap -Pn).")] = False,
+    shards: Annotated[Optional[int], typer.Option("--shards", min=1, max=MAX_SHARDS, help="Split the endpoints (host x port) into N shards of one plan, one per machine; scan the one --shard names. The seed is derived from the plan unless --seed is given.")] = None,
+    shard: Annotated[Optional[int], typer.Option("--shard", min=0, max=MAX_SHARDS - 1, help="Which shard this run scans, 0..N-1 (default with --shards: $JOB_COMPLETION_INDEX, as a Kubernetes Indexed Job sets it).")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, max=64, help="Scan in N processes on this machine (one shard each), results merged into the outputs as they come.")] = None,
+    metadata_file: Annotated[Optional[str], typer.Option("--metadata-file", help="Write the run's metadata (shard, seed, plan fingerprint, probes planned/sent/answered/retried, drops, times, rate, exit state) to this JSON file.")] = None,
     *,
     output: OutputOptions,
 ) -> None:
@@ -94,14 +99,33 @@ def _scan(kind: str, *, output: OutputOptions, **options: Any) -> None:
     from ..limits import terminal_ask
 
     discover = options.pop("discover", False)
+    from .sharding import Sharding
+
+    sharding = Sharding.from_options(options.pop("shards", None), options.pop("shard", None),
+                                     options.pop("workers", None), options.get("max_targets"))
+    metadata_file = options.pop("metadata_file", None)
     scan = prepare_live_scan(kind, **options, argv=tuple(sys.argv[1:]), ask=terminal_ask())
-    _run_live(scan.plan, scan.interface, scan.pcap, output, scan.resume_file,
-              banners=scan.banners, discover=discover)
+    plan, shard_note = sharding.apply(scan.plan, options.get("seed") is not None,
+                                      options.get("source_port"))
+    if sharding.workers:
+        if discover:
+            from ..errors import RawscanError
+
+            raise RawscanError("--discover with --workers is not supported: give one of them")
+        from .workers import run_workers
+
+        run_workers(plan, sharding.workers, scan.interface, scan.pcap, output,
+                    scan.resume_file, banners=scan.banners, metadata_path=metadata_file)
+        return
+    _run_live(plan, scan.interface, scan.pcap, output, scan.resume_file,
+              banners=scan.banners, discover=discover, metadata_path=metadata_file,
+              shard_note=shard_note)
 
 
 def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: OutputOptions,
               resume_path: str | None = None, done: bytes | None = None,
-              banners: Any = None, discover: bool = False) -> None:
+              banners: Any = None, discover: bool = False, metadata_path: str | None = None,
+              shard_note: str | None = None) -> None:
     from ..api.live import run_live
     from ..resume import DEFAULT_PATH
 
@@ -113,5 +137,8 @@ def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: 
         from ..discovery.first import discovering
 
         report = discovering(report, interface)
+    extra: dict[str, Any] = {}
+    if metadata_path is not None or plan.shards:  # --metadata-file, --shards
+        extra.update(metadata_path=metadata_path, shard_note=shard_note)
     run_live(plan, interface, pcap, output, report,
-             resume_path=resume_path or DEFAULT_PATH, done=done, banners=banners)
+             resume_path=resume_path or DEFAULT_PATH, done=done, banners=banners, **extra)

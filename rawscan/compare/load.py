@@ -102,7 +102,8 @@ def _xml(text: str, path: str, results: ResultSet) -> None:
                             "reason": state.get("reason", ""),
                             # rawscan and nmap write 0 for no reply (no-response)
                             "ttl": int(ttl) if ttl and ttl.isdigit() and ttl != "0" else None,
-                            "service": service.get("name", "") if service is not None else ""})
+                            # no <service>: nmap's (and rawscan's) way of saying unknown
+                            "service": service.get("name", "") if service is not None else "unknown"})
         if name:
             results.names.setdefault(canonical_ip(ip), name)
 
@@ -113,6 +114,8 @@ def _jsonl(text: str, path: str, results: ResultSet) -> None:
             continue
         try:
             record = json.loads(line)
+            if number == 1 and isinstance(record, dict) and "rawscan_shard" in record:
+                continue  # a shard's plan record (rawscan/output/shardinfo.py)
             if isinstance(record, dict) and "host_note" in record and "port" not in record:
                 continue  # a host's note (a SYN proxy), not a port
             if "port" not in record and isinstance(record.get("status"), str):  # rawscan ping
@@ -174,4 +177,4 @@ def _grepable(text: str, path: str, results: ResultSet) -> None:
                 if len(fields) < 3:
                     raise RawscanError(f"'{path}': grepable port entry '{entry}' is not port/state/proto")
                 results.add(ip, fields[2], _int(fields[0], "port", path), fields[1], name,
-                            details={"service": fields[4]} if len(fields) > 4 else None)
+                            details={"service": fields[4] or "unknown"} if len(fields) > 4 else None)

@@ -109,7 +109,7 @@ def run_ping_and_report(
         consequence="stopping the scan (the other outputs end whole here"
                     + (", and a resume file is written)" if resume is not None else ")"))
     console = Console(stderr=options.human_to_stderr, highlight=False, soft_wrap=True)
-    kinds = ", ".join(k.text for k in probe.kinds)  # type: ignore[attr-defined]
+    kinds = ", ".join(k.text for k in probe.kinds)  # type: ignore[attr-defined]  # a PingProbe's
     console.print(f"Starting rawscan {__version__} (host discovery of {len(plan.targets)} "
                   f"host(s): {kinds}; {_rate_words(plan)}, seed {plan.seed})")
     progress = ScanProgress(Console(stderr=True), enabled=not options.quiet)

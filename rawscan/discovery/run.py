@@ -7,13 +7,12 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..addresses import V6
+from ..addresses import V6, addr_to_str
 from ..cookies import derive_key
 from ..engine import Engine, ScanOptions, ScanStats
 from ..plan import ScanPlan
 from ..probes.base import ProbeModule
 from ..results import Verdict
-from ..targets import int_to_ip
 from ..transports.base import Transport
 from .hosts import HostCollector, HostResult
 
@@ -36,7 +35,7 @@ def never_sent(plan: ScanPlan, probe: ProbeModule, done: bytes | None) -> bytes:
     to a host (an IPv6 host gets no timestamp request)."""
     nports = len(plan.ports)
     bits = bytearray(done) if done is not None else bytearray((len(plan.targets) * nports + 7) // 8)
-    skip = [i for i in range(nports) if not probe.applies(V6, i)]  # type: ignore[attr-defined]
+    skip = [i for i in range(nports) if not probe.applies(V6, i)]
     first = plan.targets.first_of(socket.AF_INET6)
     if skip and first is not None:
         first_v6 = plan.targets.index(first)
@@ -59,10 +58,10 @@ def run_discovery(
     outcome = DiscoveryOutcome(plan, results=[] if keep_results else None)
     names = plan.targets.names
     rtts: dict[int, float] = getattr(probe, "rtts", {})
-    probe.now = transport.clock.now  # type: ignore[attr-defined]
+    probe.now = transport.clock.now  # type: ignore[attr-defined]  # a PingProbe times its answers
 
     def emit(target: int, verdict: Verdict) -> None:
-        result = HostResult(int_to_ip(target), verdict.state, verdict.reason, verdict.ttl,
+        result = HostResult(addr_to_str(target), verdict.state, verdict.reason, verdict.ttl,
                             rtts.pop(target, None) if verdict.state == "up" else None,
                             None, names.get(target) if names else None)
         if result.up:

@@ -27,6 +27,7 @@ class RunInfo:
     started: float = field(default_factory=time.time)  # epoch seconds
     open_only: bool = False  # --open: write only open and open|filtered ports
     banners: bool = False  # --banners: records carry product, version, banner, tls
+    shard: dict[str, object] | None = None  # a sharded plan's record (output/shardinfo.py)
 
     @property
     def command_line(self) -> str:
@@ -52,6 +53,25 @@ class RunSummary:
 
 
 class ResultWriter(Protocol):
-    def write(self, result: PortResult) -> None: ...
+    """Where results go (a file format, the human table, a library caller's list).
 
-    def close(self, summary: RunSummary | None = None) -> None: ...
+    - A writer is opened knowing the run (RunInfo) and is given each PortResult once, as it
+      is learned: final answers during the scan, in no particular order (the keyed walk's);
+      ICMP-decided and silent endpoints at the end. It keeps what its format needs and no
+      more (documents grouped by host hold a host's ports until the host is complete).
+    - write() never raises into the scan: a write error is reported to output/failures.py
+      (one line, that output dropped, the run told), and later writes are dropped.
+    - close(summary) is called exactly once, also when the run is interrupted or fails
+      (summary None: the run died), and always ends the document, so an interrupted run
+      leaves a whole file. Nothing is written after it.
+    - A writer may also have flush(): then the scan calls it at each progress tick, so what
+      was written is on disk within a tick.
+    """
+
+    def write(self, result: PortResult) -> None:
+        """Take one result (once per endpoint)."""
+        ...
+
+    def close(self, summary: RunSummary | None = None) -> None:
+        """End the output; summary None means the run died."""
+        ...

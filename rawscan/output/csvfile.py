@@ -24,10 +24,19 @@ class CsvWriter(PortRecordWriter):
     def __init__(self, path: str, info: RunInfo | None = None) -> None:
         super().__init__(path, info, newline="")  # the csv module ends rows itself
         assert self._out is not None
-        fields = RECORD_FIELDS + BANNER_FIELDS if info is not None and info.banners else RECORD_FIELDS
+        fields: tuple[str, ...] = RECORD_FIELDS + BANNER_FIELDS if info is not None and info.banners else RECORD_FIELDS
+        self._shard_cells: dict[str, str] | None = None
+        if info is not None and info.shard is not None:  # a shard: plan and shard columns
+            from .shardinfo import CSV_FIELDS, csv_cells
+
+            fields = fields + CSV_FIELDS
+            self._shard_cells = csv_cells(info.shard)
         self._rows = csv.DictWriter(self._out, fieldnames=fields, restval="")
         self._rows.writeheader()
         self._out.flush()
 
     def _record(self, result: PortResult) -> None:
+        if self._shard_cells is not None:
+            self._rows.writerow({**csv_row(result), **self._shard_cells})
+            return
         self._rows.writerow(csv_row(result))

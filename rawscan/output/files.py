@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import BinaryIO, TextIO
 
 from ..errors import RawscanError
+from ..privileges import as_user, sudo_user
 
 STDOUT = "-"
 
@@ -36,13 +37,15 @@ SIGNATURES: dict[str, re.Pattern[bytes]] = {
     "xml": re.compile(rb'<\?xml version="1\.0" encoding="UTF-8"\?>\n<!DOCTYPE nmaprun>\n'
                       rb"<!-- rawscan "),
     "grep": re.compile(rb"# rawscan \S+ scan initiated "),
-    "json": re.compile(rb'\{"ip":"[0-9A-Fa-f.:]+","(?:proto":"(?:tcp|udp)","port":\d+,"state|status)":"'),
+    "json": re.compile(rb'\{"ip":"[0-9A-Fa-f.:]+","(?:proto":"(?:tcp|udp)","port":\d+,"state|status)":"'
+                       rb'|\{"rawscan_shard":\{"argv":\['),  # a shard's: its record first
     "csv": re.compile(rb"ip,host,(?:proto,port,state,reason,ttl,service,class|status,reason,ttl,rtt_ms,mac)\r?\n"),
     # --pcap: Scapy's PcapWriter header (pcap 2.4, snaplen 65535, LINKTYPE_RAW), either order
     "pcap": re.compile(rb"\xd4\xc3\xb2\xa1\x02\x00\x04\x00\x00{8}\xff\xff\x00\x00e\x00\x00\x00"
                        rb"|\xa1\xb2\xc3\xd4\x00\x02\x00\x04\x00{8}\x00\x00\xff\xff\x00\x00\x00e"),
     "sidecar": re.compile(rb'\{\n  "argv": \['),  # plan.to_json(): sorted keys, indent 2
     "resume": re.compile(rb'\{"rawscan_resume": 1, '),  # rawscan/resume.py
+    "metadata": re.compile(rb'\{\n  "format": "rawscan-metadata/1"'),  # --metadata-file
 }
 _PEEK = 512  # bytes read to compare with a signature
 
@@ -107,8 +110,6 @@ def _check_here(path: str, kind: str | None, force: bool, truncate: bool) -> int
 def _with_user_rights(work: Callable[[], int]) -> int:
     """work() as the user behind sudo when there is one (rawscan/privileges.py), else here.
     Every name lookup, link check, creation and truncation then has that user's rights."""
-    from ..privileges import as_user, sudo_user
-
     user = sudo_user()
     return work() if user is None else as_user(user, work)
 
@@ -266,16 +267,6 @@ def _check_ours(path: str, fd: int, st: os.stat_result, kind: str | None) -> Non
         raise RawscanError(
             f"refusing to overwrite '{path}': it exists and is not {what}{extra}; "
             f"pass --force to overwrite it")
-
-
-def invoking_user() -> tuple[int, int] | None:
-    """(uid, gid) of the user behind sudo when we run as root, else None."""
-    if os.geteuid() != 0:
-        return None
-    uid, gid = os.environ.get("SUDO_UID", ""), os.environ.get("SUDO_GID", "")
-    if not uid.isdigit():
-        return None
-    return int(uid), int(gid) if gid.isdigit() else -1
 
 
 def file_identity(path: str) -> tuple[object, ...]:

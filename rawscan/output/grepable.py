@@ -43,8 +43,13 @@ def host_lines(results: list[PortResult], open_only: bool = False) -> str:
 
 class GrepableWriter(HostDocumentWriter):
     def _preamble(self) -> str:
-        return (f"# rawscan {__version__} scan initiated {_when(self._info.started)} as: "
+        text = (f"# rawscan {__version__} scan initiated {_when(self._info.started)} as: "
                 f"{self._info.command_line}\n")
+        if self._info.shard is not None:  # a shard: its plan's record, for rawscan merge
+            from .shardinfo import XML_COMMENT, record_text
+
+            text += f"# {XML_COMMENT}{record_text(self._info.shard)}\n"
+        return text
 
     def _host(self, results: list[PortResult]) -> str:
         return host_lines(results, self._info.open_only)

@@ -132,6 +132,10 @@ class NmapXmlWriter(HostDocumentWriter):
                           services=compress_ports(info.ports))
         comment = _no_double_dash(_text(f"rawscan {__version__} scan initiated {when} as: "
                                         f"{info.command_line}"))
+        if info.shard is not None:  # a shard: its plan's record, for rawscan merge
+            from .shardinfo import XML_COMMENT, record_text
+
+            comment += f" -->\n<!-- {XML_COMMENT}{record_text(info.shard)}"
         return (
             '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n'
             f"<!-- {comment} -->\n<nmaprun{run}>\n<scaninfo{scaninfo}/>\n"

@@ -8,15 +8,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # rich.progress loads only when a bar is shown
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
-    from ..engine import ScanStats
-
 SHOW_AFTER = 1.0  # seconds: a quick run finishes before a bar would help
+
+
+class ProgressStats(Protocol):
+    """What the bar reads of a run's counters (the engine's ScanStats has them): the output
+    side knows no engine."""
+
+    @property
+    def probes(self) -> int: ...  # distinct endpoints
+    @property
+    def sent(self) -> int: ...  # packets, retransmissions included
+    @property
+    def retransmitted(self) -> int: ...
+    @property
+    def matched(self) -> int: ...  # replies that decided an endpoint
+    @property
+    def rounds(self) -> int: ...
 
 
 class ScanProgress:
@@ -36,7 +50,7 @@ class ScanProgress:
     def shown(self) -> bool:
         return self._progress is not None
 
-    def update(self, stats: ScanStats) -> None:
+    def update(self, stats: ProgressStats) -> None:
         if not self._enabled:
             return
         now = self._clock()

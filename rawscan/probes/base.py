@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..addresses import addr_to_str
 from ..results import Verdict
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..vector import Frames
+    from .syn_batch import Judged
 
 
 class Reply(NamedTuple):
@@ -29,8 +35,52 @@ class Flow:
     is_probe: bool
 
 
+class Batcher(Protocol):
+    """A probe module's numpy path (probes/syn_batch.py): the same probes and the same
+    judgements as build_batch() and parse_reply(), on arrays, for large IPv4 scans."""
+
+    def build(self, endpoints: np.ndarray, attempt: int) -> np.ndarray:
+        """One probe per row for these endpoint indexes (host index * ports + port index),
+        in their order, each row byte-equal to build() of the same endpoint."""
+        ...
+
+    def judge(self, frames: Frames) -> Judged:
+        """The rows that decide an endpoint, with the verdict parse_reply() would give;
+        every row it cannot judge as parse_reply() would (ICMP errors, IP options, IPv6...)
+        goes to Judged.slow for the per-packet path; the rest are strays."""
+        ...
+
+
 class ProbeModule(ABC):
-    """Makes probes from a template, validates replies statelessly and classifies them."""
+    """Makes probes from a template, validates replies statelessly and classifies them.
+
+    As in zmap's probe_modules.h, what a module may assume and what it must guarantee:
+
+    - Constant per scan: the module is made once, with the scan's source addresses, source
+      port(s) and cookie key, before the first probe, and is never told anything after; it
+      builds the template parts once (crafting.py), and per probe writes only the fields
+      that change (destination, ports, cookie, IP id, checksums).
+    - build(target, port, attempt) is pure: the same arguments give the same bytes (a
+      replay regenerates every probe of a recording byte for byte). attempt counts the
+      endpoint's retransmissions from 0; a module may move a retransmission to another
+      source address or port (pick_source), and must still accept replies to every attempt.
+    - build_batch(targets, ports, attempt) returns exactly one probe per (target, port)
+      pair, in the pairs' order, each byte-equal to build() of that pair (faster copies of
+      build() are held to it by tests/test_probe_bytes.py). The engine sends them in that
+      order; nothing else about the order is the module's business (the engine's cyclic walk
+      chooses it).
+    - Validation is apart from classification and keeps no per-probe state: parse_reply()
+      gets every packet that passed bpf_filter() (from the IP header on, possibly cut to
+      reply_bytes: the receive ring's frames are sized by it), from anyone, and returns a Reply only when the packet
+      proves it answers one of this scan's probes (the keyed cookie echoed, the ports ours);
+      anything else (strays, another scan's replies, forgeries, truncated or malformed
+      packets) is None, never an exception. The verdict is rawscan.classify's, a pure table.
+    - flow() names the endpoint of a probe or a reply without judging it (replay ties each
+      recorded reply to the probe it answered with it); silence() is the verdict of an
+      endpoint nothing answered.
+    - The engine calls every method from one thread; batcher() only for scans large enough
+      to pay for numpy's import.
+    """
 
     proto: str  # "tcp" or "udp": the port namespace this module scans
     name: str
@@ -38,8 +88,16 @@ class ProbeModule(ABC):
     # open|filtered; SYN: filtered either way, so rate-limited ICMP errors are not waited for.)
     icmp_decides_state: bool = True
     reply_bytes: int = 2048  # bytes of a reply that validation and reports may read
+    # Are answers about hosts, not ports (discovery)? Then a host's first checked answer
+    # decides all its endpoints, which are not probed again.
+    decides_host: bool = False
 
-    def batcher(self, targets: Any, ports: tuple[int, ...]) -> Any:
+    def applies(self, target: int, port: int) -> bool:
+        """Is the endpoint probed at all? (Discovery: an IPv6 host gets no ICMP timestamp
+        request.) Asked of V6 itself for "any IPv6 host"."""
+        return True
+
+    def batcher(self, targets: Any, ports: tuple[int, ...]) -> Batcher | None:
         """A numpy batch builder and judge for this scan (see probes/syn_batch.py), or None
         where the module has none or the scan does not suit it; the engine then works per
         item. Called only for large scans: it may import numpy."""
@@ -47,14 +105,16 @@ class ProbeModule(ABC):
 
     @abstractmethod
     def bpf_filter(self) -> str:
-        """A pcap filter letting through only packets that could answer our probes."""
+        """A pcap filter letting through only packets that could answer our probes (a
+        superset: parse_reply() decides)."""
 
     @abstractmethod
     def build(self, target: int, port: int, attempt: int = 0) -> bytes:
-        """The IPv4 packet probing target:port; attempt counts retransmissions from 0."""
+        """The IP packet (the target's family) probing target:port; attempt counts
+        retransmissions from 0."""
 
     def build_batch(self, targets: list[int], ports: list[int], attempt: int = 0) -> list[bytes]:
-        """build() for each (target, port) pair; modules may do it faster."""
+        """build() for each (target, port) pair, in order; modules may do it faster."""
         return [self.build(t, p, attempt) for t, p in zip(targets, ports)]
 
     @abstractmethod

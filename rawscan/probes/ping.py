@@ -24,7 +24,7 @@ from ..classify import (
 from ..cookies import Cookie
 from ..errors import RawscanError
 from ..results import Evidence, Verdict
-from ..wire import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, ip_header, ip_icmp_error
+from ..wire import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, IPv4, IPv6, ip_header, ip_icmp_error
 from .base import Flow, ProbeModule, Reply, bpf_to_us, pick_source
 
 DEFAULT_PROBES = "echo,syn:443,ack:80,timestamp"  # nmap's default root discovery probes
@@ -314,9 +314,9 @@ class PingProbe(ProbeModule):
             return None
         return self._up(src, kind_index, "udp-response", ttl)
 
-    def _quoted_kind(self, packet: bytes, ip: object) -> tuple[int, int] | None:
+    def _quoted_kind(self, packet: bytes, ip: IPv4 | IPv6) -> tuple[int, int] | None:
         """(target, kind index) of the probe an ICMP error quotes, if it is ours."""
-        error = ip_icmp_error(packet, ip)  # type: ignore[arg-type]
+        error = ip_icmp_error(packet, ip)
         if error is None:
             return None
         quoted, l4 = error.quoted, error.quoted_l4
@@ -348,13 +348,13 @@ class PingProbe(ProbeModule):
             return target, kind_index
         return None
 
-    def _error(self, packet: bytes, ip: object) -> Reply | None:
+    def _error(self, packet: bytes, ip: IPv4 | IPv6) -> Reply | None:
         found = self._quoted_kind(packet, ip)
         if found is None:
             return None
         target, kind_index = found
-        src, ttl = ip.src, ip.ttl  # type: ignore[attr-defined]
-        off = ip.header_len  # type: ignore[attr-defined]
+        src, ttl = ip.src, ip.ttl
+        off = ip.header_len
         icmp_type, code = packet[off], packet[off + 1]
         v6 = target >= V6
         unreach = ICMP6_DEST_UNREACH if v6 else ICMP_DEST_UNREACH

@@ -157,7 +157,7 @@ class FlagsProbe(SynProbe):
         src = pick_source(self._by_family[target >= V6], target, port, attempt)
         sport = self.sport + attempt % self.span
         seq = self.cookie(src, target, sport, port)
-        template: FlagsTemplate = self._templates[src]  # type: ignore[assignment]
+        template: FlagsTemplate = self._templates[src]  # type: ignore[assignment]  # __init__ made FlagsTemplates
         return template.probe_ack(target, sport, port, seq, self._ack_for(seq))
 
     def build_batch(self, targets: list[int], ports: list[int], attempt: int = 0) -> list[bytes]:

@@ -41,38 +41,94 @@ class Counters(NamedTuple):
 
 
 class Clock(Protocol):
+    """The engine's only source of time: every timeout, pace and RTT is measured on it.
+
+    now() never goes backwards. A live clock runs by itself (SystemClock); a virtual one
+    (replay, the tests' simulated networks) moves only when its transport's receive() waits,
+    so a scan in virtual time takes no real time and repeats exactly."""
+
     def now(self) -> float:
-        """Seconds on a monotonic scale; the engine's only notion of time."""
+        """Seconds on a monotonic scale (any origin)."""
+        ...
 
     def wall(self) -> float:
         """Epoch seconds matching now(), for timestamps written to captures."""
+        ...
 
 
 class Transport(Protocol):
+    """What carries the engine's packets: the one seam between scanning logic and the network.
+
+    The engine is the only caller, from one thread. What an implementation must do:
+
+    - Packets are IP datagrams, IPv4 or IPv6, from the IP header on, both ways: the
+      transport adds and strips any link layer.
+    - send() and send_batch() put packets on the wire in the order given and may return
+      before they have left (the live one hands batches to a sending thread); drain()
+      returns once every one has. A probe the host refuses to send (no route, a local
+      firewall) is not an error: it is counted in counters().refused and the scan goes on,
+      as if it was lost. Errors that end the scan (the sending thread died) are raised,
+      from the call that finds them.
+    - receive(deadline) returns what has arrived, possibly before the deadline: at most
+      about 0.05 s late on a live transport even when the deadline is later (the engine
+      checks for stop requests between calls), and [] once the deadline has passed with
+      nothing there. A virtual clock is advanced to the next arrival or to the deadline.
+      Replies are every packet that passed the probe module's filter, unjudged: validation
+      is the probe module's.
+    - counters() are cumulative since the transport was opened and never decrease.
+    - close() releases everything (sockets, the sending thread, a recording's file); the
+      transport is not used after it.
+
+    Implementations: transports/live.py (raw sockets), transports/replay.py (a recorded
+    scan, in virtual time), transports/recording.py (a pcap of another transport's
+    traffic), and the tests' simulated networks (tests/simnet.py). The smallest is a
+    SendsOneByOne subclass with a clock, send(), receive() and close():
+
+        class Loopback(SendsOneByOne):
+            def __init__(self) -> None:
+                self.clock = VirtualClock(0.0)
+                self._queue: list[Received] = []
+            def send(self, packet: bytes) -> None:
+                self._queue.append(Received(packet, self.clock.wall()))
+            def receive(self, deadline: float) -> list[Received]:
+                got, self._queue = self._queue, []
+                if not got:
+                    self.clock.advance_to(deadline)
+                return got
+            def close(self) -> None: ...
+    """
+
     @property
-    def clock(self) -> Clock: ...
+    def clock(self) -> Clock:
+        """This transport's time (a plain attribute satisfies it)."""
+        ...
 
     def send(self, packet: bytes) -> None:
-        """Put one IP packet (IPv4 or IPv6, from its IP header on) on the wire."""
+        """Put one IP packet on the wire."""
+        ...
 
     def send_batch(self, packets: Probes) -> None:
         """Put several packets on the wire at once, in order (the live transport: one
         system call, from its sending thread). A numpy batch holds IPv4 probes of one
-        length."""
+        length, one per row."""
+        ...
 
     def drain(self) -> None:
-        """Return once every packet handed over has left (a transport may send in the
-        background)."""
+        """Return once every packet handed over has left."""
+        ...
 
     def receive(self, deadline: float) -> Replies:
-        """Replies that arrive before deadline (clock.now() scale); empty once it has passed.
-        Returns within a short while (at most 0.05 s on the live transport) even when the
-        deadline is later, so the engine can look at stop requests."""
+        """Replies that have arrived, or that arrive before deadline (clock.now() scale);
+        [] if none has by then."""
+        ...
 
     def counters(self) -> Counters:
         """What the transport's kernel side counted so far."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release what the transport holds; it is not used after this."""
+        ...
 
 
 class SystemClock:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import errno
 import os
 import queue
 import select
@@ -11,6 +10,7 @@ import socket
 import threading
 
 from ..errors import RawscanError
+from ..privileges import privilege_error
 from .base import Counters, Probes, Received, Replies, SystemClock
 from .sendmmsg import RawSender
 
@@ -28,22 +28,6 @@ RECEIVE_WAIT = 0.05  # longest wait in one receive(): stop requests are seen thi
 HANDOFF_WAIT = 0.05  # waits on the sending thread are this short, and re-check it lives
 CLOSE_WAIT = 5.0
 INLINE_BATCH = 32  # smaller batches are sent from the caller's thread
-
-
-class PrivilegeError(RawscanError):
-    exit_code = 77  # EX_NOPERM from sysexits.h
-
-
-def has_raw_socket_capability() -> bool:
-    """CAP_NET_RAW in the effective set (uid 0 alone is not enough, nor required)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("CapEff:"):
-                    return bool(int(line.split()[1], 16) & (1 << 13))
-    except OSError:
-        pass
-    return os.geteuid() == 0
 
 
 class _SockFprog(ctypes.Structure):
@@ -250,34 +234,3 @@ class LiveTransport:
         if self._ring is not None:
             self._ring.close()
         self._rx.close()
-
-
-def privilege_error() -> PrivilegeError:
-    import shutil
-    import sys
-
-    script = shutil.which("rawscan") or os.path.abspath(sys.argv[0])
-    command = " ".join([script, *sys.argv[1:]])
-    return PrivilegeError(privilege_advice(command, sys.executable, sys.prefix, sys.base_prefix))
-
-
-def privilege_advice(command: str, executable: str, prefix: str, base_prefix: str) -> str:
-    """sudo, or the capability on an interpreter that runs nothing but rawscan: never on a
-    shared one (a virtual environment's python is usually a link to it), which would give raw
-    sockets to every script run with it."""
-    real = os.path.realpath(executable)
-    own_copy = prefix != base_prefix and real.startswith(os.path.join(os.path.realpath(prefix), ""))
-    if own_copy:
-        capability = f"grant the capability to this environment's own interpreter with " \
-                     f"'sudo setcap cap_net_raw+ep {real}'"
-    else:
-        capability = (f"give the capability to an interpreter of rawscan's own, not the shared "
-                      f"{real} (every script run with it would get raw sockets): "
-                      f"'python3 -m venv --copies DIR', install rawscan there, then "
-                      f"'sudo setcap cap_net_raw+ep DIR/bin/python3'")
-    return f"raw sockets need root or CAP_NET_RAW: run 'sudo {command}', or {capability}"
-
-
-def require_raw_sockets() -> None:
-    if not has_raw_socket_capability():
-        raise privilege_error()

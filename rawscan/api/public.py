@@ -1,0 +1,208 @@
+"""rawscan.syn/udp/replay/analyze/load: the command line's code paths, returning a
+ScanResult instead of printing. Nothing here prints or touches signals: a KeyboardInterrupt
+ends the call (outputs and the recording are closed whole first)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from os import PathLike
+from typing import TYPE_CHECKING, TypedDict
+
+from ..errors import RawscanError
+from .result import Port, ScanResult, Stats, port_of
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from ..transports.base import Transport
+    from .running import FinishedRun
+
+Pathish = str | PathLike[str]
+
+
+class LiveOptions(TypedDict, total=False):
+    """rawscan.syn/udp's keyword options: the CLI's long option names (-iL is input_list, -6
+    ipv6, -T timing); see `rawscan syn --help`. resume_file and discover are the CLI's alone
+    (for now)."""
+
+    input_list: Pathish
+    exclude: str
+    excludefile: Pathish
+    allow_large: bool
+    ipv6: bool
+    all_families: bool
+    timing: int
+    rate: float
+    max_rate: float
+    retries: int
+    timeout: float
+    seed: int
+    interface: str
+    source: str
+    source_port: int
+    ttl: int
+    pcap: Pathish
+    data_hex: str
+    data_string: str
+    defeat_icmp_ratelimit: bool
+    banners: bool
+    banner_timeout: float
+    banner_concurrency: int
+    blocklist: Pathish
+    no_default_blocklist: bool
+    bandwidth: str
+    max_targets: str
+
+
+# How an option is spelt on the command line the plan records (XML's args, the sidecar).
+_SHORT = {"input_list": "-iL", "ipv6": "-6", "timing": "-T"}
+
+
+def syn(targets: str | Sequence[str], ports: str | Iterable[int] | None = None,
+        **options: Unpack[LiveOptions]) -> ScanResult:
+    """A TCP SYN scan, as `rawscan syn` runs it (needs the raw-socket privilege: root or
+    CAP_NET_RAW, else PrivilegeError). Returns every port's result."""
+    return _live("syn", targets, ports, options)
+
+
+def udp(targets: str | Sequence[str], ports: str | Iterable[int] | None = None,
+        **options: Unpack[LiveOptions]) -> ScanResult:
+    """A UDP scan with protocol probes, as `rawscan udp` runs it (raw sockets needed)."""
+    return _live("udp", targets, ports, options)
+
+
+def replay(capture: Pathish, plan: Pathish | None = None) -> ScanResult:
+    """Run the scan engine against a scan recorded with pcap= (or --pcap), in virtual time,
+    as `rawscan replay` does: no root, no network. plan: the scan description (default
+    CAPTURE.json)."""
+    from ..output.options import OutputOptions
+    from .replay import load_replay
+    from .running import run_plan
+
+    replayed = load_replay(str(capture), str(plan) if plan is not None else None)
+    finished = run_plan(replayed.plan, replayed.probe, replayed.transport, OutputOptions(),
+                        keep_results=True)
+    return _scan_result(finished, source=str(capture))
+
+
+def analyze(*captures: Pathish, min_probes: int = 5) -> ScanResult:
+    """What the scans in saved captures (pcap, pcapng, gzip'd) learned, whichever tool sent
+    them, as `rawscan analyze` reports it; the ports' details hold the analysis fields
+    (scanner, probes, probe_frame, reply_frame)."""
+    from ..addresses import addr_to_str
+    from ..analyze.ordered import results
+    from .analysis import analyze_captures
+    from .summary import analyze_footer_lines
+
+    if not captures:
+        raise RawscanError("analyze needs at least one capture")
+    paths = [str(c) for c in captures]
+    found = analyze_captures(paths, min_probes)
+    names = {a: n for a, n in found.names.items()}
+    several = paths if len(paths) > 1 else None
+    records = [r for s in found.scanners
+               for r in results(found.ordered, s.start, s.stop, addr_to_str(s.address),
+                                several, names)]
+    summary = analyze_footer_lines(found.obs, paths, found.scanners, found.others, min_probes)
+    return ScanResult([port_of(r) for r in records], source=" ".join(paths), scan="analyze",
+                      summary=summary, records=records)
+
+
+def load(path: Pathish) -> ScanResult:
+    """A result file: any rawscan output (-oX, -oG, -oJ, -oC) or nmap's XML or -oG. Ports
+    carry what the format holds (grepable has no reason or TTL: '' and None); ports a file
+    only summarises (nmap's extraports) answer state() but are not listed."""
+    from ..compare.load import load_results
+
+    loaded = load_results(str(path))
+    ports = []
+    for (ip, proto, number), state in loaded.listed.items():
+        record: dict[str, object] = {"ip": ip, "proto": proto, "port": number, "state": state,
+                                     "reason": "", "ttl": None, "service": "",
+                                     "host": loaded.names.get(ip)}
+        record.update({k: v for k, v in loaded.details.get((ip, proto, number), {}).items()
+                       if k not in ("ip", "proto", "port", "state", "host")})
+        ports.append(Port.from_record(record))
+    return ScanResult(ports, source=str(path), ranges=loaded)
+
+
+def _live(kind: str, targets: str | Sequence[str], ports: str | Iterable[int] | None,
+          options: LiveOptions) -> ScanResult:
+    wanted = [targets] if isinstance(targets, str) else list(targets)
+    return scan_over(None, kind, wanted, ports, options)
+
+
+def scan_over(network: Transport | None, kind: str, targets: list[str],
+              ports: str | Iterable[int] | None, options: LiveOptions) -> ScanResult:
+    """A live scan's path, over the raw sockets (network None) or another transport (a
+    simulated network: no privilege needed then)."""
+    from ..output.options import OutputOptions
+    from .live import run_live
+    from .plans import prepare_live_scan
+    from .running import run_plan
+
+    from ..plan import compress_ports
+
+    port_text = (ports if ports is None or isinstance(ports, str)
+                 else compress_ports(tuple(sorted(set(ports)))))
+    argv = _command_line(kind, targets, port_text, options)
+    scan = prepare_live_scan(kind, targets=targets, ports=port_text, argv=argv,
+                             require_privilege=network is None, **options)
+    finished: FinishedRun = run_live(scan.plan, scan.interface, scan.pcap, OutputOptions(),
+                                     run_plan, banners=scan.banners, give_up_root=False,
+                                     network=network, keep_results=True)
+    return _scan_result(finished, source=" ".join(argv))
+
+
+def _command_line(kind: str, targets: list[str], ports: str | None,
+                  options: LiveOptions) -> tuple[str, ...]:
+    words = [kind, *targets] + (["-p", ports] if ports is not None else [])
+    for name, value in options.items():
+        flag = _SHORT.get(name) or "--" + name.replace("_", "-")
+        if value is True:
+            words.append(flag)
+        elif value is not False and value is not None:
+            words += [flag, str(value)]
+    return tuple(words)
+
+
+def _scan_result(finished: FinishedRun, source: str) -> ScanResult:
+    from ..output import RunInfo
+
+    plan, outcome = finished.plan, finished.outcome
+    records = outcome.results or []
+    stats = Stats.of(outcome.stats, len(plan.targets), outcome.tally.hosts_up, len(plan.ports))
+    info = RunInfo(scan=plan.scan, proto=finished.proto, ports=tuple(plan.ports),
+                   total_hosts=len(plan.targets), argv=tuple(plan.argv),
+                   started=plan.started or 0.0, banners=plan.banner_timeout is not None)
+    return ScanResult([port_of(r) for r in records], source=source, scan=plan.scan,
+                      stats=stats, summary=finished.summary_lines(), info=info, records=records)
+
+
+def record_again(capture: Pathish, plan: Pathish | None = None) -> ScanResult:
+    """Run the live scan a recording came from again (its scan description: targets, ports,
+    seed, rate and the rest), recording it over `capture` and its sidecar. Raw sockets
+    needed, as for rawscan.syn."""
+    import dataclasses
+    import time
+    from pathlib import Path
+
+    from ..output.options import OutputOptions
+    from ..plan import MAX_SIDECAR, ScanPlan, check_replayable, sidecar_path
+    from ..privileges import require_raw_sockets
+    from .live import run_live
+    from .running import run_plan
+
+    description = str(plan) if plan is not None else sidecar_path(str(capture))
+    try:
+        with open(description, "rb") as f:
+            text = f.read(MAX_SIDECAR + 1).decode("utf-8", "replace")
+    except OSError as exc:
+        raise RawscanError(f"cannot read scan description '{description}': {exc.strerror}") from None
+    recorded = ScanPlan.from_json(text, description)
+    check_replayable(recorded, description)
+    require_raw_sockets()
+    again = dataclasses.replace(recorded, started=time.time())
+    finished: FinishedRun = run_live(again, None, Path(str(capture)), OutputOptions(force=True),
+                                     run_plan, give_up_root=False, keep_results=True)
+    return _scan_result(finished, source=str(capture))
