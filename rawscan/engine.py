@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .bandwidth import batch_bits
-from .congestion import PathCounters, RateController
+from .congestion import ADAPTIVE_FLOOR, PathCounters, RateController, next_rate
 from .cyclic import CyclicOrder
 from .pacing import Pacer
 from .probes.base import ProbeModule
@@ -31,7 +31,6 @@ from .rtt import RttEstimator
 from .results import Evidence, Verdict
 from .shards import ShardMap
 from .targets import TargetSet
-from .timing import ADAPTIVE_FLOOR, next_rate
 from .transports.base import Transport
 
 BATCH_MAX = 128  # probes handed to the transport at once on the per-item path

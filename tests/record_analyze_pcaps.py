@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from analyze_tools import hping3_states, masscan_json_states, nmap_xml_states  # noqa: E402
 from lab import TARGET_IP, Lab, LabSpec, lab_unavailable_reason  # noqa: E402
-from lab_layouts import SYN_SMALL  # noqa: E402
+from lab_layouts import SYN_SMALL, FirewallLayout  # noqa: E402
 
 PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
 TRIES = 3
@@ -85,10 +85,20 @@ class Recording:
     any_interface: bool = False  # tcpdump -i any: Linux cooked (SLL2) frames, not Ethernet
     normal_traffic: bool = False  # ordinary connections from NORMAL_CLIENT_IP during the scan
     stdout_report: bool = False  # the report is the tool's stdout (hping3)
+    spec: LabSpec | None = None  # the lab, when not LAB
 
 
 def _target_mac(lab: Lab) -> str:
     return lab.exec_target(["cat", f"/sys/class/net/{lab.target_iface}/address"]).stdout.strip()
+
+
+# nmap -sA and -sF against a stateful firewall (open and closed ports behind it), drops, rejects
+NMAP_FIREWALL = FirewallLayout(ports=range(1, 101), open=(22, 80), stateful=(80, 40, 41, 42),
+                               drop=(23,), admin=(25,), port=(70,))
+
+
+def firewall_truth(scan: str) -> dict[tuple[str, int], tuple[str, str]]:
+    return {("tcp", p): v for p, v in NMAP_FIREWALL.expected(scan, 4).items()}
 
 
 RECORDINGS: dict[str, Recording] = {
@@ -119,6 +129,12 @@ RECORDINGS: dict[str, Recording] = {
         ".nmap.xml", lambda p: states_only(nmap_xml_states(p)) == states_only(tcp_truth(range(1, 101))),
         any_interface=True, normal_traffic=True,
     ),
+    **{f"analyze-nmap-{scan}": Recording(
+        lambda lab, out, flag=flag: ["nmap", flag, "-Pn", "-n", "--reason", "-p", "1-100", "-oX",
+                                     str(out), lab.target_ip],
+        ".nmap.xml", lambda p, scan=scan: nmap_xml_states(p) == firewall_truth(scan),
+        spec=NMAP_FIREWALL.spec(),
+    ) for scan, flag in (("ack", "-sA"), ("fin", "-sF"))},
 }
 
 # Ordinary traffic: connections that send data to open ports, a few answered UDP queries, and
@@ -175,7 +191,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def record_once(name: str, rec: Recording, tmp: Path, dest: Path = PCAPS) -> bool:
     """One try: capture, check the tool's report, keep both in dest. False if the report is off."""
     capture, report = tmp / f"{name}.pcap", tmp / f"{name}{rec.report_suffix}"
-    with Lab(LAB) as lab:
+    with Lab(rec.spec or LAB) as lab:
         if rec.normal_traffic:
             lab.exec_scanner(["ip", "addr", "add", f"{NORMAL_CLIENT_IP}/24", "dev", lab.scanner_iface])
         tcpdump = _start_tcpdump(lab, capture, rec.any_interface)

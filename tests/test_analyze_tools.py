@@ -195,3 +195,17 @@ def test_icmp6_kinds_capture_is_what_the_recorder_writes(tmp_path: Path) -> None
     fresh = tmp_path / "kinds.pcap"
     write_icmp6_kinds(fresh)
     assert fresh.read_bytes() == ICMP6_KINDS.read_bytes()
+
+
+@pytest.mark.parametrize(("scan", "kind"), [("ack", "ACK"), ("fin", "FIN")])
+def test_agrees_with_nmaps_firewall_scans(tmp_path: Path, scan: str, kind: str) -> None:
+    """nmap -sA and -sF of a stateful firewall (tests/record_analyze_pcaps.py): nmap's verdict
+    for every port, and the scan named as nmap's; -oX carries nmap's scaninfo type."""
+    xml = tmp_path / "analyze.xml"
+    records, stdout = analyze(tmp_path, str(PCAPS / f"analyze-nmap-{scan}.pcap"), "-oX", str(xml))
+    nmap = nmap_xml_states(PCAPS / f"analyze-nmap-{scan}.nmap.xml")
+    assert len(nmap) == 100 and by_port(records) == nmap
+    assert {s for s, _r in nmap.values()} == (
+        {"unfiltered", "filtered"} if scan == "ack" else {"closed", "open|filtered", "filtered"})
+    assert f"Scanner 198.18.0.1: {kind} scan of 1 host(s)" in stdout
+    assert f'<scaninfo type="{scan}"' in xml.read_text()
