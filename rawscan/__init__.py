@@ -9,7 +9,8 @@
 
     live = rawscan.syn("198.18.0.2", ports="1-1024", rate=2000, pcap="scan.pcap")  # root
 
-`syn` and `udp` take the command line's long option names as keywords (`rawscan syn --help`);
+`syn` and `udp` (and `port_scan(kind, ...)` for ack, fin, null and xmas too) take the command
+line's long option names as keywords (`rawscan syn --help`);
 `replay(capture)`, `analyze(*captures)` and `load(result_file)` read files. Each returns a
 ScanResult (ports, hosts, stats, summary, state(), open(), diff(), write()). Errors are
 RawscanError subclasses carrying the message the CLI prints. `rawscan.testing` is a simulated
@@ -50,7 +51,7 @@ from .errors import RawscanError
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .api.public import LiveOptions, analyze, load, replay, syn, udp
+    from .api.public import LiveOptions, analyze, load, port_scan, replay, syn, udp
     from .api.result import Change, Host, Port, ScanResult, Stats
     from .capture import CaptureError
     from .output.failures import OutputWriteError
@@ -59,14 +60,15 @@ if TYPE_CHECKING:
     from .privileges import PrivilegeError
 
 __all__ = [
-    "syn", "udp", "replay", "analyze", "load", "LiveOptions",
+    "syn", "udp", "port_scan", "replay", "analyze", "load", "LiveOptions",
     "ScanResult", "Port", "Host", "Stats", "Change",
     "RawscanError", "TargetError", "PortError", "PrivilegeError", "CaptureError",
     "OutputWriteError", "__version__",
 ]
 
 _LAZY = {
-    "syn": "api.public", "udp": "api.public", "replay": "api.public", "load": "api.public", "LiveOptions": "api.public",
+    "syn": "api.public", "udp": "api.public", "port_scan": "api.public", "replay": "api.public",
+    "load": "api.public", "LiveOptions": "api.public",
     "ScanResult": "api.result", "Port": "api.result", "Host": "api.result",
     "Stats": "api.result", "Change": "api.result",
     "TargetError": "targets", "PortError": "ports", "PrivilegeError": "privileges",

@@ -142,3 +142,24 @@ class RateController:
                 return s0 + (s1 - s0) * (when - t0) / (t1 - t0)
             previous = point
         return history[-1][1]
+
+
+# --- a fixed --rate, between retry rounds ---------------------------------------------------
+# With --rate N (or -T0..-T2) the rate adapts only between rounds, as nmap's congestion control
+# does in spirit: when retransmissions get answers, replies were being lost, so the next round
+# goes at half the rate; a round whose retransmissions got nothing back doubles it again,
+# never above what the user allowed.
+
+ADAPTIVE_FLOOR = 1000.0  # an adaptive scan never goes slower than this (or its ceiling)
+DROP_SIGN = 0.05  # retransmissions answered beyond this share: replies are being lost
+MIN_FLOOR = 1000.0  # adaptation never takes the rate below this (or the user's own rate)
+
+
+def next_rate(current: float, ceiling: float, retransmitted: int, answered_on_retry: int) -> float:
+    """The rate for the next round, from how the last retry round's retransmissions fared."""
+    if retransmitted == 0:
+        return current
+    floor = min(ceiling, max(ceiling / 16, MIN_FLOOR))
+    if answered_on_retry > DROP_SIGN * retransmitted:
+        return max(floor, current / 2)
+    return min(ceiling, current * 2)

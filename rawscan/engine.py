@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .bandwidth import batch_bits
-from .congestion import PathCounters, RateController
+from .congestion import ADAPTIVE_FLOOR, PathCounters, RateController, next_rate
 from .cyclic import CyclicOrder
 from .pacing import Pacer
 from .probes.base import ProbeModule
@@ -31,7 +31,6 @@ from .rtt import RttEstimator
 from .results import Evidence, Verdict
 from .shards import ShardMap
 from .targets import TargetSet
-from .timing import ADAPTIVE_FLOOR, next_rate
 from .transports.base import Transport
 
 BATCH_MAX = 128  # probes handed to the transport at once on the per-item path
@@ -471,9 +470,16 @@ class Engine:
             return
         vec.set_bits(self._decided_bits, endpoints)
         self._answered += len(endpoints)
-        if self._host_level:
-            for index in endpoints.tolist():
-                self._decide_host(index)
+        if self._host_level:  # the hosts' other endpoints, as arrays (see _decide_host)
+            nports = len(self.ports)
+            siblings = ((endpoints - endpoints % nports)[:, None] + np.arange(nports)).ravel()
+            fresh_siblings = siblings[vec.test_bits(self._decided_bits, siblings) == 0]
+            vec.set_bits(self._decided_bits, fresh_siblings)
+            self._answered += len(np.unique(fresh_siblings))
+            if self._provisional or self._unverified:
+                for other in siblings.tolist():
+                    self._provisional.pop(other, None)
+                    self._unverified.pop(other, None)
         self.stats.matched += len(endpoints)
         if self._unverified:
             for index in endpoints.tolist():

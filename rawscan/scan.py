@@ -63,7 +63,7 @@ def _flags_probe(kind: str) -> Callable[[ScanPlan, Cookie], ProbeModule]:
 
 FLAG_SCAN_KINDS = ("ack", "fin", "null", "xmas")  # probes/tcp_flags.py
 PROBE_MODULES.update({kind: _flags_probe(kind) for kind in FLAG_SCAN_KINDS})
-BATCH_SCANS = ("syn", *FLAG_SCAN_KINDS)  # probe modules with a numpy batch path
+BATCH_SCANS = ("syn", *FLAG_SCAN_KINDS, "ping")  # probe modules with a numpy batch path
 
 
 HOT_PATH_ENV = "RAWSCAN_HOT_PATH"  # "items" or "numpy": tests and benchmarks pick one

@@ -62,6 +62,8 @@ class Probe:
     seq: int  # TCP sequence number (0 for UDP)
     payload: bytes  # UDP data (b"" for TCP)
     time: float  # seconds since the network was made, in its virtual time
+    ack: int = 0  # TCP acknowledgement number
+    flags: int = 0  # TCP flags (SYN 0x02, ACK 0x10, FIN 0x01 ...)
 
 
 @dataclass(frozen=True)
@@ -90,15 +92,17 @@ def parse_probe(packet: bytes, when: float = 0.0) -> Probe:
         dst = str(ipaddress.IPv4Address(packet[16:20]))
         body = packet[header:]
     proto = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp"}.get(proto_no, f"proto-{proto_no}")
-    sport = dport = seq = 0
+    sport = dport = seq = ack = flags = 0
     payload = b""
     if proto in ("tcp", "udp") and len(body) >= 8:
         sport, dport = struct.unpack_from("!HH", body)
-        if proto == "tcp" and len(body) >= 8:
-            seq = struct.unpack_from("!I", body, 4)[0]
+        if proto == "tcp" and len(body) >= 14:
+            seq, ack = struct.unpack_from("!II", body, 4)
+            flags = body[13]
         if proto == "udp":
             payload = body[8:]
-    return Probe(packet, version, src, dst, proto, sport, dport, ttl, seq, payload, when)
+    return Probe(packet, version, src, dst, proto, sport, dport, ttl, seq, payload, when, ack,
+                 flags)
 
 
 def _back(probe: Probe, ttl: int) -> object:
@@ -119,11 +123,17 @@ def syn_ack(probe: Probe, ttl: int = 64) -> bytes:
 
 
 def reset(probe: Probe, ttl: int = 64) -> bytes:
-    """A closed TCP port's RST+ACK."""
+    """Linux's RST to a probe no connection takes (RFC 793): to a segment with ACK, a RST
+    whose sequence number is that acknowledgement; else a RST+ACK of the probe's sequence
+    space (SYN and FIN count one)."""
     from scapy.layers.inet import TCP
 
+    if probe.flags & 0x10:
+        return bytes(_back(probe, ttl) / TCP(sport=probe.dport, dport=probe.sport, flags="R",
+                                              seq=probe.ack))
+    length = (probe.flags & 0x02 != 0) + (probe.flags & 0x01 != 0)
     return bytes(_back(probe, ttl) / TCP(sport=probe.dport, dport=probe.sport, flags="RA",
-                                          seq=0, ack=(probe.seq + 1) & 0xFFFFFFFF))
+                                          seq=0, ack=(probe.seq + length) & 0xFFFFFFFF))
 
 
 def udp_reply(probe: Probe, data: bytes = b"hello", ttl: int = 64) -> bytes:
@@ -159,7 +169,8 @@ def icmp_error(probe: Probe, kind: str = "admin-prohibited", ttl: int = 64,
 
 
 def answer(probe: Probe, state: str) -> list[bytes]:
-    """What a port in `state` (open, closed, dropped, rejected) answers to a probe."""
+    """What a port in `state` (open, closed, dropped, rejected) answers to a probe, as Linux
+    does: SYN -> SYN+ACK or RST; ACK -> RST; FIN, NULL, Xmas -> RST if closed."""
     if state not in PORT_STATES:
         raise ValueError(f"port state '{state}' is none of {', '.join(PORT_STATES)}")
     if state == "dropped" or probe.proto not in ("tcp", "udp"):
@@ -167,7 +178,11 @@ def answer(probe: Probe, state: str) -> list[bytes]:
     if state == "rejected":
         return [icmp_error(probe, "admin-prohibited")]
     if probe.proto == "tcp":
-        return [syn_ack(probe) if state == "open" else reset(probe)]
+        if probe.flags & 0x02:  # SYN: the handshake's answer
+            return [syn_ack(probe) if state == "open" else reset(probe)]
+        if probe.flags & 0x10 or state == "closed":  # ACK (any port), FIN/NULL/Xmas (closed)
+            return [reset(probe)]
+        return []  # FIN, NULL, Xmas to an open port: silence
     return [udp_reply(probe) if state == "open" else icmp_error(probe, "port-unreach")]
 
 
@@ -318,11 +333,15 @@ class SimulatedNetwork:
     def scan(self, kind: str, targets: str | Sequence[str],
              ports: str | Iterable[int] | None = None,
              **options: Unpack[LiveOptions]) -> ScanResult:
-        """Run a rawscan scan ("syn" or "udp") over this network, with rawscan.syn's
+        """Run a rawscan port scan ("syn", "udp", "ack", "fin", "null", "xmas") over this
+        network, with rawscan.syn's
         options; pcap= records it for rawscan.replay. Sources default to 198.18.0.1 and
         2001:2::1. No root, nothing leaves the machine."""
-        from .api.public import scan_over
+        from .api.public import PORT_SCANS, scan_over
+        from .errors import RawscanError
 
+        if kind not in PORT_SCANS:
+            raise RawscanError(f"'{kind}' is not a port scan rawscan runs ({', '.join(PORT_SCANS)})")
         wanted = [targets] if isinstance(targets, str) else list(targets)
         if "source" not in options:
             v6 = any(":" in t for t in wanted)

@@ -1,13 +1,12 @@
-"""Timing templates (-T0..-T5) and the rate of each retry round: pure decisions.
+"""Timing templates (-T0..-T5): what the command line's -T, --rate, --retries, --timeout
+and --max-rate resolve to (pure). The engine's rate decisions are congestion.py's.
 
 A template names a rate, a retry limit and a reply timeout (nmap's -T names, rawscan's
 units: probes per second instead of delays). Options given explicitly win over the template.
 -T3 (the default) to -T5 do not fix the rate: the scan starts at the template's rate and
 finds what the path carries (congestion.py) up to its ceiling, --max-rate. -T0 to -T2 are
-about being slow on purpose, and --rate N fixes the rate: then, between rounds, the rate
-adapts only as nmap's congestion control does in spirit: when retransmissions get answers,
-replies were being lost, so the next round goes at half the rate; a round whose
-retransmissions got nothing back doubles it again, never above what the user allowed.
+about being slow on purpose, and --rate N fixes the rate (which then changes only between
+rounds: congestion.next_rate).
 """
 
 from __future__ import annotations
@@ -37,10 +36,6 @@ TEMPLATES: dict[int, Timing] = {
     5: Timing("insane", 20_000.0, 2, 0.3, 1_000_000.0),  # nmap -T5: max-retries 2, max-rtt 300 ms
 }
 DEFAULT_TEMPLATE = 3
-ADAPTIVE_FLOOR = 1000.0  # an adaptive scan never goes slower than this (or its ceiling)
-
-DROP_SIGN = 0.05  # retransmissions answered beyond this share: replies are being lost
-MIN_FLOOR = 1000.0  # adaptation never takes the rate below this (or the user's own rate)
 
 
 def resolve(template: int | None, rate: float | None, retries: int | None,
@@ -55,13 +50,3 @@ def resolve(template: int | None, rate: float | None, retries: int | None,
         start = min(start, ceiling)
     return Timing(base.name, start, base.retries if retries is None else retries,
                   base.timeout if timeout is None else timeout, ceiling)
-
-
-def next_rate(current: float, ceiling: float, retransmitted: int, answered_on_retry: int) -> float:
-    """The rate for the next round, from how the last retry round's retransmissions fared."""
-    if retransmitted == 0:
-        return current
-    floor = min(ceiling, max(ceiling / 16, MIN_FLOOR))
-    if answered_on_retry > DROP_SIGN * retransmitted:
-        return max(floor, current / 2)
-    return min(ceiling, current * 2)

@@ -238,3 +238,31 @@ def test_mypy_strict_accepts_typed_use_of_the_api_and_rejects_misuse(tmp_path: P
     assert bad.returncode == 1, bad.stdout
     assert 'Argument "rate" to "syn" has incompatible type "str"' in bad.stdout, bad.stdout
     assert 'Unexpected keyword argument "resume_file" for "udp"' in bad.stdout, bad.stdout
+
+
+def test_the_flag_scans_over_ready_hosts_answer_as_linux_does() -> None:
+    hosts = {"198.18.0.2": {"tcp": {22: "open", 23: "dropped", 25: "rejected"}, "other": "closed"}}
+    expected = {  # port 22 open, 23 dropped, 25 rejected, 24 closed
+        "ack": ("unfiltered", "filtered", "filtered", "unfiltered"),
+        "fin": ("open|filtered", "open|filtered", "filtered", "closed"),
+        "xmas": ("open|filtered", "open|filtered", "filtered", "closed"),
+    }
+    for kind, states in expected.items():
+        result = SimulatedNetwork(hosts=hosts).scan(kind, "198.18.0.2", ports="22-25", retries=1)
+        assert tuple(result.state("198.18.0.2", "tcp", p) for p in (22, 23, 25, 24)) == states, kind
+    with pytest.raises(rawscan.RawscanError, match="'ping' is not a port scan"):
+        rawscan.port_scan("ping", "198.18.0.2")
+    with pytest.raises(rawscan.RawscanError, match="records a ping scan; the library replays port"):
+        rawscan.replay(PCAPS / "ping-every-host-kind.pcap")
+
+
+def test_no_public_name_is_shadowed_by_a_subpackage() -> None:
+    """Importing rawscan.X makes rawscan.X that module: a public name may not be one (analyze
+    is, and the package is callable for that)."""
+    import importlib
+    import pkgutil
+
+    modules = {m.name for m in pkgutil.iter_modules(rawscan.__path__)}
+    assert set(rawscan.__all__) & modules == {"analyze"}
+    importlib.import_module("rawscan.analyze.flows")
+    assert callable(rawscan.analyze)

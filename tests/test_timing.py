@@ -8,7 +8,8 @@ from rawscan.cookies import Cookie, derive_key
 from rawscan.engine import Engine, ScanOptions
 from rawscan.probes.tcp_syn import SynProbe
 from rawscan.targets import TargetSet, ip_to_int
-from rawscan.timing import MIN_FLOOR, TEMPLATES, next_rate, resolve
+from rawscan.congestion import MIN_FLOOR, next_rate
+from rawscan.timing import TEMPLATES, resolve
 from simnet import SimulatedNetwork
 
 SRC, DST = ip_to_int("198.18.0.1"), ip_to_int("198.18.0.2")

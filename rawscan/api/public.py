@@ -71,6 +71,17 @@ def udp(targets: str | Sequence[str], ports: str | Iterable[int] | None = None,
     return _live("udp", targets, ports, options)
 
 
+PORT_SCANS = ("syn", "udp", "ack", "fin", "null", "xmas")
+
+
+def port_scan(kind: str, targets: str | Sequence[str], ports: str | Iterable[int] | None = None,
+         **options: Unpack[LiveOptions]) -> ScanResult:
+    """Any of rawscan's port scans by its command's name: syn, udp, ack, fin, null, xmas."""
+    if kind not in PORT_SCANS:
+        raise RawscanError(f"'{kind}' is not a port scan rawscan runs ({', '.join(PORT_SCANS)})")
+    return _live(kind, targets, ports, options)
+
+
 def replay(capture: Pathish, plan: Pathish | None = None) -> ScanResult:
     """Run the scan engine against a scan recorded with pcap= (or --pcap), in virtual time,
     as `rawscan replay` does: no root, no network. plan: the scan description (default
@@ -80,6 +91,9 @@ def replay(capture: Pathish, plan: Pathish | None = None) -> ScanResult:
     from .running import run_plan
 
     replayed = load_replay(str(capture), str(plan) if plan is not None else None)
+    if replayed.plan.scan not in PORT_SCANS:  # rawscan ping: hosts, not ports
+        raise RawscanError(f"'{capture}' records a {replayed.plan.scan} scan; the library "
+                           f"replays port scans ({', '.join(PORT_SCANS)}): use 'rawscan replay'")
     finished = run_plan(replayed.plan, replayed.probe, replayed.transport, OutputOptions(),
                         keep_results=True)
     return _scan_result(finished, source=str(capture))
