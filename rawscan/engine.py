@@ -479,9 +479,16 @@ class Engine:
             return
         vec.set_bits(self._decided_bits, endpoints)
         self._answered += len(endpoints)
-        if self._host_level:
-            for index in endpoints.tolist():
-                self._decide_host(index)
+        if self._host_level:  # the hosts' other endpoints, as arrays (see _decide_host)
+            nports = len(self.ports)
+            siblings = ((endpoints - endpoints % nports)[:, None] + np.arange(nports)).ravel()
+            fresh_siblings = siblings[vec.test_bits(self._decided_bits, siblings) == 0]
+            vec.set_bits(self._decided_bits, fresh_siblings)
+            self._answered += len(np.unique(fresh_siblings))
+            if self._provisional or self._unverified:
+                for other in siblings.tolist():
+                    self._provisional.pop(other, None)
+                    self._unverified.pop(other, None)
         self.stats.matched += len(endpoints)
         if self._unverified:
             for index in endpoints.tolist():

@@ -212,6 +212,8 @@ def _plan_identity(plan: ScanPlan, with_seed: bool) -> dict[str, Any]:
     }
     if plan.probes is not None:  # ping's probe list
         identity["probes"] = plan.probes
+    if plan.max_targets is not None:  # --max-targets: which endpoints are in the sample
+        identity["max_targets"] = plan.max_targets
     if with_seed:
         identity["seed"] = plan.seed
     return identity
