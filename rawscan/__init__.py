@@ -26,17 +26,25 @@ A map of the house (README "How it works" has the long version):
                           public.py (this module's ScanResult and functions)
     plan.py, resume.py    ScanPlan (targets, ports, seed, options), its sidecar, resume files
     scan.py, engine.py    the probe module for a plan; the round loop, retries, rate, state
-    probes/, payloads.py  per protocol: build a probe, recognise our reply, classify it
-    classify.py, cookies.py, wire.py      reply -> state + reason; keyed reply check; parsing
-    cyclic.py, pacing.py, timing.py, retry_policy.py, rtt.py, congestion.py   order and pace
+    probes/, payloads.py  per scan type: build a probe, recognise our reply, classify it
+    classify.py, cookies.py, wire.py, checksum.py, crafting.py   replies -> state + reason;
+                          keyed reply check; header parsing; templates and BPF without Scapy
+    results.py            PortResult and Verdict: what every writer and the API receive
+    cyclic.py, pacing.py, timing.py, retry_policy.py, rtt.py, congestion.py, bandwidth.py
+                          probe order, pace, -T templates, retries, RTT, the adaptive rate
     vector.py, probes/syn_batch.py        the numpy path of large IPv4 SYN scans
     transports/           live raw sockets (sendmmsg, rx ring), replay, --pcap recording
-    addresses.py, targets.py, sources.py, ports.py, services.py   what is scanned, from where
+    addresses.py, targets.py, ranges.py, sources.py, ports.py, services.py
+                          what is scanned and from where (addresses are ints, IPv6 tagged)
+    limits.py, blocklist.py, scope.py     size guards, never-scan ranges, their report lines
+    shards.py, merge.py   --shards/--workers splits and `rawscan merge` of their outputs
+    discovery/            rawscan ping and --discover: host discovery, its outputs
+    synproxy.py           pure: does a host's SYN scan look like a SYN proxy or tarpit
     privileges.py, interrupts.py          giving up root; Ctrl-C as a stop request
     output/, compare/     the writers, safe files, progress; diff and --baseline
-    analyze/, capture.py  any capture -> probes, replies, states, scanners
+    analyze/, capture.py  any capture -> probes, replies, states, scanners, ping sweeps
     banners/              --banners: connect, identify, TLS facts
-    testing.py, pytest_plugin.py          for users' tests
+    testing.py, pytest_plugin.py          for users' tests: simulated network, the plugin
 
 Importing rawscan loads nothing heavy (no Scapy, numpy or typer): the names below are
 loaded on first use.

@@ -199,6 +199,11 @@ class Engine:
         """Endpoints with a verdict from a reply."""
         return self._answered
 
+    def _endpoint_of(self, index: int) -> Endpoint:
+        """The Endpoint of an endpoint index (not a shard's local one)."""
+        host, port = divmod(index, len(self.ports))
+        return Endpoint(self.targets.address(host), self.ports[port])
+
     def endpoint(self, index: int) -> Endpoint:
         if self.shard is not None:
             index = self.shard.to_endpoint(index)
@@ -352,20 +357,24 @@ class Engine:
         vec = self._vec
         bits, build = self._decided_bits, self._batcher.build
         attempt, first = self._round, self._round == 0
-        endpoint, build_items = self.endpoint, self.probe.build_batch
+        build_items = self.probe.build_batch
+        endpoint = self._endpoint_of if self.shard is not None else self.endpoint
         to_endpoints = self.shard.to_endpoints if self.shard is not None else None
         for block in vec.walk_blocks(order):
             pending = block[vec.test_bits(bits, block) == 0]
+            # a shard's local indexes as endpoints, the whole block at once (one numpy call,
+            # not one scalar Feistel evaluation per probe when the batches are small)
+            mapped = pending if to_endpoints is None or not len(pending) else to_endpoints(pending)
             start = 0
             while start < len(pending):
                 chunk = pending[start : start + self._batch]
+                probes = mapped[start : start + self._batch]
                 start += len(chunk)
                 timed = chunk[(chunk & self._rtt_mask) == 0].tolist() if first else []
                 if len(chunk) >= VECTOR_MIN_BATCH:
-                    probes = chunk if to_endpoints is None else to_endpoints(chunk)
                     self._flush(build(probes, attempt), timed, pacer)
                 else:  # a few probes (a low rate): numpy's per-call cost would dominate
-                    eps = [endpoint(i) for i in chunk.tolist()]
+                    eps = [endpoint(i) for i in probes.tolist()]
                     batch = build_items([e.target for e in eps], [e.port for e in eps], attempt)
                     self._flush(batch, timed, pacer)
         self.transport.drain()
@@ -490,9 +499,16 @@ class Engine:
             return
         vec.set_bits(self._decided_bits, endpoints)
         self._answered += len(endpoints)
-        if self._host_level:
-            for index in endpoints.tolist():
-                self._decide_host(index)
+        if self._host_level:  # the hosts' other endpoints, as arrays (see _decide_host)
+            nports = len(self.ports)
+            siblings = ((endpoints - endpoints % nports)[:, None] + np.arange(nports)).ravel()
+            fresh_siblings = siblings[vec.test_bits(self._decided_bits, siblings) == 0]
+            vec.set_bits(self._decided_bits, fresh_siblings)
+            self._answered += len(np.unique(fresh_siblings))
+            if self._provisional or self._unverified:
+                for other in siblings.tolist():
+                    self._provisional.pop(other, None)
+                    self._unverified.pop(other, None)
         self.stats.matched += len(endpoints)
         if self._unverified:
             for index in endpoints.tolist():

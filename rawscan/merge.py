@@ -387,14 +387,14 @@ def merge(inputs: list[ShardInput]) -> Merged:
         if not any(i.results_given for i in given):
             missing.append(k)  # metadata files only: the results are missing
             continue
-        size = shard_size(endpoints, count, k)
+        size = _expected(given, endpoints, count, k)
         got = len(per_shard.get(k, ()))
         if (not open_only and got < size) or (open_only and any(i.complete is False and
                                                                  i.results_given for i in given)):
             short[k] = (got, size)
     for k, given in by_shard.items():  # a shard given only by metadata that was cut short
         if k not in short and all(i.complete is False for i in given):
-            short[k] = (len(per_shard.get(k, ())), shard_size(endpoints, count, k))
+            short[k] = (len(per_shard.get(k, ())), _expected(given, endpoints, count, k))
     missing.sort()
     repeated = {k: [i.path for i in given] for k, given in by_shard.items() if len(given) > 1}
     from .output.hosts import ip_key
@@ -404,6 +404,16 @@ def merge(inputs: list[ShardInput]) -> Merged:
                    if i.record is not None and isinstance(i.record.get("started"), (int, float))),
                   default=0.0)
     return Merged(record, results, missing, short, repeated, conflicts, started, 0.0)
+
+
+def _expected(given: list[ShardInput], endpoints: int, count: int, k: int) -> int:
+    """Endpoints shard k reports: its share, or (--max-targets) its part of the sample, as
+    its record says."""
+    for i in given:
+        sampled = i.record.get("sampled") if i.record is not None else None
+        if type(sampled) is int and 0 <= sampled <= endpoints:
+            return sampled
+    return shard_size(endpoints, count, k)
 
 
 def _record_from_rows(inputs: list[ShardInput]) -> dict[str, Any]:

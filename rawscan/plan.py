@@ -44,6 +44,7 @@ class ScanPlan:
     shard: int = 0
     workers: int = 0  # --workers N: N local processes, shard K each (shards = N)
     probes: str | None = None  # ping: the discovery probes (probes/ping.py); ports index them
+    send_ip: bool = False  # ping: IP probes on a directly connected link too (no ARP / NDP)
     bandwidth: float | None = None  # --bandwidth: bits per second on the wire (bandwidth.py)
     max_targets: int | None = None  # --max-targets: endpoints in the keyed sample probed
     blocklisted: int = 0  # addresses the blocklists took out of the targets (for the report)
@@ -106,6 +107,7 @@ class ScanPlan:
                 shard=_int(data.get("shard", 0), "shard", 0, 1 << 20),
                 workers=_int(data.get("workers", 0), "workers", 0, 64),
                 probes=_probes(data.get("probes")),
+                send_ip=_bool(data.get("send_ip", False)),
                 bandwidth=_optional_number(data.get("bandwidth"), "bandwidth", 1.0, 1e12),
                 max_targets=_optional_int(data.get("max_targets"), "max_targets", 1, 2**64),
                 blocklisted=_int(data.get("blocklisted", 0), "blocklisted", 0, 2**129),

@@ -63,7 +63,7 @@ def _flags_probe(kind: str) -> Callable[[ScanPlan, Cookie], ProbeModule]:
 
 FLAG_SCAN_KINDS = ("ack", "fin", "null", "xmas")  # probes/tcp_flags.py
 PROBE_MODULES.update({kind: _flags_probe(kind) for kind in FLAG_SCAN_KINDS})
-BATCH_SCANS = ("syn", *FLAG_SCAN_KINDS)  # probe modules with a numpy batch path
+BATCH_SCANS = ("syn", *FLAG_SCAN_KINDS, "ping")  # probe modules with a numpy batch path
 
 
 HOT_PATH_ENV = "RAWSCAN_HOT_PATH"  # "items" or "numpy": tests and benchmarks pick one
@@ -95,12 +95,34 @@ def probe_for(plan: ScanPlan) -> ProbeModule:
 
 
 def sampled(plan: ScanPlan) -> bytes:
-    """--max-targets: the endpoints left out of the plan's keyed sample, as decided bits."""
+    """--max-targets: the endpoints left out of the plan's keyed sample, as decided bits (of
+    this shard's own endpoints, when sharded: the shards' samples make the plan's)."""
     from .limits import sample_bitmap
 
     endpoints = len(plan.targets) * len(plan.ports)
-    return sample_bitmap(endpoints, min(plan.max_targets or endpoints, endpoints),
+    bits = sample_bitmap(endpoints, min(plan.max_targets or endpoints, endpoints),
                          derive_key(plan.seed, "sample"))
+    shard = shard_map_for(plan)
+    if shard is None:
+        return bits
+    import numpy as np
+
+    whole = np.frombuffer(bits, dtype=np.uint8)
+    local = np.zeros(shard.size, dtype=np.uint8)
+    for start in range(0, shard.size, 1 << 16):
+        indexes = np.arange(start, min(start + (1 << 16), shard.size), dtype=np.int64)
+        ends = shard.to_endpoints(indexes)
+        local[start:start + len(indexes)] = (whole[ends >> 3] >> (ends & 7).astype(np.uint8)) & 1
+    return np.packbits(local, bitorder="little").tobytes()
+
+
+def sample_size(plan: ScanPlan) -> int | None:
+    """--max-targets: how many of this plan's (this shard's) endpoints are in the sample."""
+    if not plan.max_targets:
+        return None
+    shard = shard_map_for(plan)
+    endpoints = shard.size if shard is not None else len(plan.targets) * len(plan.ports)
+    return endpoints - int.from_bytes(sampled(plan), "little").bit_count()
 
 
 @dataclass
@@ -202,8 +224,8 @@ def run_scan(
         done=sampled(plan) if done is None and plan.max_targets else done,
         stop_requested=stop_requested, shard=shard_map_for(plan),
     )
-    if plan.max_targets:  # the progress bar's total: the sample, not every endpoint
-        engine.stats.probes = min(plan.max_targets, engine.stats.probes)
+    if plan.max_targets and done is None:  # the progress bar's total: the sample's endpoints
+        engine.stats.probes -= engine.answered
     ran = False
     try:
         outcome.stats = engine.run()

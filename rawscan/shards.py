@@ -50,24 +50,33 @@ class Permutation:
         self.high_mask = (1 << self.high_bits) - 1
         digest = hashlib.blake2b(key, digest_size=8 * ROUNDS, person=b"rawscan-shards").digest()
         self.keys = [int.from_bytes(digest[8 * i: 8 * i + 8], "big") for i in range(ROUNDS)]
-
-    def _round(self, x: int, i: int) -> int:
-        lo, hi = x & self.low_mask, x >> self.low_bits
-        if i % 2 == 0:
-            hi ^= _mix(lo ^ self.keys[i]) & self.high_mask
-        else:
-            lo ^= _mix(hi ^ self.keys[i]) & self.low_mask
-        return (hi << self.low_bits) | lo
+        # (which half a round changes: 0 the high one, 1 the low one; its key)
+        self._order = tuple((i % 2, key) for i, key in enumerate(self.keys))
+        self._reverse = self._order[::-1]
 
     def _feistel(self, x: int) -> int:
-        for i in range(ROUNDS):
-            x = self._round(x, i)
-        return x
+        return self._rounds(x, self._order)
 
     def _feistel_inverse(self, x: int) -> int:
-        for i in reversed(range(ROUNDS)):  # each round undoes itself (an XOR)
-            x = self._round(x, i)
-        return x
+        return self._rounds(x, self._reverse)  # each round undoes itself (an XOR)
+
+    def _rounds(self, x: int, order: tuple[tuple[int, int], ...]) -> int:
+        """_round over the order, inlined (a reply's membership check on the per-item path:
+        ~3 us instead of ~12 us)."""
+        low_bits, low_mask, high_mask = self.low_bits, self.low_mask, self.high_mask
+        lo, hi = x & low_mask, x >> low_bits
+        for i, key in order:
+            m = (lo if i == 0 else hi) ^ key
+            m ^= m >> 30
+            m = (m * _C1) & _M64
+            m ^= m >> 27
+            m = (m * _C2) & _M64
+            m ^= m >> 31
+            if i == 0:
+                hi ^= m & high_mask
+            else:
+                lo ^= m & low_mask
+        return (hi << low_bits) | lo
 
     def forward(self, x: int) -> int:
         x = self._feistel(x)
@@ -203,6 +212,8 @@ def _plan_identity(plan: ScanPlan, with_seed: bool) -> dict[str, Any]:
     }
     if plan.probes is not None:  # ping's probe list
         identity["probes"] = plan.probes
+    if plan.max_targets is not None:  # --max-targets: which endpoints are in the sample
+        identity["max_targets"] = plan.max_targets
     if with_seed:
         identity["seed"] = plan.seed
     return identity

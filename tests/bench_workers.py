@@ -59,8 +59,8 @@ def main() -> None:
     parser.add_argument("--cases", default="full,sweep")
     parser.add_argument("--evenness", action="store_true",
                         help="the 4-shard first-round shares instead of the timing")
-    parser.add_argument("--send-thread", action="store_true",
-                        help="also --workers with each worker's sending thread on")
+    parser.add_argument("--one-thread", action="store_true",
+                        help="also --workers with each worker sending from its engine's thread")
     args = parser.parse_args()
     if reason := lab_unavailable_reason():
         raise SystemExit(f"bench_workers: cannot build the lab: {reason}")
@@ -75,8 +75,8 @@ def main() -> None:
     workers = ["--workers", str(args.workers)]
     variants: dict[str, tuple[list[str], dict[str, str]]] = {
         "one process (default)": ([], {}), f"--workers {args.workers}": (workers, {})}
-    if args.send_thread:  # the workers' sending thread on (by default a worker sends itself)
-        variants[f"--workers {args.workers}, RAWSCAN_SEND_THREAD=1"] = (workers, {"RAWSCAN_SEND_THREAD": "1"})
+    if args.one_thread:  # each worker sends from its engine's thread (no sending thread)
+        variants[f"--workers {args.workers}, RAWSCAN_SEND_THREAD=0"] = (workers, {"RAWSCAN_SEND_THREAD": "0"})
     rows = []
     if args.evenness:
         evenness(cases, args.cases.split(","))

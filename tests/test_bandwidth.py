@@ -210,3 +210,68 @@ def test_a_live_scan_stays_under_its_bandwidth(tmp_path: Path) -> None:
     assert len(times) == 6000
     # the bucket may start with its burst credit (10 ms); past that, bits / time <= bandwidth
     assert bits / (times[-1] - times[0] + 0.01) <= 2e6 * 1.02, bits / (times[-1] - times[0])
+
+
+@pytest.mark.parametrize("shards", [2, 3])
+def test_shards_of_a_sampled_plan_scan_its_sample_between_them(shards: int) -> None:
+    """--max-targets with --shards N: each shard probes its own endpoints of the one keyed
+    sample; together exactly the sample a single machine would have probed."""
+    import dataclasses
+
+    whole = ScanPlan(scan="syn", targets=TargetSet(((DST, DST + 15),)), ports=tuple(range(1, 33)),
+                     seed=4, sources=(SRC,), source_port=40000, rate=1e5, timeout=0.01,
+                     retries=0, max_targets=100)
+
+    def scan(plan: ScanPlan) -> list[tuple[str, int]]:
+        seen: list[tuple[str, int]] = []
+
+        class Collect:
+            def write(self, result: object) -> None:
+                seen.append((result.ip, result.port))  # type: ignore[attr-defined]
+
+            def close(self, summary: object = None) -> None:
+                pass
+
+        outcome = run_scan(plan, probe_for(plan), SimulatedNetwork({}, rtt=0.001),
+                           [Collect()])  # type: ignore[list-item]
+        assert outcome.stats.probes == len(seen)
+        return seen
+
+    single = scan(whole)
+    parts = [scan(dataclasses.replace(whole, shards=shards, shard=k)) for k in range(shards)]
+    joined = [e for part in parts for e in part]
+    assert len(single) == 100 and len(joined) == len(set(joined)) == 100
+    assert set(joined) == set(single)
+    from rawscan.shards import fingerprint
+
+    assert fingerprint(dataclasses.replace(whole, shards=shards)) != fingerprint(
+        dataclasses.replace(whole, shards=shards, max_targets=99))
+
+
+@pytest.mark.skipif(__import__("os").geteuid() != 0, reason="a live loopback scan needs raw sockets (root)")
+def test_sampled_shards_merge_whole(tmp_path: Path) -> None:
+    """--max-targets 100 --shards 2: each shard's record says its part of the sample, so
+    merge finds the set whole, and it equals --workers 2 and a single run (loopback only)."""
+    import json
+
+    exe = rawscan_command()
+    common = ["syn", "127.0.0.1", "-p", "1-1000", "--max-targets", "100", "--seed", "5", "-q"]
+
+    def ports(name: str) -> set[int]:
+        return {json.loads(line)["port"] for line in (tmp_path / name).read_text().splitlines()
+                if '"port"' in line}
+
+    for k in (0, 1):
+        run = subprocess.run([exe, *common, "--shards", "2", "--shard", str(k), "-oJ", f"s{k}.jsonl",
+                              "--resume-file", f"r{k}"], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+    merged = subprocess.run([exe, "merge", "s0.jsonl", "s1.jsonl", "-oJ", "m.jsonl"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert merged.returncode == 0, merged.stderr
+    for extra, name in ((["--workers", "2"], "w.jsonl"), ([], "one.jsonl")):
+        run = subprocess.run([exe, *common, *extra, "-oJ", name, "--resume-file", "r"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+    assert len(ports("m.jsonl")) == 100 and ports("m.jsonl") == ports("w.jsonl") == ports("one.jsonl")
+    assert ports("s0.jsonl").isdisjoint(ports("s1.jsonl"))

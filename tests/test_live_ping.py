@@ -27,50 +27,77 @@ def lab() -> DiscoveryLab:
         yield built  # type: ignore[misc]
 
 
-def _ping(lab: DiscoveryLab, tmp_path: Path, *args: str) -> list[dict[str, object]]:
+def _ping(lab: DiscoveryLab, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> list[dict[str, object]]:
     out = tmp_path / "hosts.jsonl"
     r = lab.exec_scanner([rawscan_command(), "ping", "-q", "--resume-file",
-                          str(tmp_path / "r.resume"), "-oJ", str(out), *args])
+                          str(tmp_path / "r.resume"), "-oJ", str(out), *args], env=env)
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
     return read_jsonl(out)
 
 
-def test_every_host_gets_its_status_and_reason(lab: DiscoveryLab, tmp_path: Path) -> None:
-    expected = {**EXPECTED, **EXPECTED6}
+# one family per run (test_xml_... and the numpy test mix them with the lab's IPv4 hosts)
+@pytest.mark.parametrize("family", [4, 6])
+def test_every_host_gets_its_status_and_reason(lab: DiscoveryLab, tmp_path: Path, family: int) -> None:
+    expected = EXPECTED if family == 4 else EXPECTED6
     records = _ping(lab, tmp_path, *expected)
     got = {str(r["ip"]): r for r in records}
     assert sorted(got) == sorted(expected) and len(records) == len(expected)
     for ip, (status, reason) in expected.items():
         record = got[ip]
         assert record["status"] == status, record
-        if status == "up" and ip not in (NO_ECHO, NO_ECHO6):
+        if status == "up" and reason == "echo-reply":
             assert record["reason"] in ANSWERS, record  # whichever probe was answered first
         else:
             assert record["reason"] == reason, record
-        if status == "up":
+        if reason in ("arp-response", "nd-response"):
+            assert record["mac"] == lab_mac(lab) and isinstance(record["rtt_ms"], float), record
+        elif status == "up":
             assert isinstance(record["ttl"], int) and isinstance(record["rtt_ms"], float), record
         else:
             assert record["rtt_ms"] is None
 
 
+def lab_mac(lab: DiscoveryLab) -> str:
+    from bench_common import target_mac
+
+    return target_mac(lab).upper()
+
+
+def test_send_ip_pings_the_link_with_ip_probes(lab: DiscoveryLab, tmp_path: Path) -> None:
+    got = {str(r["ip"]): r for r in _ping(lab, tmp_path, "--send-ip", "198.18.0.2", "2001:2::2",
+                                          "198.18.0.50")}
+    assert got["198.18.0.2"]["reason"] in ANSWERS and got["2001:2::2"]["reason"] in ANSWERS
+    assert "mac" not in got["198.18.0.2"]
+    assert (got["198.18.0.50"]["status"], got["198.18.0.50"]["reason"]) == ("down", "no-response")
+
+
+def test_numpy_path_gives_the_same_hosts(lab: DiscoveryLab, tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "RAWSCAN_HOT_PATH": "numpy"}  # the batches (probes/ping_batch.py)
+    records = _ping(lab, tmp_path, *EXPECTED, env=env)
+    got = {str(r["ip"]): (r["status"], r["reason"]) for r in records}
+    assert {ip: s for ip, (s, _r) in got.items()} == {ip: s for ip, (s, _r) in EXPECTED.items()}
+    assert got[NO_ECHO] == ("up", "syn-ack")
+    assert all(isinstance(r["rtt_ms"], float) for r in records if r["status"] == "up")
+
+
 def test_each_probe_kind_alone(lab: DiscoveryLab, tmp_path: Path) -> None:
-    hosts = [ANYIP_HOSTS[0], ANYIP_HOSTS6[0], NO_ECHO]
     cases = {"echo": ("echo-reply", "down"), "timestamp": ("timestamp-reply", "down"),
              "syn:443": ("syn-ack", "syn-ack"), "syn:22": ("reset", "reset"),
              "ack:80": ("reset", "down"), "udp:40125": ("port-unreach", "port-unreach")}
     for probes, (anyip, no_echo) in cases.items():
-        asked = [h for h in hosts if probes != "timestamp" or ":" not in h]  # (none in ICMPv6)
-        got = {str(r["ip"]): r for r in _ping(lab, tmp_path, "--force", "--probes", probes,
-                                              "--retries", "1", *asked)}
-        assert sorted(got) == sorted(asked)
-        assert got[ANYIP_HOSTS[0]]["reason"] == anyip, (probes, got)
-        if probes != "timestamp":
-            assert got[ANYIP_HOSTS6[0]]["reason"] == anyip, (probes, got)
-        if no_echo == "down":
-            assert got[NO_ECHO]["status"] == "down", (probes, got)
-        else:
-            assert got[NO_ECHO]["reason"] == no_echo, (probes, got)
+        for anyip_host, no_echo_host in ((ANYIP_HOSTS[0], NO_ECHO), (ANYIP_HOSTS6[0], NO_ECHO6)):
+            if probes == "timestamp" and ":" in anyip_host:
+                continue  # ICMPv6 has none
+            got = {str(r["ip"]): r for r in _ping(lab, tmp_path, "--force", "--probes", probes,
+                                                  "--retries", "1", anyip_host, no_echo_host)}
+            assert got[anyip_host]["reason"] == anyip, (probes, got)
+            if no_echo == "down":
+                assert got[no_echo_host]["status"] == "down", (probes, got)
+            else:
+                assert got[no_echo_host]["reason"] == no_echo, (probes, got)
 
 
 def test_xml_is_nmaps_and_ndiff_finds_no_status_difference(lab: DiscoveryLab, tmp_path: Path) -> None:
@@ -95,9 +122,10 @@ def test_xml_is_nmaps_and_ndiff_finds_no_status_difference(lab: DiscoveryLab, tm
     assert ndiff_state_differences(theirs, ours) == []
 
 
-@pytest.mark.parametrize("command", ["syn", "udp"])
-def test_discover_scans_exactly_the_up_hosts(lab: DiscoveryLab, tmp_path: Path, command: str) -> None:
-    expected = {**EXPECTED, **EXPECTED6}
+@pytest.mark.parametrize("command,family", [("syn", 4), ("syn", 6), ("udp", 4)])
+def test_discover_scans_exactly_the_up_hosts(lab: DiscoveryLab, tmp_path: Path, command: str,
+                                             family: int) -> None:
+    expected = EXPECTED if family == 4 else EXPECTED6
     out = tmp_path / "ports.jsonl"
     r = lab.exec_scanner([rawscan_command(), command, "--discover", "-p", "443", "-q",
                           "--resume-file", str(tmp_path / "r"), "-oJ", str(out), *expected])

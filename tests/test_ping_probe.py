@@ -116,3 +116,68 @@ def test_bad_probe_lists_are_one_error(bad: str) -> None:
 
 def test_probe_names_and_defaults() -> None:
     assert [k.text for k in parse_probes("-PE,PS,pa:22,udp")] == ["echo", "syn:80", "ack:22", "udp:40125"]
+
+
+def test_batches_equal_the_per_item_path() -> None:
+    """The numpy batcher (probes/ping_batch.py) builds the same bytes and judges answers as
+    parse_reply does, for every kind, sources and tries."""
+    import numpy as np
+
+    from rawscan.targets import parse_targets
+    from rawscan.vector import frames_from
+
+    targets = parse_targets(["198.18.8.0/26", "198.18.9.0/28"])
+    for sources in ((US,), (US, "198.18.0.3")):
+        probe = PingProbe(tuple(parse_addr(s) for s in sources), 41000, Cookie(bytes(range(16))), KINDS)
+        batcher = probe.batcher(targets, tuple(range(len(KINDS))))
+        assert batcher is not None
+        endpoints = np.arange(len(targets) * len(KINDS), dtype=np.int64)
+        for attempt in (0, 3):
+            rows = batcher.build(endpoints, attempt)
+            items = [probe.build(targets.address(int(e) // len(KINDS)), int(e) % len(KINDS), attempt)
+                     for e in endpoints.tolist()]
+            assert [r.tobytes() for r in rows] == items
+        answers = []
+        for raw in items:
+            p = IP(raw)
+            if ICMP in p:
+                kind = "echo" if p[ICMP].type == 8 else "timestamp"
+            elif TCP in p:
+                kind = "syn" if p[TCP].flags == "S" else "ack"
+            else:
+                continue
+            answers.append(_reply_for(raw, kind, False))
+            answers.append(_reply_for(raw, kind, False, **{"echo": {"id": 7}, "timestamp": {"id": 7},
+                                                           "syn": {"ack": 7}, "ack": {"seq": 7}}[kind]))
+        judged = batcher.judge(frames_from(answers, 0.0))
+        fast = {(int(t), int(k)): v for t, k, v in zip(judged.targets, judged.ports, judged.verdicts)}
+        slow_rows = set(judged.slow.tolist())
+        for i, answer in enumerate(answers):
+            reply = probe.parse_reply(answer)
+            if i in slow_rows:
+                continue
+            if reply is None:
+                continue
+            assert fast[(reply.target, reply.port)] == reply.verdict
+        assert len(fast) == len(answers) // 2 - len(slow_rows)
+        assert judged.stray == len(answers) // 2
+
+
+def test_neighbour_requests_are_scapys_frames() -> None:
+    from scapy.layers.inet6 import ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr
+    from scapy.layers.l2 import ARP, Ether
+
+    from rawscan.discovery.neighbours import Link, arp_request, ns_request, parse_answer
+
+    mac = bytes.fromhex("020000000001")
+    mac_text = "02:00:00:00:00:01"
+    assert arp_request(mac, parse_addr(US), parse_addr("198.18.0.2")) == bytes(
+        Ether(dst="ff:ff:ff:ff:ff:ff", src=mac_text) / ARP(op=1, hwsrc=mac_text, psrc=US, hwdst="00:00:00:00:00:00", pdst="198.18.0.2"))
+    assert ns_request(mac, parse_addr(US6), parse_addr("2001:2::2")) == bytes(
+        Ether(dst="33:33:ff:00:00:02", src=mac_text) / IPv6(src=US6, dst="ff02::1:ff00:2", hlim=255)
+        / ICMPv6ND_NS(tgt="2001:2::2") / ICMPv6NDOptSrcLLAddr(lladdr=mac_text))
+    link = Link("x", None, mac, parse_addr(US), parse_addr(US6))  # type: ignore[arg-type]
+    reply = Ether(dst=mac_text, src="02:00:00:00:00:02") / ARP(op=2, hwsrc="02:00:00:00:00:02", psrc="198.18.0.2", hwdst=mac_text, pdst=US)
+    assert parse_answer(bytes(reply), link) == (parse_addr("198.18.0.2"), bytes.fromhex("020000000002"))
+    stray = Ether(dst=mac_text) / ARP(op=2, psrc="198.18.0.2", hwdst=mac_text, pdst="198.18.0.9")
+    assert parse_answer(bytes(stray), link) is None  # not to our address

@@ -28,7 +28,15 @@ ProbesOpt = Annotated[
 ]
 
 
-def _ping(*, probes: str | None = None, output: Any, **options: Any) -> None:
+SendIpOpt = Annotated[
+    bool,
+    typer.Option("--send-ip", help="Hosts on a directly connected subnet get the IP probes too "
+                 "(nmap --send-ip); by default they are asked by ARP (IPv6: neighbour "
+                 "discovery) only, as nmap does on a LAN."),
+]
+
+
+def _ping(*, probes: str | None = None, send_ip: bool = False, output: Any, **options: Any) -> None:
     from ..limits import check_scan_numbers, confirm_large_scan, terminal_ask
     from ..plan import ScanPlan, random_seed
     from ..probes.ping import DEFAULT_PROBES, parse_probes, probes_text
@@ -76,7 +84,7 @@ def _ping(*, probes: str | None = None, output: Any, **options: Any) -> None:
         source_port=source_port or source_port_for(seed), ttl=options["ttl"], rate=settings.rate,
         retries=settings.retries, timeout=settings.timeout, started=time.time(),
         argv=tuple(sys.argv[1:]), fixed_source_port=source_port is not None,
-        max_rate=settings.max_rate, probes=probes_text(kinds),
+        max_rate=settings.max_rate, probes=probes_text(kinds), send_ip=send_ip,
     )
     _run_live(plan, interface, options["pcap"], output, options["resume_file"])
 
@@ -90,8 +98,10 @@ _shared = [p for p in inspect.signature(_options, eval_str=True).parameters.valu
            if p.name not in _NOT_FOR_PING and p.name != "output"]
 _own = inspect.Parameter("probes", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
                          annotation=ProbesOpt)
+_send_ip = inspect.Parameter("send_ip", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False,
+                             annotation=SendIpOpt)
 _output = inspect.signature(_options, eval_str=True).parameters["output"]
-_command.__signature__ = inspect.Signature(_shared + [_own, _output])  # type: ignore[attr-defined]  # read by inspect
+_command.__signature__ = inspect.Signature(_shared + [_own, _send_ip, _output])  # type: ignore[attr-defined]  # read by inspect
 _command.__doc__ = ("Host discovery (nmap -sn): ICMP echo, TCP SYN to 443, TCP ACK to 80 and "
                     "ICMP timestamp per host; up at the first checked answer, else down.")
 _command.__name__ = "ping"

@@ -20,10 +20,8 @@ class Sharding:
     @classmethod
     def from_options(cls, shards: int | None, shard: int | None,
                      workers: int | None, max_targets: str | None = None) -> Sharding:
-        if max_targets is not None and (shards is not None or workers is not None):
-            # its sample is drawn over the whole plan's endpoints, not a shard's
-            raise RawscanError("--max-targets with --shards or --workers is not supported: "
-                               "sample the targets, or shard them, not both")
+        # --max-targets composes: one keyed sample of the plan's endpoints, each shard probing
+        # its own endpoints of it (scan.sampled); the sample is part of the fingerprint
         if workers is not None and (shards is not None or shard is not None):
             raise RawscanError("give --workers N (shards of this machine's scan) or "
                                "--shards N --shard K (one shard of a scan over machines), not both")

@@ -291,9 +291,6 @@ def _worker(plan: ScanPlan, interface: str | None, done: bytes | None, banners: 
     from ..transports.live import LiveTransport
     from ..api.live import ring_frame as _ring_frame
 
-    # one thread per worker: N workers already keep N cores busy (a sending thread each made
-    # them contend; RAWSCAN_SEND_THREAD=1 keeps it: tests/bench_workers.py --send-thread)
-    os.environ.setdefault("RAWSCAN_SEND_THREAD", "0")
     probe = probe_for(plan)
     ring = _ring_frame(probe.reply_bytes) if uses_batches(plan) else None
     transport = LiveTransport(probe.bpf_filter(), interface, ring_frame=ring)

@@ -12,6 +12,7 @@ from ..interrupts import deferred, request_stop, requested
 from ..output import RunInfo, RunSummary, failures
 from ..output.failures import OutputWriteError
 from ..output.options import OutputOptions, check_outputs
+from ..addresses import parse_addr
 from .hosts import HostResult
 from .run import DiscoveryOutcome, run_discovery
 from .writers import WRITERS, HostWriter
@@ -97,6 +98,7 @@ def run_ping_and_report(
         raise
     try:
         resume = _open_resume(resume_path, options)
+        links, by_iface, done = _neighbour_links(plan, transport, done)  # sockets: before root goes
     except BaseException:
         for writer in writers:
             writer.close()
@@ -123,8 +125,10 @@ def run_ping_and_report(
         try:
             if before_scan is not None:
                 before_scan()
+            asked = _ask_neighbours(plan, links, by_iface, on_host, requested) if links else []
             outcome = run_discovery(plan, probe, transport, on_host, progress.update,
                                     requested, done, keep_results=baseline is not None)
+            _merge_neighbours(outcome, asked)
         except BaseException:
             for writer in writers:
                 writer.close()
@@ -140,6 +144,8 @@ def run_ping_and_report(
         try:
             labels = {r.ip: f"{r.host} ({r.ip})" for r in up + down if r.host}
             render_hosts(console, up, down, outcome.down_reasons, labels, options.open_only)
+            if getattr(on_host, "neighbours", None):
+                console.print(on_host.neighbours)  # type: ignore[attr-defined]
             console.print(f"Probes: {s.sent - s.unsent} sent ({s.retransmitted} retransmitted) "
                           f"in {s.rounds} round(s); {s.matched} replies matched, {s.duplicates} "
                           f"duplicate, {s.stray} stray or forged dropped")
@@ -163,6 +169,82 @@ def run_ping_and_report(
         finally:
             if resume is not None:
                 resume.close()
+
+
+def _neighbour_links(plan: ScanPlan, transport: Transport, done: bytes | None
+                     ) -> tuple[list[Any], dict[str, list[int]], bytes | None]:
+    """On a live run without --send-ip (nor --pcap: a recording holds IP packets only, so that
+    it replays), hosts on a directly connected link are asked by ARP / NDP (neighbours.py):
+    their endpoints are marked done for the engine, and the AF_PACKET sockets are opened now,
+    while root may still be held."""
+    from ..transports.live import LiveTransport
+
+    if plan.send_ip or not isinstance(transport, LiveTransport):
+        return [], {}, done
+    from .neighbours import onlink, open_links
+
+    nports = len(plan.ports)
+    bits = bytearray(done) if done is not None else bytearray((len(plan.targets) * nports + 7) // 8)
+    by_iface: dict[str, list[int]] = {}
+    for iface, hosts in onlink(plan.targets).items():
+        for host in hosts:
+            index = plan.targets.index(host)
+            assert index is not None
+            first = index * nports
+            if all(bits[i >> 3] >> (i & 7) & 1 for i in range(first, first + nports)):
+                continue  # a resumed scan's host, reported by the first run
+            by_iface.setdefault(iface, []).append(host)
+            for i in range(first, first + nports):
+                bits[i >> 3] |= 1 << (i & 7)
+    if not by_iface:
+        return [], {}, done
+    return open_links(by_iface, plan.sources), by_iface, bytes(bits)
+
+
+def _ask_neighbours(plan: ScanPlan, links: list[Any], by_iface: dict[str, list[int]],
+                    on_host: Any, stop: Any) -> list[HostResult]:
+    from ..targets import int_to_ip
+    from .neighbours import ask, close_links
+
+    names = plan.targets.names
+    found: list[HostResult] = []
+
+    def answer(a: Any) -> None:
+        result = HostResult(int_to_ip(a.target), "up", "nd-response" if a.v6 else "arp-response",
+                            None, a.rtt, a.mac, names.get(a.target) if names else None)
+        found.append(result)
+        on_host(result)
+
+    try:
+        sent, rounds = ask(links, by_iface, plan.max_rate or plan.rate, plan.retries,
+                           plan.timeout, answer, stop)
+    finally:
+        close_links(links)
+    asked = sum(len(h) for h in by_iface.values())
+    on_host.neighbours = (f"Neighbours: {asked} host(s) on a directly connected link asked by "
+                          f"ARP / NDP ({sent} request(s) in {rounds} round(s)); {len(found)} "
+                          f"answered (--send-ip sends them the IP probes instead)")
+    up = {parse_addr(r.ip) for r in found}
+    down = []
+    if not stop():
+        for hosts in by_iface.values():
+            for host in sorted(hosts):
+                if host not in up:
+                    result = HostResult(int_to_ip(host), "down", "no-response", host=names.get(host) if names else None)
+                    down.append(result)
+                    on_host(result)
+    return found + down
+
+
+def _merge_neighbours(outcome: DiscoveryOutcome, asked: list[HostResult]) -> None:
+    for r in asked:
+        if r.up:
+            outcome.up += 1
+        else:
+            outcome.down += 1
+            outcome.down_reasons[r.reason] = outcome.down_reasons.get(r.reason, 0) + 1
+        if outcome.results is not None:
+            outcome.results.append(r)
 
 
 def _report_baseline(console: Console, baseline: Any, outcome: DiscoveryOutcome) -> None:

@@ -61,7 +61,16 @@ class HostWriter(FileWriter):
 
 class HostJsonWriter(HostWriter):
     def _host(self, result: HostResult) -> str:
-        return json.dumps(result.as_dict(), separators=(",", ":")) + "\n"
+        """result.as_dict() as JSON, formatted directly (json's encoder cost more than the
+        host's probe): the fields are addresses, numbers and fixed words; names go through
+        the encoder."""
+        if result.host:
+            return json.dumps(result.as_dict(), separators=(",", ":")) + "\n"
+        ttl = "null" if result.ttl is None else result.ttl
+        rtt = "null" if result.rtt is None else repr(result.rtt_ms)
+        mac = f',"mac":"{result.mac}"' if result.mac else ""
+        return (f'{{"ip":"{result.ip}","status":"{result.status}","reason":"{result.reason}",'
+                f'"ttl":{ttl},"rtt_ms":{rtt}{mac}}}\n')
 
 
 def csv_row(result: HostResult) -> dict[str, object]:

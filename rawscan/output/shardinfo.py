@@ -48,7 +48,16 @@ def shard_record(plan: ScanPlan, proto: str) -> dict[str, Any] | None:
         # when they are many (then such a shard gives its listed ports only)
         "targets": ([list(r) for r in plan.targets.ranges]
                     if len(plan.targets.ranges) <= MAX_RECORD_RANGES else None),
+        **_sampled(plan),
     }
+
+
+def _sampled(plan: ScanPlan) -> dict[str, int]:
+    """--max-targets: this shard's endpoints in the plan's sample (merge expects that many)."""
+    from ..scan import sample_size
+
+    size = sample_size(plan)
+    return {} if size is None else {"sampled": size}
 
 
 def record_text(record: dict[str, Any]) -> str:
@@ -79,6 +88,8 @@ def metadata_document(plan: ScanPlan, proto: str, stats: ScanStats, started: flo
     total = len(plan.targets) * len(plan.ports)
     shards = plan.shards or 1
     planned = shard_size(total, shards, plan.shard) if plan.shards else total
+    sampled = _sampled(plan)
+    planned = sampled.get("sampled", planned)  # --max-targets: the sample's share
     data: dict[str, Any] = {
         "format": METADATA_FORMAT,
         "shard": plan.shard,
