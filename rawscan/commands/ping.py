@@ -17,7 +17,7 @@ from .scan import _options
 # the live scans' options that mean nothing without ports
 _NOT_FOR_PING = {"ports", "data_hex", "data_string", "defeat_icmp_ratelimit", "banners",
                  "banner_timeout", "banner_concurrency",
-                 "blocklist", "no_default_blocklist", "bandwidth", "max_targets", "discover",
+                 "bandwidth", "max_targets", "discover",
                  "shards", "shard", "workers", "metadata_file"}  # shards split ports: scans only
 
 ProbesOpt = Annotated[
@@ -41,10 +41,10 @@ def _ping(*, probes: str | None = None, send_ip: bool = False, output: Any, **op
     from ..plan import ScanPlan, random_seed
     from ..probes.ping import DEFAULT_PROBES, parse_probes, probes_text
     from ..sources import source_port_for, sources_for
-    from ..targets import parse_targets, read_target_file
+    from ..targets import read_target_file, select_targets
     from ..timing import resolve as resolve_timing
     from ..privileges import require_raw_sockets
-    from ..api.plans import _check_interface, _sources
+    from ..api.plans import _blocklist, _check_interface, _sources
     from .scan import _run_live
 
     kinds = parse_probes(probes or DEFAULT_PROBES)
@@ -59,8 +59,11 @@ def _ping(*, probes: str | None = None, send_ip: bool = False, output: Any, **op
     if options["ipv6"] and options["all_families"]:
         raise RawscanError("give -6 or --all-families, not both")
     family = "all" if options["all_families"] else "6" if options["ipv6"] else "4"
-    target_set = parse_targets(specs, exclude=excluded, allow_large=options["allow_large"],
-                               family=family)
+    # the same hygiene as a port scan: a sweep is where the reserved blocks matter most
+    selection = select_targets(specs, exclude=excluded, allow_large=options["allow_large"],
+                               family=family, blocklist=_blocklist(options["blocklist"],
+                                                                   options["no_default_blocklist"]))
+    target_set = selection.targets
     if target_set.first_of(socket.AF_INET6) is not None and not any(k.for_family(True) for k in kinds):
         raise RawscanError(f"--probes {probes_text(kinds)} sends nothing to IPv6 hosts (ICMPv6 "
                            f"has no timestamp request): add echo, syn:PORT, ack:PORT or udp:PORT")
@@ -85,6 +88,7 @@ def _ping(*, probes: str | None = None, send_ip: bool = False, output: Any, **op
         retries=settings.retries, timeout=settings.timeout, started=time.time(),
         argv=tuple(sys.argv[1:]), fixed_source_port=source_port is not None,
         max_rate=settings.max_rate, probes=probes_text(kinds), send_ip=send_ip,
+        blocklisted=selection.blocked, blocklisted_reserved=selection.blocked_default,
     )
     _run_live(plan, interface, options["pcap"], output, options["resume_file"])
 
