@@ -65,9 +65,10 @@ def split_progress(plan: ScanPlan, decided: bytes | None) -> list[bytes | None]:
 
 
 def prepare(plan: ScanPlan, workers: int, pcap: object, done: bytes | None,
-            interface: str | None) -> tuple[ScanPlan, _Runner, str]:
+            interface: str | None, give_up_root: bool = True) -> tuple[ScanPlan, _Runner, str]:
     """The plan N workers scan, the runner (api/running.run_plan's runner=) that forks them,
-    and the start line's note. Refused: --pcap (one process's packets)."""
+    and the start line's note. Refused: --pcap (one process's packets). give_up_root: the
+    parent gives up root under sudo once the workers are started (the CLI; not the library)."""
     if pcap is not None:
         raise RawscanError("--pcap records one process's packets: give it without --workers "
                            "(or record each shard of --shards N --shard K)")
@@ -84,7 +85,7 @@ def prepare(plan: ScanPlan, workers: int, pcap: object, done: bytes | None,
 
     note = (f"Workers: {workers} processes, one shard each; plan {fingerprint(plan)}"
             + (" (resumed)" if done is not None else ""))
-    return plan, _Runner(plan, interface, parts), note
+    return plan, _Runner(plan, interface, parts, give_up_root), note
 
 
 class NoTransport:
@@ -97,8 +98,10 @@ class NoTransport:
 class _Runner:
     """scan.run_scan's part, done by the workers: results into the writers as they come."""
 
-    def __init__(self, plan: ScanPlan, interface: str | None, parts: list[bytes | None]) -> None:
+    def __init__(self, plan: ScanPlan, interface: str | None, parts: list[bytes | None],
+                 give_up_root: bool = True) -> None:
         self.plan, self.interface, self.parts = plan, interface, parts
+        self.give_up_root = give_up_root
 
     def __call__(self, plan: ScanPlan, probe: ProbeModule, transport: Transport,
                  writers: Sequence[ResultWriter] = (), *,
@@ -115,7 +118,8 @@ class _Runner:
         children = [self._start(k, banners) for k in range(plan.workers)]
         from .privileges import drop_privileges
 
-        drop_privileges()  # the workers have their sockets; the parent only writes files
+        if self.give_up_root:
+            drop_privileges()  # the workers have their sockets; the parent only writes files
         latest: dict[int, ScanStats] = {}
         final: dict[int, tuple[ScanStats, bytes]] = {}
         errors: list[str] = []
