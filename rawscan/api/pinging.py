@@ -18,6 +18,7 @@ from .plans import Ask, LiveScan
 if TYPE_CHECKING:
     from ..discovery.hosts import HostResult
     from ..discovery.run import DiscoveryOutcome
+    from ..engine import ScanStats
     from ..output.options import OutputOptions
     from ..plan import ScanPlan
     from ..probes.base import ProbeModule
@@ -124,3 +125,24 @@ def run_ping(plan: ScanPlan, probe: ProbeModule, transport: Transport, output: O
     _merge_neighbours(outcome, asked)
     return PingRun(plan, sorted(found, key=lambda r: ip_key(r.ip)), outcome,
                    getattr(collect, "neighbours", None))
+
+
+def ping_footer_lines(s: ScanStats, neighbours: str | None) -> list[str]:
+    """The report's lines after the host table (the CLI's and ScanResult.summary's)."""
+    from .summary import rate_line
+
+    lines = [neighbours] if neighbours else []
+    lines.append(f"Probes: {s.sent - s.unsent} sent ({s.retransmitted} retransmitted) "
+                 f"in {s.rounds} round(s); {s.matched} replies matched, {s.duplicates} "
+                 f"duplicate, {s.stray} stray or forged dropped")
+    if s.send_rate:
+        lines.append(rate_line(s))
+    if s.unsent:
+        lines.append(f"Not sent: {s.unsent} probe(s) were refused by this host (no "
+                     f"route to the target, or its firewall): they never left")
+    return lines
+
+
+def ping_done_line(plan: ScanPlan, up: int, s: ScanStats) -> str:
+    return (f"rawscan done: {len(plan.targets)} IP address(es) ({up} "
+            f"host(s) up) scanned in {s.elapsed:.2f} seconds")
