@@ -116,3 +116,16 @@ def test_ping_refuses_bad_options_as_the_cli_does(tmp_path: Path) -> None:
         with pytest.raises(rawscan.RawscanError) as refused:
             rawscan.ping(argv[0], **options)  # type: ignore[arg-type]
         assert done.stderr.strip() == f"rawscan: error: {refused.value}"
+
+
+def test_ping_options_are_the_ping_commands_long_names() -> None:
+    import inspect
+
+    from rawscan.api.pinging import prepare_ping
+    from rawscan.commands.ping import _command
+
+    cli_names = set(inspect.signature(_command).parameters) - {"targets", "output"}
+    plan_names = set(inspect.signature(prepare_ping).parameters) - {
+        "targets", "argv", "ask", "require_privilege"}
+    assert plan_names == cli_names
+    assert set(rawscan.PingOptions.__annotations__) == cli_names - {"resume_file"}

@@ -35,6 +35,7 @@ def prepare_ping(
     source: str | None = None, source_port: int | None = None, ttl: int = 64,
     pcap: PathLike[str] | str | None = None, argv: Sequence[str] = (), ask: Ask | None = None,
     require_privilege: bool = True,
+    blocklist: PathLike[str] | str | None = None, no_default_blocklist: bool = False,
 ) -> LiveScan:
     """rawscan ping's options checked in the CLI's order, and its discovery plan."""
     from ..limits import check_scan_numbers, confirm_large_scan
@@ -42,9 +43,9 @@ def prepare_ping(
     from ..privileges import require_raw_sockets
     from ..probes.ping import DEFAULT_PROBES, parse_probes, probes_text
     from ..sources import source_port_for, sources_for
-    from ..targets import parse_targets, read_target_file
+    from ..targets import read_target_file, select_targets
     from ..timing import resolve as resolve_timing
-    from .plans import _check_interface, _sources
+    from .plans import _blocklist, _check_interface, _sources
 
     kinds = parse_probes(probes or DEFAULT_PROBES)
     specs = list(targets or [])
@@ -58,7 +59,11 @@ def prepare_ping(
     if ipv6 and all_families:
         raise RawscanError("give -6 or --all-families, not both")
     family = "all" if all_families else "6" if ipv6 else "4"
-    target_set = parse_targets(specs, exclude=excluded, allow_large=allow_large, family=family)
+    # the same hygiene as a port scan: a sweep is where the reserved blocks matter most
+    selection = select_targets(specs, exclude=excluded, allow_large=allow_large,
+                               family=family, blocklist=_blocklist(blocklist,
+                                                                   no_default_blocklist))
+    target_set = selection.targets
     if target_set.first_of(socket.AF_INET6) is not None and not any(k.for_family(True) for k in kinds):
         raise RawscanError(f"--probes {probes_text(kinds)} sends nothing to IPv6 hosts (ICMPv6 "
                            f"has no timestamp request): add echo, syn:PORT, ack:PORT or udp:PORT")
@@ -81,6 +86,7 @@ def prepare_ping(
         retries=settings.retries, timeout=settings.timeout, started=time.time(),
         argv=tuple(argv), fixed_source_port=source_port is not None,
         max_rate=settings.max_rate, probes=probes_text(kinds), send_ip=send_ip,
+        blocklisted=selection.blocked, blocklisted_reserved=selection.blocked_default,
     )
     return LiveScan(plan, interface, Path(pcap) if pcap is not None else None, resume_file)
 

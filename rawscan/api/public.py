@@ -81,6 +81,8 @@ class PingOptions(TypedDict, total=False):
     source_port: int
     ttl: int
     pcap: Pathish
+    blocklist: Pathish
+    no_default_blocklist: bool
 
 
 # How an option is spelt on the command line the plan records (XML's args, the sidecar).

@@ -14,7 +14,7 @@ from .scan import _options
 # the live scans' options that mean nothing without ports
 _NOT_FOR_PING = {"ports", "data_hex", "data_string", "defeat_icmp_ratelimit", "banners",
                  "banner_timeout", "banner_concurrency",
-                 "blocklist", "no_default_blocklist", "bandwidth", "max_targets", "discover",
+                 "bandwidth", "max_targets", "discover",
                  "shards", "shard", "workers", "metadata_file"}  # shards split ports: scans only
 
 ProbesOpt = Annotated[

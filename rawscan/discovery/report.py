@@ -110,6 +110,10 @@ def run_ping_and_report(
     kinds = ", ".join(k.text for k in probe.kinds)  # type: ignore[attr-defined]  # a PingProbe's
     console.print(f"Starting rawscan {__version__} (host discovery of {len(plan.targets)} "
                   f"host(s): {kinds}; {_rate_words(plan)}, seed {plan.seed})")
+    from ..scope import scope_lines
+
+    for line in scope_lines(plan, probe):  # what the blocklists took out, as a port scan says
+        console.print(line)
     progress = ScanProgress(Console(stderr=True), enabled=not options.quiet)
     up: list[HostResult] = []
     down: list[HostResult] = []
