@@ -360,7 +360,7 @@ class Engine:
         build_items = self.probe.build_batch
         endpoint = self._endpoint_of if self.shard is not None else self.endpoint
         to_endpoints = self.shard.to_endpoints if self.shard is not None else None
-        for block in vec.walk_blocks(order):
+        for block in self._blocks(order):
             pending = block[vec.test_bits(bits, block) == 0]
             # a shard's local indexes as endpoints, the whole block at once (one numpy call,
             # not one scalar Feistel evaluation per probe when the batches are small)
@@ -378,6 +378,21 @@ class Engine:
                     batch = build_items([e.target for e in eps], [e.port for e in eps], attempt)
                     self._flush(batch, timed, pacer)
         self.transport.drain()
+
+    def _blocks(self, order: CyclicOrder) -> Iterator[Any]:
+        """The round's endpoints a block at a time. Host-level probes (discovery) go kind by
+        kind, every host's first kind before any host's second: a host that answers the first
+        is decided before its other probes come up and they are skipped (nmap sends a host's
+        probes together and stops at the first answer), instead of ~all kinds of every host
+        leaving in the random order before the first answers are back."""
+        nports = len(self.ports)
+        if not self._host_level or nports == 1 or self.shard is not None:
+            yield from self._vec.walk_blocks(order)
+            return
+        hosts = CyclicOrder(self._total // nports, self.order_key + bytes([self._round & 0xFF]))
+        for kind in range(nports):
+            for block in self._vec.walk_blocks(hosts):
+                yield block * nports + kind
 
     def _flush(self, batch: Any, timed: list[int], pacer: Pacer) -> None:
         clock = self.transport.clock

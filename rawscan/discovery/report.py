@@ -128,7 +128,12 @@ def run_ping_and_report(
             if before_scan is not None:
                 before_scan()
             asked = _ask_neighbours(plan, links, by_iface, on_host, requested) if links else []
-            outcome = run_discovery(plan, probe, transport, on_host, progress.update,
+            def on_progress(stats: Any) -> None:  # hosts on disk within a tick (HostWriter)
+                progress.update(stats)
+                for writer in writers:
+                    writer.flush()
+
+            outcome = run_discovery(plan, probe, transport, on_host, on_progress,
                                     requested, done, keep_results=baseline is not None)
             _merge_neighbours(outcome, asked)
         except BaseException:

@@ -17,19 +17,31 @@ from .hosts import HOST_FIELDS, HostResult
 
 
 class HostWriter(FileWriter):
-    """One host at a time, flushed as written; close() ends the document."""
+    """One host at a time; close() ends the document. Hosts reach the file at most
+    FLUSH_EVERY seconds after a write, or at the scan's next progress tick (flush()), as
+    PortRecordWriter's records: a flush per host cost a /16 sweep 65,536 write calls."""
+
+    FLUSH_EVERY = 0.05
 
     def __init__(self, path: str, info: RunInfo, **open_options: str) -> None:
         super().__init__(path, **open_options)
         self._info = info
         self.up = self.down = 0
+        self._flush_at = 0.0
         self._guard(self._preamble())
 
-    def _guard(self, text: str) -> None:
+    def _guard(self, text: str, flush_now: bool = True) -> None:
         if self._out is None or not text:
             return
         try:
-            self._emit(text)
+            if flush_now:
+                self._emit(text)
+                return
+            self._out.write(text)
+            now = time.monotonic()
+            if now >= self._flush_at:
+                self._out.flush()
+                self._flush_at = now + self.FLUSH_EVERY
         except OSError as exc:
             self._failed(exc)
 
@@ -49,7 +61,7 @@ class HostWriter(FileWriter):
             self.down += 1
         if not result.up and self._info.open_only:
             return
-        self._guard(self._host(result))
+        self._guard(self._host(result), flush_now=False)
 
     def close(self, summary: RunSummary | None = None) -> None:
         if self._out is None:
