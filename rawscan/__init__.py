@@ -11,7 +11,9 @@
 
 `syn` and `udp` (and `port_scan(kind, ...)` for ack, fin, null and xmas too) take the command
 line's long option names as keywords (`rawscan syn --help`);
-`replay(capture)`, `analyze(*captures)` and `load(result_file)` read files. Each returns a
+`ping(targets, ...)` is host discovery (its result's host_results);
+`replay(capture)`, `replay_ping(capture)`, `analyze(*captures)`, `load(result_file)` and
+`merge(*shard_outputs)` read files. Each returns a
 ScanResult (ports, hosts, stats, summary, state(), open(), diff(), write()). Errors are
 RawscanError subclasses carrying the message the CLI prints. `rawscan.testing` is a simulated
 network and exposure assertions for your tests; the pytest plugin (`rawscan_replay` fixture,
@@ -37,7 +39,8 @@ A map of the house (README "How it works" has the long version):
     addresses.py, targets.py, ranges.py, sources.py, ports.py, services.py
                           what is scanned and from where (addresses are ints, IPv6 tagged)
     limits.py, blocklist.py, scope.py     size guards, never-scan ranges, their report lines
-    shards.py, merge.py   --shards/--workers splits and `rawscan merge` of their outputs
+    shards.py, merging.py --shards/--workers splits and `rawscan merge` of their outputs
+    workers.py            --workers: the forked shard processes
     discovery/            rawscan ping and --discover: host discovery, its outputs
     synproxy.py           pure: does a host's SYN scan look like a SYN proxy or tarpit
     privileges.py, interrupts.py          giving up root; Ctrl-C as a stop request
@@ -59,7 +62,9 @@ from .errors import RawscanError
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .api.public import LiveOptions, analyze, load, port_scan, replay, syn, udp
+    from .api.public import (LiveOptions, PingOptions, analyze, load, merge, ping, port_scan,
+                             replay, replay_ping, syn, udp)
+    from .discovery.hosts import HostResult
     from .api.result import Change, Host, Port, ScanResult, Stats
     from .capture import CaptureError
     from .output.failures import OutputWriteError
@@ -68,7 +73,8 @@ if TYPE_CHECKING:
     from .privileges import PrivilegeError
 
 __all__ = [
-    "syn", "udp", "port_scan", "replay", "analyze", "load", "LiveOptions",
+    "syn", "udp", "port_scan", "replay", "analyze", "load", "merge", "LiveOptions",
+    "ping", "replay_ping", "PingOptions", "HostResult",
     "ScanResult", "Port", "Host", "Stats", "Change",
     "RawscanError", "TargetError", "PortError", "PrivilegeError", "CaptureError",
     "OutputWriteError", "__version__",
@@ -76,7 +82,9 @@ __all__ = [
 
 _LAZY = {
     "syn": "api.public", "udp": "api.public", "port_scan": "api.public", "replay": "api.public",
-    "load": "api.public", "LiveOptions": "api.public",
+    "load": "api.public", "LiveOptions": "api.public", "merge": "api.public",
+    "ping": "api.public", "replay_ping": "api.public", "PingOptions": "api.public",
+    "HostResult": "discovery.hosts",
     "ScanResult": "api.result", "Port": "api.result", "Host": "api.result",
     "Stats": "api.result", "Change": "api.result",
     "TargetError": "targets", "PortError": "ports", "PrivilegeError": "privileges",

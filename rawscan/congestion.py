@@ -30,6 +30,7 @@ PLATEAU = 0.85  # ... and within this share of that rate, only PROBE_GROWTH (as 
 PROBE_GROWTH = 1.03
 BACKOFF = 0.7  # per window with loss, once a loss was seen (slow start halves instead)
 SEND_HEADROOM = 1.5  # never ask for more than this times what the sender achieved
+RETRY_FLOOR = 100.0  # retry rounds that keep finding lost replies slow to no less than this
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class RateController:
         self._history: deque[tuple[float, int]] = deque(maxlen=512)  # (time, probes sent)
         self._good_rates: deque[float] = deque(maxlen=16)  # rates of recent loss-free windows
         self._loss_rate = 0.0  # the rate at which loss was last seen
+        self._retry_cap = ceiling  # lost_in_retries: no window grows past it for the scan's rest
 
     @property
     def path_rate(self) -> float:
@@ -97,7 +99,23 @@ class RateController:
                 grown = self.rate * PROBE_GROWTH  # near where loss came: carefully
             else:
                 grown = self.rate * GROWTH  # below it, or past it without loss: it is stale
-            self.rate = min(self.ceiling, grown, max(self.floor, achieved * SEND_HEADROOM))
+            self.rate = min(self.ceiling, self._retry_cap, grown,
+                            max(self.floor, achieved * SEND_HEADROOM))
+        return self.rate
+
+    def lost_in_retries(self) -> float:
+        """A retry round's retransmissions got answers (DROP_SIGN, as for a fixed rate): replies
+        were lost at the rate it went. A policer that drops from the first probe leaves every
+        window the same low yield, so only this shows it: the next round goes at half the
+        rate, below the in-round floor if need be, and no window grows past that (the rounds
+        left are the scan's tail: a round, not a window, is what shows this loss)."""
+        self.losses += 1
+        self.slow_start = False
+        self._loss_rate = self.rate
+        self.rate = max(min(RETRY_FLOOR, self.rate), self.rate / 2)
+        self.floor = min(self.floor, self.rate)
+        self._retry_cap = self.rate
+        self._best_yield = 0.0  # the yield seen at the lost rate is no standard
         return self.rate
 
     def _lossy(self, began: float, now: float, first: PathCounters, last: PathCounters,
@@ -152,7 +170,18 @@ class RateController:
 
 ADAPTIVE_FLOOR = 1000.0  # an adaptive scan never goes slower than this (or its ceiling)
 DROP_SIGN = 0.05  # retransmissions answered beyond this share: replies are being lost
+TRICKLE_MIN = 3  # fewer answers on a retry round are a few late replies, not a trickle
 MIN_FLOOR = 1000.0  # adaptation never takes the rate below this (or the user's own rate)
+
+
+def retries_lose_replies(before: int, answered: int, retransmitted: int) -> bool:
+    """Did a retry round find replies lost to the rate (an adaptive scan's signal)? Beyond
+    DROP_SIGN of its retransmissions, or a trickle: at least TRICKLE_MIN and half as many as
+    the round before (a policer passes the same number a second whatever is sent; random
+    loss makes each round find a fraction of the last's)."""
+    if answered > DROP_SIGN * retransmitted:
+        return True
+    return answered >= TRICKLE_MIN and 2 * answered >= before
 
 
 def next_rate(current: float, ceiling: float, retransmitted: int, answered_on_retry: int) -> float:

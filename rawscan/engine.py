@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .bandwidth import batch_bits
-from .congestion import ADAPTIVE_FLOOR, PathCounters, RateController, next_rate
+from .congestion import (ADAPTIVE_FLOOR, PathCounters, RateController, next_rate,
+                         retries_lose_replies)
 from .cyclic import CyclicOrder
 from .pacing import Pacer
 from .probes.base import ProbeModule
@@ -44,6 +45,20 @@ RTT_SAMPLE_MASK = 15  # time one first-round probe in 16 (bounded memory, Karn-s
 RTT_SAMPLES_MAX = 65536
 PROGRESS_INTERVAL = 0.2  # seconds between progress callbacks
 RTT_GUESS = 0.001  # seconds, for the rate controller until a reply is timed
+
+
+def _non_icmp(last_two: list[RoundReport]) -> tuple[int, int, int]:
+    """retries_lose_replies' figures: answers other than ICMP errors (a rate limit on those is
+    a trickle too, of time not rate, which a slower round cannot help) and what was sent."""
+    before, last = last_two
+    return (before.answered - before.icmp_answered, last.answered - last.icmp_answered, last.sent)
+
+
+def rtt_sample_mask(endpoints: int) -> int:
+    """Which first-round probes are timed (index & mask == 0): every one while they all fit in
+    RTT_SAMPLES_MAX, else one in 16. A small scan timing 1 in 16 often times none that answer
+    (nmap -p 25,80,443 with 25 dropped), and then each round waits the whole --timeout."""
+    return 0 if endpoints <= RTT_SAMPLES_MAX else RTT_SAMPLE_MASK
 
 
 @dataclass(frozen=True)
@@ -152,6 +167,7 @@ class Engine:
         self._rtt = RttEstimator()
         self._min_rtt = 0.0
         self._sent_at: dict[int, float] = {}  # a sample of first-round probes' send times
+        self._rtt_mask = rtt_sample_mask(self._total)
         self._icmp_limit_possible = False
         self._batch = 1
         ranges = self.targets.ranges
@@ -237,6 +253,9 @@ class Engine:
                 if fixed_rate < self.options.rate:
                     self.stats.lowest_rate = min(self.stats.lowest_rate or fixed_rate, fixed_rate)
                 self._control.rate = fixed_rate
+            elif self._round > 1 and retries_lose_replies(*_non_icmp(history[-2:])):
+                lowered = self._control.lost_in_retries()
+                self.stats.lowest_rate = min(self.stats.lowest_rate or lowered, lowered)
             sent_before = self.stats.sent
             # a new order each round: a target that drops by position (every other SYN, a
             # burst limit) must not drop the same probes again
@@ -315,6 +334,7 @@ class Engine:
         n, g, p, x = order.n, order.generator, order.prime, order.start
         decided, ports, nports = self._decided, self.ports, len(self.ports)
         attempt, first = self._round, self._round == 0
+        rtt_mask = self._rtt_mask
         build_batch = self.probe.build_batch
         single = self._single_range
         lo = single[0] if single else 0
@@ -336,7 +356,7 @@ class Engine:
                 host, port_i = divmod(index, nports)
             targets.append(lo + host if single else address(host))
             dports.append(ports[port_i])
-            if first and not index & RTT_SAMPLE_MASK:
+            if first and not index & rtt_mask:
                 timed.append(index)
             if len(targets) >= limit:
                 self._flush(build_batch(targets, dports, attempt), timed, pacer)
@@ -365,7 +385,7 @@ class Engine:
                 chunk = pending[start : start + size]
                 probes = mapped[start : start + size]
                 start += len(chunk)
-                timed = chunk[(chunk & RTT_SAMPLE_MASK) == 0].tolist() if first else []
+                timed = chunk[(chunk & self._rtt_mask) == 0].tolist() if first else []
                 if len(chunk) >= VECTOR_MIN_BATCH:
                     self._flush(build(probes, attempt), timed, pacer)
                 else:  # a few probes (a low rate): numpy's per-call cost would dominate
@@ -510,7 +530,7 @@ class Engine:
                 self._unverified.pop(index, None)
         if self._sent_at and self._round == 0:
             now = self.transport.clock.now()
-            for index in endpoints[(endpoints & RTT_SAMPLE_MASK) == 0].tolist():
+            for index in endpoints[(endpoints & self._rtt_mask) == 0].tolist():
                 sent_at = self._sent_at.pop(index, None)
                 if sent_at is not None:
                     self._add_rtt(now - sent_at)

@@ -132,3 +132,49 @@ def test_the_start_report_says_what_the_blocklist_removed(tmp_path: Path) -> Non
     assert "Blocklist: 1 address(es) of the targets not scanned: 1 in --blocklist" in proc.stdout
     hosts = {str(r["ip"]) for r in read_jsonl(tmp_path / "o.jsonl")}
     assert hosts == {"127.0.0.0", "127.0.0.1", "127.0.0.3"}
+
+
+def _ping_plan(monkeypatch: pytest.MonkeyPatch, *args: str) -> ScanPlan:
+    """The plan `rawscan ping ARGS` would run (nothing is sent: the run is caught)."""
+    from typer.testing import CliRunner
+
+    import rawscan.commands.scan
+    import rawscan.privileges
+    from rawscan.cli import app
+
+    plans: list[ScanPlan] = []
+    monkeypatch.setattr(rawscan.commands.scan, "_run_live", lambda plan, *_a: plans.append(plan))
+    monkeypatch.setattr(rawscan.privileges, "require_raw_sockets", lambda: None)
+    result = CliRunner().invoke(app, ["ping", *args])
+    assert result.exit_code == 0 and len(plans) == 1, result.output
+    return plans[0]
+
+
+def test_a_ping_sweep_leaves_out_the_reserved_blocks_as_a_port_scan_does(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Found by trying the features together: `rawscan ping 198.16.0.0/13` would have pinged
+    # the benchmark block 198.18.0.0/15 (and --blocklist was refused) while syn left it out.
+    plan = _ping_plan(monkeypatch, "198.16.0.0/13", "--seed", "1")
+    swept = {(lo, hi) for lo, hi in plan.targets.ranges}
+    assert plan.blocklisted_reserved == plan.blocklisted == 2**17
+    assert all(hi < a("198.18.0.0") or lo > a("198.19.255.255") for lo, hi in swept)
+    assert len(plan.targets) == 2**19 - 2**17
+    path = tmp_path / "bl.txt"
+    path.write_text("198.18.0.2\n")
+    plan = _ping_plan(monkeypatch, "198.18.0.0/30", "--blocklist", str(path))
+    assert len(plan.targets) == 3 and plan.blocklisted == 1
+    plan = _ping_plan(monkeypatch, "198.16.0.0/13", "--no-default-blocklist")
+    assert len(plan.targets) == 2**19 and plan.blocklisted == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a live loopback sweep needs raw sockets (root)")
+def test_a_ping_sweep_says_what_the_blocklist_removed(tmp_path: Path) -> None:
+    path = tmp_path / "bl.txt"
+    path.write_text("127.0.0.2\n")
+    proc = subprocess.run([rawscan_command(), "ping", "127.0.0.0/30", "-q", "--blocklist", str(path),
+                           "--resume-file", str(tmp_path / "r"), "-oJ", str(tmp_path / "o.jsonl")],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Blocklist: 1 address(es) of the targets not scanned: 1 in --blocklist" in proc.stdout
+    hosts = {str(r["ip"]) for r in read_jsonl(tmp_path / "o.jsonl")}
+    assert hosts == {"127.0.0.0", "127.0.0.1", "127.0.0.3"}

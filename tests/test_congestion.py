@@ -94,3 +94,25 @@ def test_never_below_the_floor_nor_above_the_ceiling() -> None:
     control = RateController(5000, 50_000, 2000)
     rates = drive(control, 2.0, capacity=100)
     assert min(rates) >= 2000 and max(rates) <= 50_000
+
+
+def test_a_retry_trickle_is_loss_to_the_rate_but_a_geometric_decay_is_not() -> None:
+    from rawscan.congestion import retries_lose_replies
+    assert retries_lose_replies(51, 36, 1949)  # a 300/s policer: ~50 answers a round, 2%
+    assert retries_lose_replies(1900, 120, 2000)  # beyond DROP_SIGN of the retransmissions
+    assert not retries_lose_replies(1900, 95, 2000)  # 5% random loss: one twentieth of before
+    assert not retries_lose_replies(3, 1, 65532)  # a late reply on a filtered host
+
+
+def test_a_loss_found_by_retries_halves_the_rate_and_caps_later_growth() -> None:
+    from rawscan.congestion import RETRY_FLOOR, PathCounters, RateController
+    control = RateController(40_000, 300_000, 1000)
+    assert control.lost_in_retries() == 20_000
+    for _ in range(12):
+        control.lost_in_retries()
+    assert control.rate == RETRY_FLOOR  # below the in-round floor of 1,000/s
+    sent = delivered = 0
+    for step in range(1, 200):  # loss-free windows: growth stops at the cap
+        sent, delivered = sent + 300, delivered + 300
+        control.update(step * 1.0, PathCounters(sent, delivered), 0.001)
+    assert control.rate == RETRY_FLOOR

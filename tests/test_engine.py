@@ -190,3 +190,49 @@ def test_a_syn_scan_does_not_sit_out_icmp_rate_limits() -> None:
     # retry rounds only the RTT floor (0.1 s): a token period each would take > 2 s
     assert engine.stats.rounds >= 2 and engine.stats.elapsed < 1.0 + 0.15 * engine.stats.rounds
     assert not engine.stats.icmp_rate_limited
+
+
+def test_a_small_scan_measures_its_round_trip_whichever_port_answers() -> None:
+    # Found in a live lab: `rawscan syn -p 25,80,443` took 3.0 s where -p 22,25,80 took 0.3 s,
+    # because only endpoint 0 of every 16 was timed and port 25 (endpoint 0) was dropped:
+    # with no sample, every round waited the whole --timeout.
+    net = SimulatedNetwork({25: "drop", 80: "open", 443: "open"}, rtt=0.01)
+    began = net.clock.now()
+    results, engine = run(net, [25, 80, 443])
+    assert states(results)[25] == ("filtered", "no-response")
+    assert engine.stats.retransmitted >= 1
+    # round 0 waits --timeout (1 s: nothing timed yet here), the retries what the RTT allows
+    assert net.clock.now() - began < 1.5  # not 3 x 1 s
+
+
+class PolicedNetwork(SimulatedNetwork):
+    """A policer on the way to the target (nft `limit rate over N/second drop`, burst 5): probes
+    beyond its token bucket are dropped from the very first one, so no reply yield was ever
+    better to compare with."""
+
+    def __init__(self, ports: dict[int, str], per_second: float, burst: int = 5) -> None:
+        super().__init__(ports, rtt=0.001)
+        self.per_second, self.burst = per_second, burst
+        self.tokens, self.last = float(burst), self.clock.now()
+
+    def send(self, packet: bytes) -> None:
+        now = self.clock.now()
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.per_second)
+        self.last = now
+        if self.tokens < 1:
+            self.sent.append(packet)
+            return
+        self.tokens -= 1
+        super().send(packet)
+
+
+def test_an_adaptive_scan_slows_down_for_a_policer_that_drops_from_the_first_probe() -> None:
+    # Found in a live lab (nft `limit rate over 300/second drop` on the router): rawscan syn
+    # -p 1-2000 (adaptive, the default) reported 1,474 ports filtered, its 3 open ports among
+    # them, "the path allowed about 9,724 probes/s (no loss seen)"; nmap -sS found every one.
+    layout = {22: "open", 80: "open", 443: "open"}
+    net = PolicedNetwork(layout, per_second=300)
+    results, engine = run(net, range(1, 2001), ScanOptions(rate=5000, max_rate=300_000))
+    got = states(results)
+    wrong = [p for p in range(1, 2001) if got[p][0] != layout.get(p, "closed")]
+    assert wrong == []

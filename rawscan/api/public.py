@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from os import PathLike
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from ..errors import RawscanError
 from .result import Port, ScanResult, Stats, port_of
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from typing import Unpack
 
     from ..transports.base import Transport
+    from .pinging import PingRun
     from .running import FinishedRun
 
 Pathish = str | PathLike[str]
@@ -52,6 +53,36 @@ class LiveOptions(TypedDict, total=False):
     no_default_blocklist: bool
     bandwidth: str
     max_targets: str
+    shards: int
+    shard: int
+    workers: int
+    metadata_file: Pathish
+
+
+class PingOptions(TypedDict, total=False):
+    """rawscan.ping's keyword options: `rawscan ping --help`'s long names, as LiveOptions."""
+
+    probes: str
+    send_ip: bool
+    input_list: Pathish
+    exclude: str
+    excludefile: Pathish
+    allow_large: bool
+    ipv6: bool
+    all_families: bool
+    timing: int
+    rate: float
+    max_rate: float
+    retries: int
+    timeout: float
+    seed: int
+    interface: str
+    source: str
+    source_port: int
+    ttl: int
+    pcap: Pathish
+    blocklist: Pathish
+    no_default_blocklist: bool
 
 
 # How an option is spelt on the command line the plan records (XML's args, the sidecar).
@@ -93,7 +124,8 @@ def replay(capture: Pathish, plan: Pathish | None = None) -> ScanResult:
     replayed = load_replay(str(capture), str(plan) if plan is not None else None)
     if replayed.plan.scan not in PORT_SCANS:  # rawscan ping: hosts, not ports
         raise RawscanError(f"'{capture}' records a {replayed.plan.scan} scan; the library "
-                           f"replays port scans ({', '.join(PORT_SCANS)}): use 'rawscan replay'")
+                           f"replays port scans ({', '.join(PORT_SCANS)}) here: use "
+                           f"rawscan.replay_ping")
     finished = run_plan(replayed.plan, replayed.probe, replayed.transport, OutputOptions(),
                         keep_results=True)
     return _scan_result(finished, source=str(capture))
@@ -140,6 +172,84 @@ def load(path: Pathish) -> ScanResult:
     return ScanResult(ports, source=str(path), ranges=loaded)
 
 
+def ping(targets: str | Sequence[str], **options: Unpack[PingOptions]) -> ScanResult:
+    """Host discovery, as `rawscan ping` runs it (nmap -sn; raw sockets needed): the result's
+    host_results say each host up or down, with the reason, TTL and RTT."""
+    wanted = [targets] if isinstance(targets, str) else list(targets)
+    return ping_over(None, wanted, options)
+
+
+def ping_over(network: Transport | None, targets: list[str],
+              options: PingOptions) -> ScanResult:
+    from ..output.options import OutputOptions
+    from .live import run_live
+    from .pinging import prepare_ping, run_ping
+
+    argv = _command_line("ping", targets, None, options)  # type: ignore[arg-type]  # same shape
+    scan = prepare_ping(targets=targets, argv=argv, require_privilege=network is None,
+                        **options)
+    run = run_live(scan.plan, scan.interface, scan.pcap, OutputOptions(), run_ping,
+                   give_up_root=False, network=network)
+    return _ping_result(run, source=" ".join(argv))
+
+
+def replay_ping(capture: Pathish, plan: Pathish | None = None) -> ScanResult:
+    """Run host discovery again against a `rawscan ping --pcap` recording, as `rawscan
+    replay` does (no root, no network): host_results as rawscan.ping returns them."""
+    from ..output.options import OutputOptions
+    from .pinging import run_ping
+    from .replay import load_replay
+
+    replayed = load_replay(str(capture), str(plan) if plan is not None else None)
+    if replayed.plan.scan != "ping":
+        raise RawscanError(f"'{capture}' records a {replayed.plan.scan} scan, not host "
+                           f"discovery: use rawscan.replay")
+    run = run_ping(replayed.plan, replayed.probe, replayed.transport, OutputOptions())
+    return _ping_result(run, source=str(capture))
+
+
+def _ping_result(run: PingRun, source: str) -> ScanResult:
+    from ..output import RunInfo
+    from .pinging import ping_done_line, ping_footer_lines
+
+    plan, outcome = run.plan, run.outcome
+    s = outcome.stats
+    summary = ping_footer_lines(s, run.neighbours)
+    if not s.interrupted:
+        summary.append(ping_done_line(plan, outcome.up, s))
+    info = RunInfo(scan="ping", proto="ping", ports=tuple(plan.ports),
+                   total_hosts=len(plan.targets), argv=tuple(plan.argv),
+                   started=plan.started or 0.0)
+    return ScanResult([], source=source, scan="ping",
+                      stats=Stats.of(s, len(plan.targets), outcome.up, len(plan.ports)),
+                      summary=summary, info=info, host_results=run.hosts)
+
+
+def merge(*paths: Pathish, partial: bool = False) -> ScanResult:
+    """The outputs of a scan's shards (shards=/workers=, --shards: -oJ, -oX, -oG, -oC files,
+    pcap recordings or metadata files) as one result, as `rawscan merge` writes it.
+    RawscanError when they are not of one plan, or (unless partial) when a shard is missing or
+    short; summary: the report's lines (with partial, what is missing first)."""
+    from ..merging import merge as merge_shards, merged_line, problems, read_input, run_info
+    from ..output.tally import ReportTally
+
+    inputs = [str(p) for p in paths]
+    merged = merge_shards([read_input(path) for path in inputs])
+    missing = problems(merged)
+    if missing and not partial:
+        raise RawscanError(f"incomplete set of shards: {'; '.join(missing)} (give "
+                           f"partial=True to merge what is there)")
+    info = run_info(merged, inputs, False)
+    tally = ReportTally(info.open_only)
+    for result in merged.results:
+        tally.add(result)
+    summary = missing + [merged_line(merged, inputs),
+                         f"rawscan merge done: {info.total_hosts} IP address(es) "
+                         f"({tally.hosts_up} host(s) up)"]
+    return ScanResult([port_of(r) for r in merged.results], source=" ".join(inputs),
+                      scan=info.scan, summary=summary, info=info, records=merged.results)
+
+
 def _live(kind: str, targets: str | Sequence[str], ports: str | Iterable[int] | None,
           options: LiveOptions) -> ScanResult:
     wanted = [targets] if isinstance(targets, str) else list(targets)
@@ -154,17 +264,39 @@ def scan_over(network: Transport | None, kind: str, targets: list[str],
     from .live import run_live
     from .plans import prepare_live_scan
     from .running import run_plan
+    from .sharding import Sharding
 
     from ..plan import compress_ports
 
     port_text = (ports if ports is None or isinstance(ports, str)
                  else compress_ports(tuple(sorted(set(ports)))))
     argv = _command_line(kind, targets, port_text, options)
+    rest = dict(options)
+    sharding = Sharding.from_options(rest.pop("shards", None), rest.pop("shard", None),  # type: ignore[arg-type]
+                                     rest.pop("workers", None), rest.get("max_targets"))  # type: ignore[arg-type]
+    metadata = rest.pop("metadata_file", None)
+    metadata_path = str(metadata) if metadata is not None else None
     scan = prepare_live_scan(kind, targets=targets, ports=port_text, argv=argv,
-                             require_privilege=network is None, **options)
-    finished: FinishedRun = run_live(scan.plan, scan.interface, scan.pcap, OutputOptions(),
-                                     run_plan, banners=scan.banners, give_up_root=False,
-                                     network=network, keep_results=True)
+                             require_privilege=network is None, **rest)  # type: ignore[arg-type]
+    plan, note = sharding.apply(scan.plan, options.get("seed") is not None,
+                                options.get("source_port"))
+    finished: FinishedRun
+    if sharding.workers:
+        if network is not None:
+            raise RawscanError("workers= forks processes over raw sockets: not on a simulated "
+                               "network (give shards= and shard= for one shard)")
+        from ..scan import probe_for
+        from ..workers import NoTransport, prepare
+
+        plan, runner, note = prepare(plan, sharding.workers, scan.pcap, None, scan.interface,
+                                     give_up_root=False)
+        finished = run_plan(plan, probe_for(plan), cast("Transport", NoTransport()),
+                            OutputOptions(), banners=scan.banners, keep_results=True,
+                            metadata_path=metadata_path, shard_note=note, runner=runner)
+    else:
+        finished = run_live(plan, scan.interface, scan.pcap, OutputOptions(), run_plan,
+                            banners=scan.banners, give_up_root=False, network=network,
+                            keep_results=True, metadata_path=metadata_path, shard_note=note)
     return _scan_result(finished, source=" ".join(argv))
 
 
@@ -189,6 +321,12 @@ def _scan_result(finished: FinishedRun, source: str) -> ScanResult:
     info = RunInfo(scan=plan.scan, proto=finished.proto, ports=tuple(plan.ports),
                    total_hosts=len(plan.targets), argv=tuple(plan.argv),
                    started=plan.started or 0.0, banners=plan.banner_timeout is not None)
+    if plan.shards and not plan.workers:  # a shard's: write() names plan and shard (merge)
+        import dataclasses
+
+        from ..output.shardinfo import shard_record
+
+        info = dataclasses.replace(info, shard=shard_record(plan, finished.proto))
     return ScanResult([port_of(r) for r in records], source=source, scan=plan.scan,
                       stats=stats, summary=finished.summary_lines(), info=info, records=records)
 

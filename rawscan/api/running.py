@@ -90,7 +90,7 @@ def run_plan(
     signals there); report: runs inside hold, with the finished run; keep_results: keep every
     result (a --baseline keeps them anyway). metadata_path: --metadata-file; shard_note: the
     start line about the shard (--shards, --workers); runner: what runs the scan in place of
-    scan.run_scan (--workers: commands/workers.py)."""
+    scan.run_scan (--workers: rawscan/workers.py)."""
     from .. import __version__
     from ..interrupts import request_stop
     from ..output import RunInfo, RunSummary, failures
@@ -185,7 +185,7 @@ def run_plan(
 
 
 def _shard_line(plan: ScanPlan, note: str | None) -> str:
-    from ..commands.sharding import shard_note
+    from .sharding import shard_note
 
     return note or shard_note(plan)
 

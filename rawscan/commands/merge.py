@@ -24,7 +24,7 @@ def _merge(
 
     from rich.console import Console
 
-    from ..merge import merge, read_input
+    from ..merging import merge, read_input
     from ..privileges import REPLAY_MODULES, drop_privileges_before_parsing
 
     with user_errors():
@@ -50,35 +50,24 @@ def _merge(
 
 
 def _problems(merged: object) -> list[str]:
-    from ..merge import Merged
+    from ..merging import Merged, problems
 
     assert isinstance(merged, Merged)
-    problems = []
-    if merged.missing:
-        problems.append(f"shard(s) {', '.join(map(str, merged.missing))} of "
-                        f"{merged.record['shards']} missing")
-    for k, (got, size) in sorted(merged.short.items()):
-        problems.append(f"shard {k} is short: {got:,} of its {size:,} endpoints (cut short? "
-                        f"'rawscan resume' its resume file and merge both runs' outputs)")
-    return problems
+    return problems(merged)
 
 
 def _write(console: object, merged: object, output: OutputOptions, inputs: list[str]) -> None:
     from rich.console import Console
 
-    from ..merge import Merged
-    from ..output import RunInfo, RunSummary
+    from ..merging import Merged, merged_line, run_info
+    from ..output import RunSummary
     from ..output.options import open_writers
     from ..output.table import render
     from ..output.tally import ReportTally
-    from ..plan import expand_ports
 
     assert isinstance(merged, Merged) and isinstance(console, Console)
-    record = merged.record
-    open_only = output.open_only or "--open" in record.get("argv", [])
-    info = RunInfo(scan=str(record["scan"]), proto=str(record["proto"]),
-                   ports=expand_ports(str(record["ports"])), total_hosts=int(record["hosts"]),
-                   argv=("merge", *inputs), started=merged.started, open_only=open_only)
+    info = run_info(merged, inputs, output.open_only)
+    open_only = info.open_only
     writers = open_writers(output, info)
     tally = ReportTally(open_only)
     labels: dict[str, str] = {}
@@ -90,9 +79,7 @@ def _write(console: object, merged: object, output: OutputOptions, inputs: list[
             writer.write(result)
     for writer in writers:
         writer.close(RunSummary(elapsed=merged.elapsed))
-    console.print(f"Merged {record['shards']} shard(s) of plan {record['fingerprint']} "
-                  f"({len(inputs)} input(s)): {len(merged.results):,} port result(s) of "
-                  f"{int(record['endpoints']):,} endpoints")
+    console.print(merged_line(merged, inputs))
     render(console, tally, labels, open_only)
     console.print(f"rawscan merge done: {info.total_hosts} IP address(es) "
                   f"({tally.hosts_up} host(s) up)")

@@ -99,7 +99,7 @@ def _scan(kind: str, *, output: OutputOptions, **options: Any) -> None:
     from ..limits import terminal_ask
 
     discover = options.pop("discover", False)
-    from .sharding import Sharding
+    from ..api.sharding import Sharding
 
     sharding = Sharding.from_options(options.pop("shards", None), options.pop("shard", None),
                                      options.pop("workers", None), options.get("max_targets"))

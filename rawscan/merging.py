@@ -15,13 +15,16 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import RawscanError
 from .output.shardinfo import JSONL_KEY, METADATA_FORMAT, SHARD_FORMAT, XML_COMMENT
 from .results import PortResult
 from .services import service_name
 from .shards import shard_size
+
+if TYPE_CHECKING:
+    from .output import RunInfo
 
 MAX_INPUT = 1 << 31  # bytes of one text input read at most
 _COMMENT = re.compile(r"<!-- " + re.escape(XML_COMMENT) + r"(\{.*?\}) -->")
@@ -428,3 +431,35 @@ def _record_from_rows(inputs: list[ShardInput]) -> dict[str, Any]:
             "shards": inputs[0].shards, "scan": "udp" if proto == "udp" else "syn",
             "proto": proto, "ports": compress_ports(ports), "hosts": hosts,
             "endpoints": hosts * len(ports), "argv": [], "started": 0.0}
+
+
+def problems(merged: Merged) -> list[str]:
+    """Why the set of shards is not whole: missing and short shards (empty when whole)."""
+    found = []
+    if merged.missing:
+        found.append(f"shard(s) {', '.join(map(str, merged.missing))} of "
+                     f"{merged.record['shards']} missing")
+    for k, (got, size) in sorted(merged.short.items()):
+        found.append(f"shard {k} is short: {got:,} of its {size:,} endpoints (cut short? "
+                     f"'rawscan resume' its resume file and merge both runs' outputs)")
+    return found
+
+
+def run_info(merged: Merged, inputs: list[str], open_only: bool) -> RunInfo:
+    """The merged scan's RunInfo (as the outputs' headers say it)."""
+    from .output import RunInfo  # noqa: F811  # at run time too
+    from .plan import expand_ports
+
+    record = merged.record
+    open_only = open_only or "--open" in record.get("argv", [])
+    return RunInfo(scan=str(record["scan"]), proto=str(record["proto"]),
+                   ports=expand_ports(str(record["ports"])), total_hosts=int(record["hosts"]),
+                   argv=("merge", *inputs), started=merged.started, open_only=open_only)
+
+
+def merged_line(merged: Merged, inputs: list[str]) -> str:
+    record = merged.record
+    return (f"Merged {record['shards']} shard(s) of plan {record['fingerprint']} "
+            f"({len(inputs)} input(s)): {len(merged.results):,} port result(s) of "
+            f"{int(record['endpoints']):,} endpoints")
+
