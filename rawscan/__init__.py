@@ -11,8 +11,9 @@
 
 `syn` and `udp` (and `port_scan(kind, ...)` for ack, fin, null and xmas too) take the command
 line's long option names as keywords (`rawscan syn --help`);
-`replay(capture)`, `analyze(*captures)`, `load(result_file)` and `merge(*shard_outputs)`
-read files. Each returns a
+`ping(targets, ...)` is host discovery (its result's host_results);
+`replay(capture)`, `replay_ping(capture)`, `analyze(*captures)`, `load(result_file)` and
+`merge(*shard_outputs)` read files. Each returns a
 ScanResult (ports, hosts, stats, summary, state(), open(), diff(), write()). Errors are
 RawscanError subclasses carrying the message the CLI prints. `rawscan.testing` is a simulated
 network and exposure assertions for your tests; the pytest plugin (`rawscan_replay` fixture,
@@ -61,7 +62,9 @@ from .errors import RawscanError
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .api.public import LiveOptions, analyze, load, merge, port_scan, replay, syn, udp
+    from .api.public import (LiveOptions, PingOptions, analyze, load, merge, ping, port_scan,
+                             replay, replay_ping, syn, udp)
+    from .discovery.hosts import HostResult
     from .api.result import Change, Host, Port, ScanResult, Stats
     from .capture import CaptureError
     from .output.failures import OutputWriteError
@@ -71,6 +74,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "syn", "udp", "port_scan", "replay", "analyze", "load", "merge", "LiveOptions",
+    "ping", "replay_ping", "PingOptions", "HostResult",
     "ScanResult", "Port", "Host", "Stats", "Change",
     "RawscanError", "TargetError", "PortError", "PrivilegeError", "CaptureError",
     "OutputWriteError", "__version__",
@@ -79,6 +83,8 @@ __all__ = [
 _LAZY = {
     "syn": "api.public", "udp": "api.public", "port_scan": "api.public", "replay": "api.public",
     "load": "api.public", "LiveOptions": "api.public", "merge": "api.public",
+    "ping": "api.public", "replay_ping": "api.public", "PingOptions": "api.public",
+    "HostResult": "discovery.hosts",
     "ScanResult": "api.result", "Port": "api.result", "Host": "api.result",
     "Stats": "api.result", "Change": "api.result",
     "TargetError": "targets", "PortError": "ports", "PrivilegeError": "privileges",

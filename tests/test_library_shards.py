@@ -84,3 +84,48 @@ def test_shard_options_are_checked_as_the_clis() -> None:
         net.scan("syn", "198.18.0.2", "22", shards=3, shard=0, workers=2)
     with pytest.raises(rawscan.RawscanError, match="simulated network"):
         net.scan("syn", "198.18.0.2", "22", workers=2)
+
+
+def test_a_ping_replay_is_the_clis(tmp_path: Path) -> None:
+    capture = PCAPS / "ping-every-host-kind.pcap"
+    done = cli("replay", str(capture), "-oJ", "cli.jsonl", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = rawscan.replay_ping(capture)
+    by_ip = lambda r: str(r["ip"])  # noqa: E731
+    cli_hosts = sorted(read_jsonl(tmp_path / "cli.jsonl"), key=by_ip)
+    assert sorted((r.as_dict() for r in result.host_results), key=by_ip) == cli_hosts
+    assert len(cli_hosts) == 17 and result.stats is not None
+    assert result.stats.hosts_up == sum(r["status"] == "up" for r in cli_hosts) == 11
+    assert {r.reason for r in result.host_results} >= {"echo-reply", "reset", "no-response"}
+    assert result.summary[-1] in done.stdout + done.stderr  # 'rawscan done: ...', as printed
+    result.write(str(tmp_path / "api.jsonl"), "json")
+    assert sorted((tmp_path / "api.jsonl").read_text().splitlines()) == sorted(
+        (tmp_path / "cli.jsonl").read_text().splitlines())
+    assert result == rawscan.replay_ping(capture) and result.ports == ()
+    with pytest.raises(rawscan.RawscanError, match="not host discovery: use rawscan.replay"):
+        rawscan.replay_ping(PCAPS / "syn-shard-1-of-3.pcap")
+
+
+def test_ping_refuses_bad_options_as_the_cli_does(tmp_path: Path) -> None:
+    for argv, options in (
+            (["::1", "--probes", "timestamp"], {"probes": "timestamp"}),
+            (["127.0.0.1", "--probes", "bogus"], {"probes": "bogus"}),
+            (["127.0.0.1", "--rate", "10", "--max-rate", "20"], {"rate": 10.0, "max_rate": 20.0})):
+        done = cli("ping", *argv, cwd=tmp_path)  # refused before any probe is sent
+        assert done.returncode != 0 and "Traceback" not in done.stderr
+        with pytest.raises(rawscan.RawscanError) as refused:
+            rawscan.ping(argv[0], **options)  # type: ignore[arg-type]
+        assert done.stderr.strip() == f"rawscan: error: {refused.value}"
+
+
+def test_ping_options_are_the_ping_commands_long_names() -> None:
+    import inspect
+
+    from rawscan.api.pinging import prepare_ping
+    from rawscan.commands.ping import _command
+
+    cli_names = set(inspect.signature(_command).parameters) - {"targets", "output"}
+    plan_names = set(inspect.signature(prepare_ping).parameters) - {
+        "targets", "argv", "ask", "require_privilege"}
+    assert plan_names == cli_names
+    assert set(rawscan.PingOptions.__annotations__) == cli_names - {"resume_file"}

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from typing import Unpack
 
     from ..transports.base import Transport
+    from .pinging import PingRun
     from .running import FinishedRun
 
 Pathish = str | PathLike[str]
@@ -58,6 +59,32 @@ class LiveOptions(TypedDict, total=False):
     metadata_file: Pathish
 
 
+class PingOptions(TypedDict, total=False):
+    """rawscan.ping's keyword options: `rawscan ping --help`'s long names, as LiveOptions."""
+
+    probes: str
+    send_ip: bool
+    input_list: Pathish
+    exclude: str
+    excludefile: Pathish
+    allow_large: bool
+    ipv6: bool
+    all_families: bool
+    timing: int
+    rate: float
+    max_rate: float
+    retries: int
+    timeout: float
+    seed: int
+    interface: str
+    source: str
+    source_port: int
+    ttl: int
+    pcap: Pathish
+    blocklist: Pathish
+    no_default_blocklist: bool
+
+
 # How an option is spelt on the command line the plan records (XML's args, the sidecar).
 _SHORT = {"input_list": "-iL", "ipv6": "-6", "timing": "-T"}
 
@@ -97,7 +124,8 @@ def replay(capture: Pathish, plan: Pathish | None = None) -> ScanResult:
     replayed = load_replay(str(capture), str(plan) if plan is not None else None)
     if replayed.plan.scan not in PORT_SCANS:  # rawscan ping: hosts, not ports
         raise RawscanError(f"'{capture}' records a {replayed.plan.scan} scan; the library "
-                           f"replays port scans ({', '.join(PORT_SCANS)}): use 'rawscan replay'")
+                           f"replays port scans ({', '.join(PORT_SCANS)}) here: use "
+                           f"rawscan.replay_ping")
     finished = run_plan(replayed.plan, replayed.probe, replayed.transport, OutputOptions(),
                         keep_results=True)
     return _scan_result(finished, source=str(capture))
@@ -142,6 +170,59 @@ def load(path: Pathish) -> ScanResult:
                        if k not in ("ip", "proto", "port", "state", "host")})
         ports.append(Port.from_record(record))
     return ScanResult(ports, source=str(path), ranges=loaded)
+
+
+def ping(targets: str | Sequence[str], **options: Unpack[PingOptions]) -> ScanResult:
+    """Host discovery, as `rawscan ping` runs it (nmap -sn; raw sockets needed): the result's
+    host_results say each host up or down, with the reason, TTL and RTT."""
+    wanted = [targets] if isinstance(targets, str) else list(targets)
+    return ping_over(None, wanted, options)
+
+
+def ping_over(network: Transport | None, targets: list[str],
+              options: PingOptions) -> ScanResult:
+    from ..output.options import OutputOptions
+    from .live import run_live
+    from .pinging import prepare_ping, run_ping
+
+    argv = _command_line("ping", targets, None, options)  # type: ignore[arg-type]  # same shape
+    scan = prepare_ping(targets=targets, argv=argv, require_privilege=network is None,
+                        **options)
+    run = run_live(scan.plan, scan.interface, scan.pcap, OutputOptions(), run_ping,
+                   give_up_root=False, network=network)
+    return _ping_result(run, source=" ".join(argv))
+
+
+def replay_ping(capture: Pathish, plan: Pathish | None = None) -> ScanResult:
+    """Run host discovery again against a `rawscan ping --pcap` recording, as `rawscan
+    replay` does (no root, no network): host_results as rawscan.ping returns them."""
+    from ..output.options import OutputOptions
+    from .pinging import run_ping
+    from .replay import load_replay
+
+    replayed = load_replay(str(capture), str(plan) if plan is not None else None)
+    if replayed.plan.scan != "ping":
+        raise RawscanError(f"'{capture}' records a {replayed.plan.scan} scan, not host "
+                           f"discovery: use rawscan.replay")
+    run = run_ping(replayed.plan, replayed.probe, replayed.transport, OutputOptions())
+    return _ping_result(run, source=str(capture))
+
+
+def _ping_result(run: PingRun, source: str) -> ScanResult:
+    from ..output import RunInfo
+    from .pinging import ping_done_line, ping_footer_lines
+
+    plan, outcome = run.plan, run.outcome
+    s = outcome.stats
+    summary = ping_footer_lines(s, run.neighbours)
+    if not s.interrupted:
+        summary.append(ping_done_line(plan, outcome.up, s))
+    info = RunInfo(scan="ping", proto="ping", ports=tuple(plan.ports),
+                   total_hosts=len(plan.targets), argv=tuple(plan.argv),
+                   started=plan.started or 0.0)
+    return ScanResult([], source=source, scan="ping",
+                      stats=Stats.of(s, len(plan.targets), outcome.up, len(plan.ports)),
+                      summary=summary, info=info, host_results=run.hosts)
 
 
 def merge(*paths: Pathish, partial: bool = False) -> ScanResult:

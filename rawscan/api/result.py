@@ -12,6 +12,7 @@ from ..errors import RawscanError
 
 if TYPE_CHECKING:
     from ..compare import ResultSet
+    from ..discovery.hosts import HostResult
     from ..engine import ScanStats
     from ..output import RunInfo
     from ..results import PortResult
@@ -157,13 +158,17 @@ class ScanResult:
 
     ports: every port, in address order; hosts: the ports by host; stats: the summary's
     figures (scans and replays; None for analyze and load); summary: the report's lines as
-    the command line prints them after its table; source: where the result came from."""
+    the command line prints them after its table; source: where the result came from.
+    host_results: host discovery's (rawscan.ping) hosts, each up or down with its reason,
+    TTL and RTT (as_dict() is the -oJ line), in address order; () for port scans."""
 
     def __init__(self, ports: Iterable[Port], *, source: str, scan: str = "",
                  stats: Stats | None = None, summary: Sequence[str] = (),
                  ranges: ResultSet | None = None, info: RunInfo | None = None,
-                 records: Sequence[PortResult] | None = None) -> None:
+                 records: Sequence[PortResult] | None = None,
+                 host_results: Sequence[HostResult] = ()) -> None:
         self.ports: tuple[Port, ...] = tuple(sorted(ports, key=_order))
+        self.host_results: tuple[HostResult, ...] = tuple(host_results)
         self.source = source
         self.scan = scan  # syn, udp, ... ('' when a loaded file does not say)
         self.stats = stats
@@ -180,6 +185,9 @@ class ScanResult:
             for ip, ports in by_host.items())
 
     def __repr__(self) -> str:
+        if self.host_results:
+            up = sum(r.up for r in self.host_results)
+            return f"<ScanResult {self.source!r}: {len(self.host_results)} host(s), {up} up>"
         return (f"<ScanResult {self.source!r}: {len(self.hosts)} host(s), {len(self.ports)} "
                 f"port(s), {len(self.open())} open>")
 
@@ -188,7 +196,8 @@ class ScanResult:
         finds no difference; a ScanResult also compares with rawscan.testing.Exposure."""
         if not isinstance(other, ScanResult):
             return NotImplemented
-        return not self.diff(other)
+        statuses = {r.ip: r.status for r in self.host_results}
+        return not self.diff(other) and statuses == {r.ip: r.status for r in other.host_results}
 
     __hash__ = None  # type: ignore[assignment]  # equal by content: not hashable
 
@@ -250,6 +259,9 @@ class ScanResult:
         if kind is None:
             raise RawscanError(f"unknown output format '{format}' (xml, grep, json or csv)")
         options = OutputOptions(**{FORMATS[kind]: str(path)}, force=force)  # type: ignore[arg-type]  # one str field, by name
+        if self.host_results or self.scan == "ping":  # host discovery's own writers
+            self._write_hosts(options)
+            return
         writers = open_writers(options, self._run_info())
         records = self._records if self._records is not None else [
             _record(p) for p in self.ports]
@@ -257,6 +269,25 @@ class ScanResult:
             for record in records:
                 for writer in writers:
                     writer.write(record)
+        except BaseException:
+            for writer in writers:
+                writer.close()
+            raise
+        elapsed = self.stats.elapsed if self.stats is not None else 0.0
+        for writer in writers:
+            writer.close(RunSummary(elapsed=elapsed))
+
+    def _write_hosts(self, options: object) -> None:
+        from ..discovery.report import open_host_writers
+        from ..output import RunSummary
+        from ..output.options import OutputOptions
+
+        assert isinstance(options, OutputOptions)
+        writers = open_host_writers(options, self._run_info())
+        try:
+            for result in self.host_results:
+                for writer in writers:
+                    writer.write(result)
         except BaseException:
             for writer in writers:
                 writer.close()

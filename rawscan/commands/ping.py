@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import inspect
-import socket
 import sys
-import time
 from typing import Annotated, Any, Optional
 
 import typer
 
-from ..errors import RawscanError
 from .common import user_errors, with_output_options
 from .scan import _options
 
@@ -37,60 +34,15 @@ SendIpOpt = Annotated[
 
 
 def _ping(*, probes: str | None = None, send_ip: bool = False, output: Any, **options: Any) -> None:
-    from ..limits import check_scan_numbers, confirm_large_scan, terminal_ask
-    from ..plan import ScanPlan, random_seed
-    from ..probes.ping import DEFAULT_PROBES, parse_probes, probes_text
-    from ..sources import source_port_for, sources_for
-    from ..targets import read_target_file, select_targets
-    from ..timing import resolve as resolve_timing
-    from ..privileges import require_raw_sockets
-    from ..api.plans import _blocklist, _check_interface, _sources
+    """Checking the options and making the plan is rawscan/api/pinging.py's (rawscan.ping's
+    too); this adds the recorded argv, the y/N question for a large scan, the report."""
+    from ..api.pinging import prepare_ping
+    from ..limits import terminal_ask
     from .scan import _run_live
 
-    kinds = parse_probes(probes or DEFAULT_PROBES)
-    specs = list(options["targets"] or [])
-    if options["input_list"] is not None:
-        specs += read_target_file(str(options["input_list"]))
-    if not specs:
-        raise RawscanError("no targets given (name hosts on the command line or with -iL FILE)")
-    excluded = [x for x in (options["exclude"] or "").split(",") if x.strip()]
-    if options["excludefile"] is not None:
-        excluded += read_target_file(str(options["excludefile"]))
-    if options["ipv6"] and options["all_families"]:
-        raise RawscanError("give -6 or --all-families, not both")
-    family = "all" if options["all_families"] else "6" if options["ipv6"] else "4"
-    # the same hygiene as a port scan: a sweep is where the reserved blocks matter most
-    selection = select_targets(specs, exclude=excluded, allow_large=options["allow_large"],
-                               family=family, blocklist=_blocklist(options["blocklist"],
-                                                                   options["no_default_blocklist"]))
-    target_set = selection.targets
-    if target_set.first_of(socket.AF_INET6) is not None and not any(k.for_family(True) for k in kinds):
-        raise RawscanError(f"--probes {probes_text(kinds)} sends nothing to IPv6 hosts (ICMPv6 "
-                           f"has no timestamp request): add echo, syn:PORT, ack:PORT or udp:PORT")
-    interface, source = options["interface"], options["source"]
-    if interface is not None:
-        _check_interface(interface)
-    rate, max_rate = options["rate"], options["max_rate"]
-    if rate is not None and max_rate is not None:
-        raise RawscanError("give --rate (a fixed rate) or --max-rate (an adaptive one's ceiling), not both")
-    settings = resolve_timing(options["timing"], rate, options["retries"], options["timeout"], max_rate)
-    check_scan_numbers(settings.rate, settings.max_rate, settings.timeout)
-    sources = sources_for(target_set, _sources(source)) if source else None
-    confirm_large_scan(len(target_set), len(kinds), settings.max_rate or settings.rate,
-                       options["allow_large"], terminal_ask(), adaptive=settings.adaptive)
-    require_raw_sockets()
-    seed = random_seed() if options["seed"] is None else options["seed"]
-    source_port = options["source_port"]
-    plan = ScanPlan(
-        scan="ping", targets=target_set, ports=tuple(range(len(kinds))), seed=seed,
-        sources=sources or sources_for(target_set, interface=interface),
-        source_port=source_port or source_port_for(seed), ttl=options["ttl"], rate=settings.rate,
-        retries=settings.retries, timeout=settings.timeout, started=time.time(),
-        argv=tuple(sys.argv[1:]), fixed_source_port=source_port is not None,
-        max_rate=settings.max_rate, probes=probes_text(kinds), send_ip=send_ip,
-        blocklisted=selection.blocked, blocklisted_reserved=selection.blocked_default,
-    )
-    _run_live(plan, interface, options["pcap"], output, options["resume_file"])
+    scan = prepare_ping(probes=probes, send_ip=send_ip, **options, argv=tuple(sys.argv[1:]),
+                        ask=terminal_ask())
+    _run_live(scan.plan, scan.interface, scan.pcap, output, scan.resume_file)
 
 
 def _command(**options: Any) -> None:

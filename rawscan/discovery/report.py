@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-import typer
-
 from .. import __version__
 from ..interrupts import deferred, request_stop, requested
 from ..output import RunInfo, RunSummary, failures
@@ -77,11 +75,11 @@ def run_ping_and_report(
     before_scan: Any = None, **_ignored: Any,
 ) -> None:
     """run_and_report (commands/common.py) for a discovery plan: same exits, same resume file."""
+    import typer
     from rich.console import Console
 
     from ..commands.common import (
         EXIT_INTERRUPTED, _check_resume, _load_baseline, _open_resume, _rate_words, _save_progress,
-        rate_line,
     )
     from ..output.progress import ScanProgress
 
@@ -148,24 +146,17 @@ def run_ping_and_report(
         try:
             labels = {r.ip: f"{r.host} ({r.ip})" for r in up + down if r.host}
             render_hosts(console, up, down, outcome.down_reasons, labels, options.open_only)
-            if getattr(on_host, "neighbours", None):
-                console.print(on_host.neighbours)  # type: ignore[attr-defined]
-            console.print(f"Probes: {s.sent - s.unsent} sent ({s.retransmitted} retransmitted) "
-                          f"in {s.rounds} round(s); {s.matched} replies matched, {s.duplicates} "
-                          f"duplicate, {s.stray} stray or forged dropped")
-            if s.send_rate:
-                console.print(rate_line(s))
-            if s.unsent:
-                console.print(f"Not sent: {s.unsent} probe(s) were refused by this host (no "
-                              f"route to the target, or its firewall): they never left")
+            from ..api.pinging import ping_done_line, ping_footer_lines
+
+            for line in ping_footer_lines(s, getattr(on_host, "neighbours", None)):
+                console.print(line)
             if s.interrupted:
                 console.print("[bold]Interrupted:[/] hosts above are what was learned so far "
                               "(none is reported down).")
                 if resume is not None:
                     _save_progress(console, resume, plan, outcome.decided)
                 raise typer.Exit(written.exit_code or EXIT_INTERRUPTED)
-            console.print(f"rawscan done: {len(plan.targets)} IP address(es) ({outcome.up} "
-                          f"host(s) up) scanned in {s.elapsed:.2f} seconds")
+            console.print(ping_done_line(plan, outcome.up, s))
             if baseline is not None:
                 _report_baseline(console, baseline, outcome)
             if written.exit_code:
@@ -252,6 +243,8 @@ def _merge_neighbours(outcome: DiscoveryOutcome, asked: list[HostResult]) -> Non
 
 
 def _report_baseline(console: Console, baseline: Any, outcome: DiscoveryOutcome) -> None:
+    import typer
+
     from ..commands.common import EXIT_DIFFERENT
     from .compare import host_changes, host_states_of, print_host_changes
 

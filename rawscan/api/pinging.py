@@ -1,0 +1,154 @@
+"""Host discovery (rawscan ping, nmap -sn) for the CLI and the API alike: its options -> a
+checked plan (the CLI's long option names, its messages), and a run that collects each
+host's result without printing (discovery/report.py is the command line's report)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import RawscanError
+from .plans import Ask, LiveScan
+
+if TYPE_CHECKING:
+    from ..discovery.hosts import HostResult
+    from ..discovery.run import DiscoveryOutcome
+    from ..engine import ScanStats
+    from ..output.options import OutputOptions
+    from ..plan import ScanPlan
+    from ..probes.base import ProbeModule
+    from ..transports.base import Transport
+
+
+def prepare_ping(
+    *, targets: Sequence[str] | None = None, probes: str | None = None, send_ip: bool = False,
+    input_list: PathLike[str] | str | None = None, exclude: str | None = None,
+    excludefile: PathLike[str] | str | None = None, allow_large: bool = False, ipv6: bool = False,
+    all_families: bool = False, timing: int | None = None, rate: float | None = None,
+    max_rate: float | None = None, retries: int | None = None, timeout: float | None = None,
+    resume_file: str | None = None, seed: int | None = None, interface: str | None = None,
+    source: str | None = None, source_port: int | None = None, ttl: int = 64,
+    pcap: PathLike[str] | str | None = None, argv: Sequence[str] = (), ask: Ask | None = None,
+    require_privilege: bool = True,
+    blocklist: PathLike[str] | str | None = None, no_default_blocklist: bool = False,
+) -> LiveScan:
+    """rawscan ping's options checked in the CLI's order, and its discovery plan."""
+    from ..limits import check_scan_numbers, confirm_large_scan
+    from ..plan import ScanPlan, random_seed
+    from ..privileges import require_raw_sockets
+    from ..probes.ping import DEFAULT_PROBES, parse_probes, probes_text
+    from ..sources import source_port_for, sources_for
+    from ..targets import read_target_file, select_targets
+    from ..timing import resolve as resolve_timing
+    from .plans import _blocklist, _check_interface, _sources
+
+    kinds = parse_probes(probes or DEFAULT_PROBES)
+    specs = list(targets or [])
+    if input_list is not None:
+        specs += read_target_file(str(input_list))
+    if not specs:
+        raise RawscanError("no targets given (name hosts on the command line or with -iL FILE)")
+    excluded = [x for x in (exclude or "").split(",") if x.strip()]
+    if excludefile is not None:
+        excluded += read_target_file(str(excludefile))
+    if ipv6 and all_families:
+        raise RawscanError("give -6 or --all-families, not both")
+    family = "all" if all_families else "6" if ipv6 else "4"
+    # the same hygiene as a port scan: a sweep is where the reserved blocks matter most
+    selection = select_targets(specs, exclude=excluded, allow_large=allow_large,
+                               family=family, blocklist=_blocklist(blocklist,
+                                                                   no_default_blocklist))
+    target_set = selection.targets
+    if target_set.first_of(socket.AF_INET6) is not None and not any(k.for_family(True) for k in kinds):
+        raise RawscanError(f"--probes {probes_text(kinds)} sends nothing to IPv6 hosts (ICMPv6 "
+                           f"has no timestamp request): add echo, syn:PORT, ack:PORT or udp:PORT")
+    if interface is not None:
+        _check_interface(interface)
+    if rate is not None and max_rate is not None:
+        raise RawscanError("give --rate (a fixed rate) or --max-rate (an adaptive one's ceiling), not both")
+    settings = resolve_timing(timing, rate, retries, timeout, max_rate)
+    check_scan_numbers(settings.rate, settings.max_rate, settings.timeout)
+    sources = sources_for(target_set, _sources(source)) if source else None
+    confirm_large_scan(len(target_set), len(kinds), settings.max_rate or settings.rate,
+                       allow_large, ask, adaptive=settings.adaptive)
+    if require_privilege:
+        require_raw_sockets()
+    seed = random_seed() if seed is None else seed
+    plan = ScanPlan(
+        scan="ping", targets=target_set, ports=tuple(range(len(kinds))), seed=seed,
+        sources=sources or sources_for(target_set, interface=interface),
+        source_port=source_port or source_port_for(seed), ttl=ttl, rate=settings.rate,
+        retries=settings.retries, timeout=settings.timeout, started=time.time(),
+        argv=tuple(argv), fixed_source_port=source_port is not None,
+        max_rate=settings.max_rate, probes=probes_text(kinds), send_ip=send_ip,
+        blocklisted=selection.blocked, blocklisted_reserved=selection.blocked_default,
+    )
+    return LiveScan(plan, interface, Path(pcap) if pcap is not None else None, resume_file)
+
+
+@dataclass
+class PingRun:
+    """A discovery run that ended: its plan, every host's result (address order), the
+    engine's figures and the neighbours' line (hosts on a link asked by ARP / NDP)."""
+
+    plan: ScanPlan
+    hosts: list[HostResult]
+    outcome: DiscoveryOutcome
+    neighbours: str | None = None
+
+
+def run_ping(plan: ScanPlan, probe: ProbeModule, transport: Transport, output: OutputOptions,
+             *, done: bytes | None = None, before_scan: Callable[[], None] | None = None,
+             on_host: Callable[[HostResult], None] | None = None, **_ignored: Any) -> PingRun:
+    """A runner for api/live.run_live: discovery over the transport (and ARP / NDP for the
+    hosts on a link, as rawscan ping asks them), every host's result kept, nothing printed."""
+    from ..discovery.report import _ask_neighbours, _merge_neighbours, _neighbour_links
+    from ..discovery.run import run_discovery
+    from ..output.hosts import ip_key
+
+    found: list[HostResult] = []
+
+    def collect(result: HostResult) -> None:
+        found.append(result)
+        if on_host is not None:
+            on_host(result)
+
+    try:
+        links, by_iface, done = _neighbour_links(plan, transport, done)
+    except BaseException:
+        transport.close()
+        raise
+    never = lambda: False  # noqa: E731  # a KeyboardInterrupt ends the call instead
+    if before_scan is not None:
+        before_scan()
+    asked = _ask_neighbours(plan, links, by_iface, collect, never) if links else []
+    outcome = run_discovery(plan, probe, transport, collect, None, None, done)
+    _merge_neighbours(outcome, asked)
+    return PingRun(plan, sorted(found, key=lambda r: ip_key(r.ip)), outcome,
+                   getattr(collect, "neighbours", None))
+
+
+def ping_footer_lines(s: ScanStats, neighbours: str | None) -> list[str]:
+    """The report's lines after the host table (the CLI's and ScanResult.summary's)."""
+    from .summary import rate_line
+
+    lines = [neighbours] if neighbours else []
+    lines.append(f"Probes: {s.sent - s.unsent} sent ({s.retransmitted} retransmitted) "
+                 f"in {s.rounds} round(s); {s.matched} replies matched, {s.duplicates} "
+                 f"duplicate, {s.stray} stray or forged dropped")
+    if s.send_rate:
+        lines.append(rate_line(s))
+    if s.unsent:
+        lines.append(f"Not sent: {s.unsent} probe(s) were refused by this host (no "
+                     f"route to the target, or its firewall): they never left")
+    return lines
+
+
+def ping_done_line(plan: ScanPlan, up: int, s: ScanStats) -> str:
+    return (f"rawscan done: {len(plan.targets)} IP address(es) ({up} "
+            f"host(s) up) scanned in {s.elapsed:.2f} seconds")
