@@ -326,12 +326,14 @@ def _command_line(kind: str, targets: list[str], ports: str | None,
 
 def _scan_result(finished: FinishedRun, source: str, notes: Sequence[str] = ()) -> ScanResult:
     from ..output import RunInfo
+    from ..scan import hosts_scanned
 
     plan, outcome = finished.plan, finished.outcome
     records = outcome.results or []
-    stats = Stats.of(outcome.stats, len(plan.targets), outcome.tally.hosts_up, len(plan.ports))
+    hosts = hosts_scanned(plan)  # --max-targets: the sample's hosts
+    stats = Stats.of(outcome.stats, hosts, outcome.tally.hosts_up, len(plan.ports))
     info = RunInfo(scan=plan.scan, proto=finished.proto, ports=tuple(plan.ports),
-                   total_hosts=len(plan.targets), argv=tuple(plan.argv),
+                   total_hosts=hosts, argv=tuple(plan.argv),
                    started=plan.started or 0.0, banners=plan.banner_timeout is not None)
     if plan.shards and not plan.workers:  # a shard's: write() names plan and shard (merge)
         import dataclasses
