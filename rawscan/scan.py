@@ -116,6 +116,31 @@ def sampled(plan: ScanPlan) -> bytes:
     return np.packbits(local, bitorder="little").tobytes()
 
 
+def hosts_scanned(plan: ScanPlan) -> int:
+    """How many of the plan's hosts get a probe: all of them, or under --max-targets those
+    with at least one endpoint in the keyed sample (what 'N IP address(es) scanned' and the
+    XML's host total count, as nmap counts the hosts it scanned)."""
+    hosts, nports = len(plan.targets), len(plan.ports)
+    endpoints = hosts * nports
+    if not plan.max_targets or plan.max_targets >= endpoints or not nports:
+        return hosts
+    import numpy as np
+
+    from .limits import sample_bitmap
+
+    left_out = np.frombuffer(sample_bitmap(endpoints, plan.max_targets,
+                                           derive_key(plan.seed, "sample")), dtype=np.uint8)
+    step = max(1, (1 << 24) // nports)  # hosts a chunk: at most ~16M endpoint bits unpacked
+    scanned = 0
+    for first in range(0, hosts, step):
+        lo, hi = first * nports, min(hosts, first + step) * nports
+        bits = np.unpackbits(left_out[lo >> 3:(hi + 7) >> 3], bitorder="little")
+        skip = lo & 7
+        rows = bits[skip:skip + hi - lo].reshape(-1, nports)
+        scanned += int(np.count_nonzero(rows.min(axis=1) == 0))  # a 0 bit: in the sample
+    return scanned
+
+
 def sample_size(plan: ScanPlan) -> int | None:
     """--max-targets: how many of this plan's (this shard's) endpoints are in the sample."""
     if not plan.max_targets:

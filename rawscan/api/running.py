@@ -48,11 +48,12 @@ class FinishedRun:
         return self.outcome.stats
 
     def summary_lines(self) -> list[str]:
+        from ..scan import hosts_scanned
         from .summary import summary_lines
 
         s = self.outcome.stats
         return summary_lines(
-            s, hosts=len(self.plan.targets), hosts_up=self.outcome.tally.hosts_up,
+            s, hosts=hosts_scanned(self.plan), hosts_up=self.outcome.tally.hosts_up,
             silence_state=self.silence_state,
             banners=self.outcome.banners.summary() if self.outcome.banners is not None else None,
             output_failed=bool(self.written.failed))
@@ -95,14 +96,14 @@ def run_plan(
     from ..interrupts import request_stop
     from ..output import RunInfo, RunSummary, failures
     from ..output.options import open_writers
-    from ..scan import run_scan
+    from ..scan import hosts_scanned, run_scan
 
     try:  # everything that can fail on bad input, before a single probe is sent
         options.destinations()
         baseline = _load_baseline(options)
         info = RunInfo(
             scan=plan.scan, proto=probe.proto, ports=tuple(plan.ports),
-            total_hosts=len(plan.targets), argv=tuple(plan.argv),
+            total_hosts=hosts_scanned(plan), argv=tuple(plan.argv),
             started=plan.started or time.time(), open_only=options.open_only,
             banners=banners is not None,
         )
