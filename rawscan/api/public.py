@@ -21,10 +21,8 @@ if TYPE_CHECKING:
 Pathish = str | PathLike[str]
 
 
-class LiveOptions(TypedDict, total=False):
-    """rawscan.syn/udp's keyword options: the CLI's long option names (-iL is input_list, -6
-    ipv6, -T timing); see `rawscan syn --help`. resume_file and discover are the CLI's alone
-    (for now)."""
+class _TargetOptions(TypedDict, total=False):
+    """The options every live command takes: targets, timing, addresses, recording."""
 
     input_list: Pathish
     exclude: str
@@ -43,6 +41,12 @@ class LiveOptions(TypedDict, total=False):
     source_port: int
     ttl: int
     pcap: Pathish
+
+
+class LiveOptions(_TargetOptions, total=False):
+    """rawscan.syn/udp's keyword options: the CLI's long option names (-iL is input_list, -6
+    ipv6, -T timing); see `rawscan syn --help`. resume_file is the CLI's alone (for now)."""
+
     data_hex: str
     data_string: str
     defeat_icmp_ratelimit: bool
@@ -60,28 +64,11 @@ class LiveOptions(TypedDict, total=False):
     discover: bool
 
 
-class PingOptions(TypedDict, total=False):
+class PingOptions(_TargetOptions, total=False):
     """rawscan.ping's keyword options: `rawscan ping --help`'s long names, as LiveOptions."""
 
     probes: str
     send_ip: bool
-    input_list: Pathish
-    exclude: str
-    excludefile: Pathish
-    allow_large: bool
-    ipv6: bool
-    all_families: bool
-    timing: int
-    rate: float
-    max_rate: float
-    retries: int
-    timeout: float
-    seed: int
-    interface: str
-    source: str
-    source_port: int
-    ttl: int
-    pcap: Pathish
     blocklist: Pathish
     no_default_blocklist: bool
 
