@@ -25,7 +25,8 @@ A map of the house (README "How it works" has the long version):
     api/                  what both faces share: plans.py (options -> ScanPlan), running.py
                           (a plan over a transport, outputs fed), live.py, replay.py,
                           analysis.py, summary.py (the report's lines, pure), result.py and
-                          public.py (this module's ScanResult and functions)
+                          public.py (this module's ScanResult and functions), pinging.py
+                          (host discovery's plan and run), sharding.py (which shard, its seed)
     plan.py, resume.py    ScanPlan (targets, ports, seed, options), its sidecar, resume files
     scan.py, engine.py    the probe module for a plan; the round loop, retries, rate, state
     probes/, payloads.py  per scan type: build a probe, recognise our reply, classify it

@@ -71,6 +71,7 @@ class ScanOptions:
     max_rate: float | None = None  # set: the rate adapts to the path, up to this ceiling
     vector: bool | None = None  # numpy batches: None decides by the scan's size
     bandwidth: float | None = None  # --bandwidth: bits per second on the wire (bandwidth.py)
+    sharing: int = 1  # processes sending at this rate each (--workers): batches sized at their sum
 
 
 @dataclass
@@ -303,8 +304,19 @@ class Engine:
 
     def _batch_size(self, rate: float) -> int:
         most = VECTOR_BATCH_MAX if self._batcher is not None else BATCH_MAX
+        rate *= self.options.sharing  # the path sees every worker's batches: size them as one's
         seconds = SMOOTH_SECONDS if rate < SMOOTH_RATE else BATCH_SECONDS
         return max(1, min(most, int(rate * seconds)))
+
+    def _batch_limit(self, pacer: Pacer) -> int:
+        """The next batch's size: the rate's, or, when sending fell behind the pacer (a busy
+        core), every probe already due at once. Those would leave back to back anyway, one
+        small batch after another; one batch costs a fraction of their CPU, so a loaded
+        machine does not slow the scan further by shrinking its batches."""
+        due = pacer.due(self.transport.clock.now())
+        if due <= self._batch:
+            return self._batch
+        return min(due, VECTOR_BATCH_MAX if self._batcher is not None else BATCH_MAX)
 
     def _wait_time(self, policy: RetryPolicy) -> float:
         """How long to wait after a round's last probe: the measured RTT allows, except where
@@ -331,6 +343,7 @@ class Engine:
         targets: list[int] = []
         dports: list[int] = []
         timed: list[int] = []
+        limit = self._batch_limit(pacer)
         for _ in range(p - 1):
             index = x - 1
             x = x * g % p
@@ -345,9 +358,10 @@ class Engine:
             dports.append(ports[port_i])
             if first and not index & rtt_mask:
                 timed.append(index)
-            if len(targets) >= self._batch:
+            if len(targets) >= limit:
                 self._flush(build_batch(targets, dports, attempt), timed, pacer)
                 targets, dports, timed = [], [], []
+                limit = self._batch_limit(pacer)
         if targets:
             self._flush(build_batch(targets, dports, attempt), timed, pacer)
         self.transport.drain()  # the wait for replies starts once the last probe has left
@@ -367,8 +381,9 @@ class Engine:
             mapped = pending if to_endpoints is None or not len(pending) else to_endpoints(pending)
             start = 0
             while start < len(pending):
-                chunk = pending[start : start + self._batch]
-                probes = mapped[start : start + self._batch]
+                size = self._batch_limit(pacer)
+                chunk = pending[start : start + size]
+                probes = mapped[start : start + size]
                 start += len(chunk)
                 timed = chunk[(chunk & self._rtt_mask) == 0].tolist() if first else []
                 if len(chunk) >= VECTOR_MIN_BATCH:

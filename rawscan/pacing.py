@@ -32,6 +32,15 @@ class Pacer:
         """The earliest time the next packet (or batch) may be sent."""
         return max(self._next, self._bits_next)
 
+    def due(self, now: float) -> int:
+        """Probes whose slots have come by now, as many as the bucket's credit allows at once
+        (0: the next slot is still ahead). With a bandwidth, 1: frames' sizes vary."""
+        if now < self._next:
+            return 0
+        if self.bandwidth is not None:
+            return 1
+        return int((now - max(self._next, now - self._credit)) * self.rate + 1e-6) + 1
+
     def take(self, now: float, packets: int = 1, bits: int = 0) -> None:
         """Account for packets sent at now (`bits` on the wire, for the bandwidth's bucket)."""
         self._next = max(self._next, now - self._credit) + packets * self.interval

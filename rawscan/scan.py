@@ -244,7 +244,7 @@ def run_scan(
                             defeat_icmp_ratelimit=plan.defeat_icmp_ratelimit,
                             max_rate=plan.max_rate,
                             vector=hot_path_choice() if vector is None else vector,
-                            bandwidth=plan.bandwidth),
+                            bandwidth=plan.bandwidth, sharing=max(1, plan.workers)),
         order_key=derive_key(plan.seed, "order"), on_result=deliver, on_progress=progress,
         done=sampled(plan) if done is None and plan.max_targets else done,
         stop_requested=stop_requested, shard=shard_map_for(plan),

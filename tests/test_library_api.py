@@ -131,7 +131,7 @@ def test_live_options_are_the_cli_long_names() -> None:
     plan_names = set(inspect.signature(prepare_live_scan).parameters) - {
         "kind", "targets", "ports", "argv", "ask", "require_privilege"}
     sharding = {"shards", "shard", "workers", "metadata_file"}  # the command line's (issue 14)
-    cli_only = {"resume_file", "discover"}  # the command line's: resume files, --discover's report
+    cli_only = {"resume_file"}  # the command line's: resume files
     assert plan_names == cli_names - {"discover"} - sharding
     assert set(rawscan.LiveOptions.__annotations__) == cli_names - cli_only
 

@@ -59,3 +59,20 @@ def test_a_new_rate_takes_effect_at_the_next_packet() -> None:
 def test_rates_must_be_positive(rate: float, bandwidth: float | None) -> None:
     with pytest.raises(ValueError):
         Pacer(rate, 0.0, bandwidth)
+
+
+def test_due_counts_the_slots_that_have_come_within_the_credit() -> None:
+    pacer = Pacer(1000.0, 0.0)
+    pacer.take(0.0, 1)  # the next slot is at 1 ms
+    assert pacer.due(0.0005) == 0
+    assert pacer.due(0.001) == 1
+    assert pacer.due(0.0035) == 3  # slots at 1, 2 and 3 ms: a sender 2.5 ms behind
+    # far behind (a busy core): no more at once than the burst the bucket allows anyway
+    assert pacer.due(5.0) == int(min(BURST_SECONDS, BURST_PROBES / 1000.0) * 1000) + 1
+    pacer.take(5.0, pacer.due(5.0))
+    assert pacer.due(5.0) == 0  # and once sent, the next slot is ahead again
+
+
+def test_due_is_one_probe_at_a_time_under_a_bandwidth() -> None:
+    pacer = Pacer(1000.0, 0.0, bandwidth=1e6)
+    assert pacer.due(1.0) == 1

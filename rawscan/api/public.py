@@ -4,7 +4,7 @@ ends the call (outputs and the recording are closed whole first)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from os import PathLike
 from typing import TYPE_CHECKING, TypedDict, cast
 
@@ -21,10 +21,8 @@ if TYPE_CHECKING:
 Pathish = str | PathLike[str]
 
 
-class LiveOptions(TypedDict, total=False):
-    """rawscan.syn/udp's keyword options: the CLI's long option names (-iL is input_list, -6
-    ipv6, -T timing); see `rawscan syn --help`. resume_file and discover are the CLI's alone
-    (for now)."""
+class _TargetOptions(TypedDict, total=False):
+    """The options every live command takes: targets, timing, addresses, recording."""
 
     input_list: Pathish
     exclude: str
@@ -43,6 +41,12 @@ class LiveOptions(TypedDict, total=False):
     source_port: int
     ttl: int
     pcap: Pathish
+
+
+class LiveOptions(_TargetOptions, total=False):
+    """rawscan.syn/udp's keyword options: the CLI's long option names (-iL is input_list, -6
+    ipv6, -T timing); see `rawscan syn --help`. resume_file is the CLI's alone (for now)."""
+
     data_hex: str
     data_string: str
     defeat_icmp_ratelimit: bool
@@ -57,30 +61,14 @@ class LiveOptions(TypedDict, total=False):
     shard: int
     workers: int
     metadata_file: Pathish
+    discover: bool
 
 
-class PingOptions(TypedDict, total=False):
+class PingOptions(_TargetOptions, total=False):
     """rawscan.ping's keyword options: `rawscan ping --help`'s long names, as LiveOptions."""
 
     probes: str
     send_ip: bool
-    input_list: Pathish
-    exclude: str
-    excludefile: Pathish
-    allow_large: bool
-    ipv6: bool
-    all_families: bool
-    timing: int
-    rate: float
-    max_rate: float
-    retries: int
-    timeout: float
-    seed: int
-    interface: str
-    source: str
-    source_port: int
-    ttl: int
-    pcap: Pathish
     blocklist: Pathish
     no_default_blocklist: bool
 
@@ -275,12 +263,18 @@ def scan_over(network: Transport | None, kind: str, targets: list[str],
     sharding = Sharding.from_options(rest.pop("shards", None), rest.pop("shard", None),  # type: ignore[arg-type]
                                      rest.pop("workers", None), rest.get("max_targets"))  # type: ignore[arg-type]
     metadata = rest.pop("metadata_file", None)
+    discover = bool(rest.pop("discover", False))
     metadata_path = str(metadata) if metadata is not None else None
     scan = prepare_live_scan(kind, targets=targets, ports=port_text, argv=argv,
                              require_privilege=network is None, **rest)  # type: ignore[arg-type]
     plan, note = sharding.apply(scan.plan, options.get("seed") is not None,
                                 options.get("source_port"))
     finished: FinishedRun
+    notes: list[str] = []
+    if discover and (sharding.workers or network is not None):
+        raise RawscanError("--discover with --workers is not supported: give one of them"
+                           if sharding.workers else "discover= runs host discovery over raw "
+                           "sockets: not on a simulated network")
     if sharding.workers:
         if network is not None:
             raise RawscanError("workers= forks processes over raw sockets: not on a simulated "
@@ -294,10 +288,15 @@ def scan_over(network: Transport | None, kind: str, targets: list[str],
                             OutputOptions(), banners=scan.banners, keep_results=True,
                             metadata_path=metadata_path, shard_note=note, runner=runner)
     else:
-        finished = run_live(plan, scan.interface, scan.pcap, OutputOptions(), run_plan,
+        scan_plan: Callable[..., FinishedRun] = run_plan
+        if discover:  # the up hosts only (discovery/first.py)
+            from ..discovery.first import discovering_quietly
+
+            scan_plan = discovering_quietly(run_plan, scan.interface, notes)
+        finished = run_live(plan, scan.interface, scan.pcap, OutputOptions(), scan_plan,
                             banners=scan.banners, give_up_root=False, network=network,
                             keep_results=True, metadata_path=metadata_path, shard_note=note)
-    return _scan_result(finished, source=" ".join(argv))
+    return _scan_result(finished, source=" ".join(argv), notes=notes)
 
 
 def _command_line(kind: str, targets: list[str], ports: str | None,
@@ -312,7 +311,7 @@ def _command_line(kind: str, targets: list[str], ports: str | None,
     return tuple(words)
 
 
-def _scan_result(finished: FinishedRun, source: str) -> ScanResult:
+def _scan_result(finished: FinishedRun, source: str, notes: Sequence[str] = ()) -> ScanResult:
     from ..output import RunInfo
     from ..scan import hosts_scanned
 
@@ -330,7 +329,8 @@ def _scan_result(finished: FinishedRun, source: str) -> ScanResult:
 
         info = dataclasses.replace(info, shard=shard_record(plan, finished.proto))
     return ScanResult([port_of(r) for r in records], source=source, scan=plan.scan,
-                      stats=stats, summary=finished.summary_lines(), info=info, records=records)
+                      stats=stats, summary=[*notes, *finished.summary_lines()], info=info,
+                      records=records)
 
 
 def record_again(capture: Pathish, plan: Pathish | None = None) -> ScanResult:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RawscanError
 
@@ -252,7 +252,6 @@ class ScanResult:
         """Write the result as `rawscan` would with -oX (format 'xml'), -oG ('grep'),
         -oJ ('json') or -oC ('csv'); path '-' is stdout. A file rawscan did not write is
         refused (RawscanError) unless force."""
-        from ..output import RunSummary
         from ..output.options import OutputOptions, open_writers
 
         kind = FORMAT_ALIASES.get(format.lower())
@@ -262,32 +261,25 @@ class ScanResult:
         if self.host_results or self.scan == "ping":  # host discovery's own writers
             self._write_hosts(options)
             return
-        writers = open_writers(options, self._run_info())
         records = self._records if self._records is not None else [
             _record(p) for p in self.ports]
-        try:
-            for record in records:
-                for writer in writers:
-                    writer.write(record)
-        except BaseException:
-            for writer in writers:
-                writer.close()
-            raise
-        elapsed = self.stats.elapsed if self.stats is not None else 0.0
-        for writer in writers:
-            writer.close(RunSummary(elapsed=elapsed))
+        self._feed(open_writers(options, self._run_info()), records)
 
     def _write_hosts(self, options: object) -> None:
         from ..discovery.report import open_host_writers
-        from ..output import RunSummary
         from ..output.options import OutputOptions
 
         assert isinstance(options, OutputOptions)
-        writers = open_host_writers(options, self._run_info())
+        self._feed(open_host_writers(options, self._run_info()), self.host_results)
+
+    def _feed(self, writers: Sequence[Any], items: Iterable[Any]) -> None:
+        """Every item to every writer; the writers closed whole, or closed on a failure."""
+        from ..output import RunSummary
+
         try:
-            for result in self.host_results:
+            for item in items:
                 for writer in writers:
-                    writer.write(result)
+                    writer.write(item)
         except BaseException:
             for writer in writers:
                 writer.close()

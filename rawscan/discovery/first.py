@@ -49,12 +49,11 @@ def up_targets(targets: TargetSet, up: list[str]) -> TargetSet:
     return TargetSet(tuple(ranges), names)
 
 
-def discover(plan: ScanPlan, opened: tuple[ScanPlan, Any, Any], console: Console,
-             quiet: bool) -> ScanPlan | None:
-    """Run discovery over its own raw sockets (opened: its plan, probe and transport); the
-    port scan's plan reduced to the up hosts (None when interrupted: nothing is port scanned)."""
-    from ..interrupts import requested
-    from ..output.progress import ScanProgress
+def find_up(plan: ScanPlan, opened: tuple[ScanPlan, Any, Any],
+            on_progress: Callable[[Any], None] | None = None,
+            stop_requested: Callable[[], bool] | None = None) -> tuple[list[str], Any, Any]:
+    """Run discovery over its own transport (opened: its plan, probe and transport): the up
+    hosts' addresses, the discovery outcome and its probe module. Nothing printed."""
     from .hosts import HostResult
     from .run import run_discovery
 
@@ -65,24 +64,40 @@ def discover(plan: ScanPlan, opened: tuple[ScanPlan, Any, Any], console: Console
         if result.up:
             up.append(result.ip)
 
+    outcome = run_discovery(ping, probe, transport, on_host, on_progress, stop_requested)
+    return up, outcome, probe
+
+
+def discovery_line(plan: ScanPlan, up: list[str], outcome: Any, probe: Any) -> str:
+    """The report's line about a finished discovery (the CLI's, and the library's summary)."""
+    s = outcome.stats
+    reasons = ", ".join(f"{r} {n}" for r, n in sorted(outcome.down_reasons.items(), key=lambda kv: -kv[1]))
+    skipped = len(plan.targets) - len(up)
+    return (f"Discovery ({', '.join(k.text for k in probe.kinds)}; {s.sent} probes, "
+            f"{s.elapsed:.2f} s): {len(up)} of {len(plan.targets)} host(s) up; "
+            f"{skipped} skipped as down" + (f" ({reasons})" if reasons else "")
+            + "; port scan of the up hosts follows")
+
+
+def discover(plan: ScanPlan, opened: tuple[ScanPlan, Any, Any], console: Console,
+             quiet: bool) -> ScanPlan | None:
+    """Run discovery over its own raw sockets (opened: its plan, probe and transport); the
+    port scan's plan reduced to the up hosts (None when interrupted: nothing is port scanned)."""
+    from ..interrupts import requested
+    from ..output.progress import ScanProgress
+
     from rich.console import Console as RichConsole
 
     progress = ScanProgress(RichConsole(stderr=True), enabled=not quiet)
     try:
-        outcome = run_discovery(ping, probe, transport, on_host, progress.update, requested)
+        up, outcome, probe = find_up(plan, opened, progress.update, requested)
     finally:
         progress.stop()
-    s = outcome.stats
-    reasons = ", ".join(f"{r} {n}" for r, n in sorted(outcome.down_reasons.items(), key=lambda kv: -kv[1]))
-    if s.interrupted:
+    if outcome.stats.interrupted:
         console.print(f"Discovery interrupted: {len(up)} host(s) found up so far; nothing was "
                       f"port scanned")
         return None
-    skipped = len(plan.targets) - len(up)
-    console.print(f"Discovery ({', '.join(k.text for k in probe.kinds)}; {s.sent} probes, "
-                  f"{s.elapsed:.2f} s): {len(up)} of {len(plan.targets)} host(s) up; "
-                  f"{skipped} skipped as down" + (f" ({reasons})" if reasons else "")
-                  + "; port scan of the up hosts follows")
+    console.print(discovery_line(plan, up, outcome, probe))
     return dataclasses.replace(plan, targets=up_targets(plan.targets, up))
 
 
@@ -112,6 +127,28 @@ def discovering(report: Callable[..., None], interface: str | None) -> Callable[
             transport.close()
             raise typer.Exit(130)
         report(found, probe, transport, output, before_scan=None, **options)
+
+    return run
+
+
+def discovering_quietly(runner: Callable[..., Any], interface: str | None,
+                        notes: list[str]) -> Callable[..., Any]:
+    """The library's discovering(): discovery first over its own sockets, its line put in
+    notes, then runner (api/running.run_plan) port scans the up hosts; nothing printed."""
+
+    def run(plan: ScanPlan, probe: Any, transport: Any, output: Any, *,
+            before_scan: Callable[[], None] | None = None, **options: Any) -> Any:
+        try:
+            opened = _open(plan, interface)
+            if before_scan is not None:
+                before_scan()
+            up, outcome, ping_probe = find_up(plan, opened)
+        except BaseException:
+            transport.close()
+            raise
+        notes.append(discovery_line(plan, up, outcome, ping_probe))
+        found = dataclasses.replace(plan, targets=up_targets(plan.targets, up))
+        return runner(found, probe, transport, output, before_scan=None, **options)
 
     return run
 

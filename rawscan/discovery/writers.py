@@ -12,7 +12,8 @@ from collections.abc import Callable
 from .. import __version__
 from ..output import RunInfo, RunSummary
 from ..output.base import FileWriter
-from ..output.nmapxml import XML_OUTPUT_VERSION, _attrs, _no_double_dash, _text, _timestr, addr_type
+from ..output.nmapxml import (XML_OUTPUT_VERSION, _attrs, _no_double_dash, _text, _timestr,
+                              addr_type, runstats_xml)
 from .hosts import HOST_FIELDS, HostResult
 
 
@@ -162,20 +163,7 @@ class HostXmlWriter(HostWriter):
         return host_xml(result)
 
     def _trailer(self, summary: RunSummary | None) -> str:
-        info = self._info
-        elapsed = summary.elapsed if summary else time.time() - info.started
-        end = info.started + elapsed
-        if summary is not None and not summary.interrupted:
-            outcome = {"exit": "success"}
-        else:
-            why = "interrupted" if summary else "rawscan stopped with an error"
-            outcome = {"exit": "error", "errormsg": f"{why}: results are incomplete"}
-        text = (f"rawscan done at {_timestr(end)}; {info.total_hosts} IP address(es) "
-                f"({self.up} host(s) up) scanned in {elapsed:.2f} seconds")
-        finished = _attrs(time=int(end), timestr=_timestr(end), summary=text,
-                          elapsed=f"{elapsed:.2f}", **outcome)
-        hosts = _attrs(up=self.up, down=self.down, total=info.total_hosts)
-        return f"<runstats><finished{finished}/><hosts{hosts}/>\n</runstats>\n</nmaprun>\n"
+        return runstats_xml(self._info, summary, up=self.up, down=self.down)
 
 
 WRITERS: dict[str, Callable[[str, RunInfo], HostWriter]] = {

@@ -16,7 +16,7 @@ from .. import __version__
 from ..plan import compress_ports
 from ..results import PortResult
 from ..synproxy import NOTE, syn_proxy
-from . import RunSummary
+from . import RunInfo, RunSummary
 from .base import HostDocumentWriter
 from .hosts import collapsed_states, host_reason
 
@@ -146,17 +146,22 @@ class NmapXmlWriter(HostDocumentWriter):
         return host_xml(results, self._info.open_only)
 
     def _trailer(self, summary: RunSummary | None) -> str:
-        info = self._info
-        elapsed = summary.elapsed if summary else time.time() - info.started
-        end = info.started + elapsed
-        if summary is not None and not summary.interrupted:
-            outcome = {"exit": "success"}
-        else:
-            why = "interrupted" if summary else "rawscan stopped with an error"
-            outcome = {"exit": "error", "errormsg": f"{why}: results are incomplete"}
-        text = (f"rawscan done at {_timestr(end)}; {info.total_hosts} IP address(es) "
-                f"({self._written} host(s) up) scanned in {elapsed:.2f} seconds")
-        finished = _attrs(time=int(end), timestr=_timestr(end), summary=text,
-                          elapsed=f"{elapsed:.2f}", **outcome)
-        hosts = _attrs(up=self._written, down=0, total=info.total_hosts)
-        return f"<runstats><finished{finished}/><hosts{hosts}/>\n</runstats>\n</nmaprun>\n"
+        return runstats_xml(self._info, summary, up=self._written, down=0)
+
+
+def runstats_xml(info: RunInfo, summary: RunSummary | None, *, up: int, down: int) -> str:
+    """The document's end: <runstats> (how the run ended, the host counts) and </nmaprun>.
+    No summary: the run stopped with an error; an interrupted one says so, as nmap does."""
+    elapsed = summary.elapsed if summary else time.time() - info.started
+    end = info.started + elapsed
+    if summary is not None and not summary.interrupted:
+        outcome = {"exit": "success"}
+    else:
+        why = "interrupted" if summary else "rawscan stopped with an error"
+        outcome = {"exit": "error", "errormsg": f"{why}: results are incomplete"}
+    text = (f"rawscan done at {_timestr(end)}; {info.total_hosts} IP address(es) "
+            f"({up} host(s) up) scanned in {elapsed:.2f} seconds")
+    finished = _attrs(time=int(end), timestr=_timestr(end), summary=text,
+                      elapsed=f"{elapsed:.2f}", **outcome)
+    hosts = _attrs(up=up, down=down, total=info.total_hosts)
+    return f"<runstats><finished{finished}/><hosts{hosts}/>\n</runstats>\n</nmaprun>\n"

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ..vector import Frames
-    from .syn_batch import Judged
+    from .batch_common import Judged
 
 
 class Reply(NamedTuple):

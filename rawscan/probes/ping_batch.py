@@ -21,7 +21,10 @@ from .ping import (
     ACK_ACK_TAG, ACK_SEQ_TAG, ECHO, ECHO_REPLY, TIMESTAMP, TIMESTAMP_REPLY, UDP_SPORT_LOW,
     UDP_SPORT_SPAN, UP, PingProbe,
 )
-from .syn_batch import HOST_TABLE_MAX, Judged
+from .batch_common import (
+    Judged, ReplySources, host_table, host_values, known_pairs, none_decided, plain_ipv4,
+    source_rows,
+)
 
 WIDTH = 40
 _PROTO = {"echo": 1, "timestamp": 1, "syn": 6, "ack": 6, "udp": 17}
@@ -38,10 +41,9 @@ class PingBatcher:
         self.dport_values = np.frombuffer(cookie.dport_table(), dtype=np.uint32).astype(np.uint64)
         self.sport_values = np.frombuffer(cookie.sport_table(), dtype=np.uint32).astype(np.uint64)
         self.sources = np.array(probe.sources, dtype=np.uint64)
+        self._reply_sources = ReplySources(self.sources)
         hosts = self.map.total
-        self.host_values: np.ndarray | None = (
-            np.zeros((len(probe.sources), hosts), dtype=np.uint32)
-            if hosts * len(probe.sources) <= HOST_TABLE_MAX else None)
+        self.host_values = host_table(len(probe.sources), hosts)
         self.sent_at = np.zeros(hosts * self.nk, dtype=np.float64)  # build time per endpoint
         probe.batch_sent = self._sent
         self._syn_kind = np.full(65536, -1, dtype=np.int64)
@@ -62,36 +64,16 @@ class PingBatcher:
         when = float(self.sent_at[int(host) * self.nk + kind])
         return when or None
 
-    def _hosts(self, src_rows: np.ndarray, hosts: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        """The keyed (source, target) values, computed where not yet known (as SynBatcher)."""
-        cookie, sources = self.probe.cookie, self.probe.sources
-        table = self.host_values
-        if table is None:
-            values: np.ndarray = np.empty(len(targets), dtype=np.uint32)
-            for s in np.unique(src_rows).tolist():
-                rows = np.flatnonzero(src_rows == s)
-                values[rows] = np.frombuffer(cookie.host_values(sources[s], targets[rows].tolist()), dtype=">u4")
-            return values
-        values = table[src_rows, hosts]
-        missing = np.flatnonzero(values == 0)
-        for s in np.unique(src_rows[missing]).tolist():
-            rows = missing[src_rows[missing] == s]
-            fresh = np.frombuffer(cookie.host_values(sources[s], targets[rows].tolist()), dtype=">u4").astype(np.uint32)
-            table[s, hosts[rows]] = fresh
-            values[rows] = fresh
-        return values
-
     # --- probes ---
 
     def build(self, endpoints: np.ndarray, attempt: int) -> np.ndarray:
         probe = self.probe
         hosts, kinds = endpoints // self.nk, endpoints % self.nk
         targets = self.map.address(hosts)
-        count = len(self.sources)
-        src_rows = (np.zeros(len(targets), dtype=np.int64) if count == 1
-                    else (targets * 7 + kinds * 13 + attempt) % count)
+        src_rows = source_rows(len(self.sources), targets, kinds, attempt)
         src = self.sources[src_rows]
-        h = self._hosts(src_rows, hosts, targets).astype(np.uint64)
+        h = host_values(probe.cookie, probe.sources, self.host_values, src_rows, hosts,
+                        targets).astype(np.uint64)
         t64 = targets.astype(np.uint64)
         out = np.zeros((len(endpoints), WIDTH), dtype=np.uint8)
         out[:, 0], out[:, 3], out[:, 8] = 0x45, WIDTH, probe.ttl
@@ -157,36 +139,24 @@ class PingBatcher:
     def judge(self, frames: Frames) -> Judged:
         data, lengths = frames.data, frames.lengths
         proto = data[:, 9]
-        frag = be16(data, 6) & 0x1FFF
-        base = (data[:, 0] == 0x45) & (frag == 0)
+        base = plain_ipv4(data)
         icmp = base & (proto == 1) & (lengths >= 28) & ((data[:, 20] == ECHO_REPLY) | (data[:, 20] == TIMESTAMP_REPLY)) & (data[:, 21] == 0)
         tcp = base & (proto == 6) & (lengths >= 34)
         fast = icmp | tcp
-        rows = np.flatnonzero(fast)
-        slow = np.flatnonzero(~fast)
-        empty = np.empty(0, dtype=np.int64)
+        rows, slow = np.flatnonzero(fast), np.flatnonzero(~fast)
         if not len(rows):
-            return Judged(empty, empty, empty, [], slow, 0)
+            return none_decided(slow)
         d = data[rows]
         is_icmp = icmp[rows]
         src, dst = be32(d, 12).astype(np.int64), be32(d, 16).astype(np.uint64)
         ttl = d[:, 8]
         probe = self.probe
-        if len(self.sources) > 1:
-            order = np.argsort(self.sources)
-            at = np.minimum(np.searchsorted(self.sources[order], dst), len(self.sources) - 1)
-            src_rows = order[at]
-        else:
-            src_rows = np.zeros(len(d), dtype=np.int64)
+        src_rows = self._reply_sources.rows(dst)
         ours = self.sources[src_rows] == dst
         hosts = self.map.index(src)
         ours &= hosts >= 0
-        if self.host_values is not None:
-            hv = self.host_values[src_rows, np.maximum(hosts, 0)].astype(np.uint64)
-            unknown = ours & (hv == 0)
-        else:
-            hv = np.zeros(len(d), dtype=np.uint64)
-            unknown = ours.copy()
+        values, unknown = known_pairs(self.host_values, src_rows, hosts, ours)
+        hv = values.astype(np.uint64)
         checked = ours & ~unknown
         # ICMP: id/seq against the kind's cookie
         icmp_type = d[:, 20]

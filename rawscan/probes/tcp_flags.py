@@ -89,19 +89,7 @@ class FlagsTemplate(SynTemplate):
     acknowledgement numbers, IP id and both checksums in one struct.pack."""
 
     def __init__(self, src: int, ttl: int, flags: int) -> None:
-        raw = flags_template(src, ttl, flags)
-        self.raw, self.v6, self.length = raw, is_v6(src), len(raw)
-        if self.v6:
-            self._fields = list(_V6.unpack(raw))
-            segment = raw[40:]
-            pseudo = addr_to_bytes(src) + struct.pack("!IxxxB", len(segment), PROTO_TCP)
-            self._ip_sum = 0
-        else:
-            self._fields = list(_V4.unpack(raw))
-            segment = raw[20:]
-            pseudo = struct.pack("!IIBBH", src, 0, 0, PROTO_TCP, len(segment))
-            self._ip_sum = ones_sum(raw[:20])
-        self._tcp_sum = ones_sum(pseudo + segment)
+        self._load(src, flags_template(src, ttl, flags), _V4, _V6)
 
     def probe_ack(self, target: int, sport: int, port: int, seq: int, ack: int) -> bytes:
         f = self._fields

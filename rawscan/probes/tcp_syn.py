@@ -28,21 +28,23 @@ class SynTemplate:
     incremental sums over the template's constant parts)."""
 
     def __init__(self, src: int, ttl: int) -> None:
-        raw = syn_template(src, ttl)  # Scapy's bytes, every per-probe field zero
-        self.raw = raw
-        self.v6 = is_v6(src)
+        # Scapy's bytes, every per-probe field zero
+        self._load(src, syn_template(src, ttl), _V4_SYN, _V6_SYN)
+
+    def _load(self, src: int, raw: bytes, v4: struct.Struct, v6: struct.Struct) -> None:
+        """Keep the template's fields (as unpacked by v4 or v6) and its constant sums."""
+        self.raw, self.v6, self.length = raw, is_v6(src), len(raw)
         if self.v6:
-            self._fields = list(_V6_SYN.unpack(raw))
+            self._fields = list(v6.unpack(raw))
             segment = raw[40:]
             pseudo = addr_to_bytes(src) + struct.pack("!IxxxB", len(segment), PROTO_TCP)
             self._ip_sum = 0
         else:
-            self._fields = list(_V4_SYN.unpack(raw))
+            self._fields = list(v4.unpack(raw))
             segment = raw[20:]
             pseudo = struct.pack("!IIBBH", src, 0, 0, PROTO_TCP, len(segment))
             self._ip_sum = ones_sum(raw[:20])
         self._tcp_sum = ones_sum(pseudo + segment)
-        self.length = len(raw)
 
     def probe(self, target: int, sport: int, port: int, seq: int) -> bytes:
         f = self._fields
