@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..interrupts import deferred, request_stop, requested
 from ..output import RunInfo, RunSummary, failures
-from ..output.failures import OutputWriteError
-from ..output.options import OutputOptions, check_outputs
+from ..output.options import OutputOptions, open_each
 from ..addresses import parse_addr
 from .hosts import HostResult
 from .run import DiscoveryOutcome, run_discovery
@@ -26,20 +25,7 @@ LIST_DOWN_MAX = 25  # more down hosts than this are counted by reason, not liste
 
 
 def open_host_writers(options: OutputOptions, info: RunInfo) -> list[HostWriter]:
-    check_outputs(options, truncate=True)
-    writers: list[HostWriter] = []
-    try:
-        for kind, path in options.destinations():
-            try:
-                writers.append(WRITERS[kind](path, info))
-            except OSError as exc:
-                where = "stdout" if path == "-" else f"'{path}'"
-                raise OutputWriteError(f"cannot write {where}: {exc.strerror or exc}") from None
-    except BaseException:
-        for writer in writers:
-            writer.close()
-        raise
-    return writers
+    return open_each(options, info, WRITERS.__getitem__)
 
 
 def host_line(result: HostResult, label: str) -> tuple[str, ...]:

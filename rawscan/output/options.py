@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from ..errors import RawscanError
 from . import ResultWriter, RunInfo
@@ -95,12 +96,27 @@ def check_outputs(options: OutputOptions, *, truncate: bool = False) -> None:
 
 def open_writers(options: OutputOptions, info: RunInfo) -> list[ResultWriter]:
     """Open every output; if one cannot be opened, close those already open and re-raise."""
+    return open_each(options, info, _writer_class)
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+W = TypeVar("W", bound=_Closable)
+
+
+def open_each(options: OutputOptions, info: RunInfo,
+              writer_for: Callable[[str], Callable[[str, RunInfo], W]]) -> list[W]:
+    """Open every destination with writer_for(kind) (port results' writers, or ping's host
+    writers), every file checked before any is emptied; on a failure, close those already
+    open and re-raise (an unopenable one as one OutputWriteError line)."""
     check_outputs(options, truncate=True)  # nothing is emptied unless everything may be
-    writers: list[ResultWriter] = []
+    writers: list[W] = []
     try:
         for kind, path in options.destinations():
             try:
-                writers.append(_writer_class(kind)(path, info))
+                writers.append(writer_for(kind)(path, info))
             except OSError as exc:  # the first write (header, preamble): a full disk, /dev/full
                 where = "stdout" if path == STDOUT else f"'{path}'"
                 raise OutputWriteError(f"cannot write {where}: {exc.strerror or exc}") from None
