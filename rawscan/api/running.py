@@ -126,10 +126,7 @@ def run_plan(
             writer.close()
         transport.close()
         raise
-    written = failures.begin(
-        on_file_failure=request_stop,
-        consequence="stopping the scan (the other outputs end whole here"
-                    + (", and a resume file is written)" if resume is not None else ")"))
+    written = failures.begin_stopping(request_stop, resume is not None)
     if announce is not None:
         from .summary import start_line
 

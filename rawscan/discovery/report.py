@@ -88,10 +88,7 @@ def run_ping_and_report(
             writer.close()
         transport.close()
         raise
-    written = failures.begin(
-        on_file_failure=request_stop,
-        consequence="stopping the scan (the other outputs end whole here"
-                    + (", and a resume file is written)" if resume is not None else ")"))
+    written = failures.begin_stopping(request_stop, resume is not None)
     console = Console(stderr=options.human_to_stderr, highlight=False, soft_wrap=True)
     kinds = ", ".join(k.text for k in probe.kinds)  # type: ignore[attr-defined]  # a PingProbe's
     console.print(f"Starting rawscan {__version__} (host discovery of {len(plan.targets)} "

@@ -54,6 +54,13 @@ def begin(on_file_failure: Callable[[], None] | None = None,
     return _current
 
 
+def begin_stopping(stop: Callable[[], None], resume_written: bool) -> Failures:
+    """A live scan's record: a file that fails stops the scan, and the others end whole."""
+    return begin(on_file_failure=stop,
+                 consequence="stopping the scan (the other outputs end whole here"
+                             + (", and a resume file is written)" if resume_written else ")"))
+
+
 def current() -> Failures:
     return _current
 
