@@ -22,13 +22,10 @@ class HostWriter(FileWriter):
     FLUSH_EVERY seconds after a write, or at the scan's next progress tick (flush()), as
     PortRecordWriter's records: a flush per host cost a /16 sweep 65,536 write calls."""
 
-    FLUSH_EVERY = 0.05
-
     def __init__(self, path: str, info: RunInfo, **open_options: str) -> None:
         super().__init__(path, **open_options)
         self._info = info
         self.up = self.down = 0
-        self._flush_at = 0.0
         self._guard(self._preamble())
 
     def _guard(self, text: str, flush_now: bool = True) -> None:
@@ -39,10 +36,7 @@ class HostWriter(FileWriter):
                 self._emit(text)
                 return
             self._out.write(text)
-            now = time.monotonic()
-            if now >= self._flush_at:
-                self._out.flush()
-                self._flush_at = now + self.FLUSH_EVERY
+            self._flush_due()
         except OSError as exc:
             self._failed(exc)
 

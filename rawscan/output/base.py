@@ -31,10 +31,22 @@ class FileWriter:
                 pass
         failures.report(self._path, exc)
 
+    FLUSH_EVERY = 0.05  # records and hosts: seconds a write may wait for its flush
+    _flush_at = 0.0
+
     def _emit(self, text: str) -> None:
         assert self._out is not None
         self._out.write(text)
         self._out.flush()
+
+    def _flush_due(self) -> None:
+        """Flush if FLUSH_EVERY has passed since the last timed flush (a flush per record or
+        host cost a fast scan a tenth of its time); OSError goes to the caller's handler."""
+        assert self._out is not None
+        now = time.monotonic()
+        if now >= self._flush_at:
+            self._out.flush()
+            self._flush_at = now + self.FLUSH_EVERY
 
     def flush(self) -> None:
         """Push what was written to the file (the scan calls this a few times a second)."""
@@ -61,13 +73,10 @@ class PortRecordWriter(FileWriter):
     FLUSH_EVERY seconds after a write, or at the scan's next progress tick (a flush per record
     cost a tenth of a fast scan's time); close() flushes the rest."""
 
-    FLUSH_EVERY = 0.05
-
     def __init__(self, path: str, info: RunInfo | None = None, newline: str | None = None) -> None:
         super().__init__(path, newline)
         self._info = info
         self._open_only = bool(info and info.open_only)
-        self._flush_at = 0.0
 
     def _record(self, result: PortResult) -> None:
         raise NotImplementedError
@@ -77,10 +86,7 @@ class PortRecordWriter(FileWriter):
             return
         try:
             self._record(result)
-            now = time.monotonic()
-            if now >= self._flush_at:
-                self._out.flush()
-                self._flush_at = now + self.FLUSH_EVERY
+            self._flush_due()
         except OSError as exc:
             self._failed(exc)
 
