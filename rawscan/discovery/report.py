@@ -221,13 +221,7 @@ def _ask_neighbours(plan: ScanPlan, links: list[Any], by_iface: dict[str, list[i
 
 def _merge_neighbours(outcome: DiscoveryOutcome, asked: list[HostResult]) -> None:
     for r in asked:
-        if r.up:
-            outcome.up += 1
-        else:
-            outcome.down += 1
-            outcome.down_reasons[r.reason] = outcome.down_reasons.get(r.reason, 0) + 1
-        if outcome.results is not None:
-            outcome.results.append(r)
+        outcome.count(r)
 
 
 def _report_baseline(console: Console, baseline: Any, outcome: DiscoveryOutcome) -> None:

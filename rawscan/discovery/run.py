@@ -29,6 +29,16 @@ class DiscoveryOutcome:
     decided: bytes = b""
     results: list[HostResult] | None = None  # only when asked (--baseline)
 
+    def count(self, result: HostResult) -> None:
+        """A host decided: counted up, or down by its reason (and kept, when asked)."""
+        if result.up:
+            self.up += 1
+        else:
+            self.down += 1
+            self.down_reasons[result.reason] = self.down_reasons.get(result.reason, 0) + 1
+        if self.results is not None:
+            self.results.append(result)
+
 
 def never_sent(plan: ScanPlan, probe: ProbeModule, done: bytes | None) -> bytes:
     """Endpoints decided before the scan: a resumed scan's, and the probes that do not apply
@@ -64,13 +74,7 @@ def run_discovery(
         result = HostResult(addr_to_str(target), verdict.state, verdict.reason, verdict.ttl,
                             rtts.pop(target, None) if verdict.state == "up" else None,
                             None, names.get(target) if names else None)
-        if result.up:
-            outcome.up += 1
-        else:
-            outcome.down += 1
-            outcome.down_reasons[result.reason] = outcome.down_reasons.get(result.reason, 0) + 1
-        if outcome.results is not None:
-            outcome.results.append(result)
+        outcome.count(result)
         on_host(result)
 
     collector = HostCollector(emit)
