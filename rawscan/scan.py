@@ -172,11 +172,16 @@ def run_scan(
     stop_requested: Callable[[], bool] | None = None,
     vector: bool | None = None,
     banners: BannerSettings | None = None,
+    on_verdict: Callable[[int, int, Verdict], None] | None = None,
 ) -> ScanOutcome:
     """Results stream to the writers and into a compact per-host tally; the full list is kept
     only with keep_results, so memory follows the open ports, not the probes.
     banners: open TCP ports are handed to the banner thread as they are found and reach the
-    writers once grabbed (rawscan/banners/phase.py)."""
+    writers once grabbed (rawscan/banners/phase.py).
+    on_verdict: each endpoint's verdict goes there instead, as the engine gives it (no
+    result, tally or writer here: a --workers worker, whose parent makes the results)."""
+    if on_verdict is not None and banners is not None:
+        raise ValueError("on_verdict leaves out the banner phase: give one or the other")
     outcome = ScanOutcome(plan, ScanStats(), ReportTally(open_only), [] if keep_results else None)
     names = plan.targets.names
     kept, tally, proto = outcome.results, outcome.tally, probe.proto
@@ -245,7 +250,8 @@ def run_scan(
                             max_rate=plan.max_rate,
                             vector=hot_path_choice() if vector is None else vector,
                             bandwidth=plan.bandwidth, sharing=max(1, plan.workers)),
-        order_key=derive_key(plan.seed, "order"), on_result=deliver, on_progress=progress,
+        order_key=derive_key(plan.seed, "order"), on_progress=progress,
+        on_result=deliver if on_verdict is None else on_verdict,
         done=sampled(plan) if done is None and plan.max_targets else done,
         stop_requested=stop_requested, shard=shard_map_for(plan),
     )

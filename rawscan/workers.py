@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from .engine import ScanStats
 from .errors import RawscanError
+from .addresses import addr_to_str
 from .plan import ScanPlan
-from .results import PortResult
+from .results import PortResult, Verdict
+from .services import service_name
 from .shards import shard_size
 
 if TYPE_CHECKING:
@@ -124,6 +126,7 @@ class _Runner:
         final: dict[int, tuple[ScanStats, bytes]] = {}
         errors: list[str] = []
         flushing = [w.flush for w in writers if hasattr(w, "flush")]
+        make = _ResultMaker(plan, probe.proto)
         forwarded = False
         with selectors.DefaultSelector() as sel:
             buffers: dict[int, bytearray] = {}
@@ -148,8 +151,10 @@ class _Runner:
                     buffer = buffers[k]
                     buffer += chunk
                     for kind, payload in _frames(buffer):
-                        if kind == "results":
-                            for result in map(_result, payload):
+                        if kind == "verdicts" or kind == "results":
+                            batch = (make(*payload) if kind == "verdicts"
+                                     else list(map(_result, payload)))
+                            for result in batch:
                                 outcome.tally.add(result)
                                 if outcome.results is not None:
                                     outcome.results.append(result)
@@ -233,6 +238,54 @@ def _frames(buffer: bytearray) -> list[tuple[str, Any]]:
     return out
 
 
+class _VerdictPipe:
+    """A worker's only output without --banners: the engine's verdicts as they come, a batch
+    at a time as three lists (pickled in C, the batch's few distinct Verdict objects once
+    each). The parent makes the results (_ResultMaker), so no work is done twice."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.targets: list[int] = []
+        self.ports: list[int] = []
+        self.verdicts: list[Verdict] = []
+
+    def __call__(self, target: int, port: int, verdict: Verdict) -> None:
+        self.targets.append(target)
+        self.ports.append(port)
+        self.verdicts.append(verdict)
+        if len(self.targets) >= FLUSH_RESULTS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.targets:
+            _send(self.fd, "verdicts", (self.targets, self.ports, self.verdicts))
+            self.targets, self.ports, self.verdicts = [], [], []
+
+
+class _ResultMaker:
+    """Workers' verdicts as results, made as one process's scan makes them (scan.run_scan's
+    deliver: the last target's text and each port's service name cached)."""
+
+    def __init__(self, plan: ScanPlan, proto: str) -> None:
+        self.names, self.proto = plan.targets.names, proto
+        self.last, self.text = -1, ""
+        self.services: dict[int, str] = {}
+
+    def __call__(self, targets: list[int], ports: list[int],
+                 verdicts: list[Verdict]) -> list[PortResult]:
+        names, proto, services = self.names, self.proto, self.services
+        out = []
+        for target, port, verdict in zip(targets, ports, verdicts):
+            if target != self.last:
+                self.last, self.text = target, addr_to_str(target)
+            service = services.get(port)
+            if service is None:
+                service = services[port] = service_name(port, proto)
+            out.append(_result((self.text, proto, port, verdict.state, verdict.reason,
+                                verdict.ttl, service, names.get(target) if names else None)))
+        return out
+
+
 class _PipeWriter:
     """A worker's only output: results to the parent, a batch at a time."""
 
@@ -289,13 +342,19 @@ def _worker(plan: ScanPlan, interface: str | None, done: bytes | None, banners: 
     ring = _ring_frame(probe.reply_bytes) if uses_batches(plan) else None
     transport = LiveTransport(probe.bpf_filter(), interface, ring_frame=ring)
     drop_privileges()
-    pipe = _PipeWriter(fd)
+    pipe = _PipeWriter(fd)  # --banners: results, made here around the banner phase
+    verdicts = _VerdictPipe(fd) if banners is None else None
 
     def progress(stats: ScanStats) -> None:
+        if verdicts is not None:
+            verdicts.flush()
         _send(fd, "progress", stats)
 
-    outcome = run_scan(plan, probe, transport, [pipe], on_progress=progress,
-                       stop_requested=requested, done=done, banners=banners)
+    outcome = run_scan(plan, probe, transport, [pipe] if verdicts is None else [],
+                       on_progress=progress, stop_requested=requested, done=done,
+                       banners=banners, on_verdict=verdicts)
+    if verdicts is not None:
+        verdicts.flush()
     pipe.close()
     _send(fd, "done", (outcome.stats, outcome.decided))
 
