@@ -42,12 +42,19 @@ SOURCE_PORTS_PER_WORKER = 16  # a SYN scan's retries use 16 source ports (scan.S
 
 
 def worker_plan(plan: ScanPlan, k: int) -> ScanPlan:
-    """Worker k's plan: shard k, and (TCP without -g) its own range of source ports."""
+    """Worker k's plan: shard k, (TCP without -g) its own range of source ports, and its
+    share of the rate: the workers together send at the plan's --rate, start and ceiling of
+    the adaptive rate, and --bandwidth (as one process would; masscan's and zmap's threads
+    share theirs too)."""
     source_port = plan.source_port
     if not plan.fixed_source_port and plan.scan != "udp":
         low, span = 1024, 65536 - 1024 - SOURCE_PORTS_PER_WORKER
         source_port = low + (plan.source_port - low + SOURCE_PORTS_PER_WORKER * k) % span
-    return dataclasses.replace(plan, shard=k, source_port=source_port)
+    n = max(1, plan.workers)
+    return dataclasses.replace(
+        plan, shard=k, source_port=source_port, rate=plan.rate / n,
+        max_rate=None if plan.max_rate is None else plan.max_rate / n,
+        bandwidth=None if plan.bandwidth is None else plan.bandwidth / n)
 
 
 def split_progress(plan: ScanPlan, decided: bytes | None) -> list[bytes | None]:
