@@ -270,10 +270,10 @@ def scan_over(network: Transport | None, kind: str, targets: list[str],
     plan, note = sharding.apply(scan.plan, options.get("seed") is not None,
                                 options.get("source_port"))
     finished: FinishedRun
-    notes: list[str] = []
-    if discover and (sharding.workers or network is not None):
-        raise RawscanError("--discover with --workers is not supported: give one of them"
-                           if sharding.workers else "discover= runs host discovery over raw "
+    if discover and (sharding.workers or plan.shards or network is not None):
+        from ..discovery.first import DISCOVER_NOT_SHARDED
+
+        raise RawscanError(DISCOVER_NOT_SHARDED if sharding.workers or plan.shards else "discover= runs host discovery over raw "
                            "sockets: not on a simulated network")
     if sharding.workers:
         if network is not None:
@@ -292,11 +292,11 @@ def scan_over(network: Transport | None, kind: str, targets: list[str],
         if discover:  # the up hosts only (discovery/first.py)
             from ..discovery.first import discovering_quietly
 
-            scan_plan = discovering_quietly(run_plan, scan.interface, notes)
+            scan_plan = discovering_quietly(run_plan, scan.interface)
         finished = run_live(plan, scan.interface, scan.pcap, OutputOptions(), scan_plan,
                             banners=scan.banners, give_up_root=False, network=network,
                             keep_results=True, metadata_path=metadata_path, shard_note=note)
-    return _scan_result(finished, source=" ".join(argv), notes=notes)
+    return _scan_result(finished, source=" ".join(argv))
 
 
 def _command_line(kind: str, targets: list[str], ports: str | None,

@@ -52,11 +52,11 @@ class FinishedRun:
         from .summary import summary_lines
 
         s = self.outcome.stats
-        return summary_lines(
+        return [*self.outcome.notes, *summary_lines(
             s, hosts=hosts_scanned(self.plan), hosts_up=self.outcome.tally.hosts_up,
             silence_state=self.silence_state,
             banners=self.outcome.banners.summary() if self.outcome.banners is not None else None,
-            output_failed=bool(self.written.failed))
+            output_failed=bool(self.written.failed))]
 
     @property
     def exit_code(self) -> int:
@@ -167,7 +167,8 @@ def run_plan(
             finished = FinishedRun(plan, probe.proto, probe.silence().state, outcome, written,
                                    baseline)
             if s.interrupted and resume is not None:
-                finished.resume_note = _save_progress(resume, plan, outcome.decided)
+                # outcome.plan: what was scanned (--discover: the hosts found up)
+                finished.resume_note = _save_progress(resume, outcome.plan, outcome.decided)
             if baseline is not None and not s.interrupted:
                 from ..compare import ResultSet
                 from ..compare.changes import compare
