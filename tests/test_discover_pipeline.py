@@ -169,3 +169,28 @@ def test_waves_in_sequence_sum_counts_and_weigh_rates() -> None:
     out = in_sequence([a, b], 1.5)
     assert (out.probes, out.sent, out.matched, out.rounds, out.elapsed) == (40, 42, 28, 2, 1.5)
     assert out.send_rate == (1000.0 * 10 + 3000.0 * 30) / 40
+
+
+def test_a_simulated_network_runs_discover_as_a_live_scan_would() -> None:
+    import rawscan
+
+    hosts = {"198.18.0.2": {"tcp": {22: "open"}, "other": "closed"},
+             "198.18.0.5": {"tcp": {443: "open"}, "other": "closed"},
+             "198.18.0.3": {"other": "dropped"}}  # answers no ping: down, as to nmap
+    net = SimulatedNetwork(hosts=hosts)
+    result = net.scan("syn", ["198.18.0.0/29"], ports="22,80,443", discover=True)
+    assert {p.ip for p in result.ports} == {"198.18.0.2", "198.18.0.5"}
+    assert {p.dst for p in net.sent} == {"198.18.0.2", "198.18.0.5"}
+    assert result.summary[0].startswith("Discovery (")
+    assert "2 of 8 host(s) up; 6 skipped as down (no-response 6)" in result.summary[0]
+    states = {(p.ip, p.port): p.state for p in result.ports}
+    assert states[("198.18.0.2", 22)] == "open" and states[("198.18.0.5", 443)] == "open"
+    assert states[("198.18.0.2", 80)] == "closed"
+    with_shards = SimulatedNetwork(hosts=hosts)
+    try:
+        with_shards.scan("syn", ["198.18.0.0/29"], ports="22", discover=True, shards=2, shard=0)
+    except rawscan.RawscanError as exc:
+        assert "--discover with --shards or --workers is not supported" in str(exc)
+    else:
+        raise AssertionError("--discover with --shards was not refused")
+    assert not with_shards.sent

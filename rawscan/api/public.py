@@ -270,11 +270,10 @@ def scan_over(network: Transport | None, kind: str, targets: list[str],
     plan, note = sharding.apply(scan.plan, options.get("seed") is not None,
                                 options.get("source_port"))
     finished: FinishedRun
-    if discover and (sharding.workers or plan.shards or network is not None):
+    if discover and (sharding.workers or plan.shards):
         from ..discovery.first import DISCOVER_NOT_SHARDED
 
-        raise RawscanError(DISCOVER_NOT_SHARDED if sharding.workers or plan.shards else "discover= runs host discovery over raw "
-                           "sockets: not on a simulated network")
+        raise RawscanError(DISCOVER_NOT_SHARDED)
     if sharding.workers:
         if network is not None:
             raise RawscanError("workers= forks processes over raw sockets: not on a simulated "
@@ -292,7 +291,10 @@ def scan_over(network: Transport | None, kind: str, targets: list[str],
         if discover:  # the up hosts only (discovery/first.py)
             from ..discovery.first import discovering_quietly
 
-            scan_plan = discovering_quietly(run_plan, scan.interface)
+            # a simulated network answers discovery's probes on a sibling of its own
+            pings = getattr(network, "sibling", None)
+            scan_plan = discovering_quietly(run_plan, scan.interface,
+                                            pings() if pings is not None else None)
         finished = run_live(plan, scan.interface, scan.pcap, OutputOptions(), scan_plan,
                             banners=scan.banners, give_up_root=False, network=network,
                             keep_results=True, metadata_path=metadata_path, shard_note=note)

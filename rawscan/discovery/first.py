@@ -37,29 +37,31 @@ def discovering(report: Callable[..., None], interface: str | None) -> Callable[
     starts discovery once every output is open and root is given up."""
 
     def run(plan: ScanPlan, probe: Any, transport: Any, output: Any, **options: Any) -> None:
-        _with_discovery(plan, transport, interface,
+        _with_discovery(plan, transport, interface, None,
                         lambda runner: report(plan, probe, transport, output,
                                               runner=runner, **options))
 
     return run
 
 
-def discovering_quietly(runner: Callable[..., Any], interface: str | None) -> Callable[..., Any]:
+def discovering_quietly(runner: Callable[..., Any], interface: str | None,
+                        network: Any = None) -> Callable[..., Any]:
     """The library's discovering(): runner is api/running.run_plan; the discovery line is
-    the first of the result's summary lines."""
+    the first of the result's summary lines. network: discovery's transport in place of raw
+    sockets (a SimulatedNetwork's sibling)."""
 
     def run(plan: ScanPlan, probe: Any, transport: Any, output: Any, **options: Any) -> Any:
-        return _with_discovery(plan, transport, interface,
+        return _with_discovery(plan, transport, interface, network,
                                lambda pipelined: runner(plan, probe, transport, output,
                                                         runner=pipelined, **options))
 
     return run
 
 
-def _with_discovery(plan: ScanPlan, transport: Any, interface: str | None,
+def _with_discovery(plan: ScanPlan, transport: Any, interface: str | None, network: Any,
                     scan: Callable[[PipelinedScan], Any]) -> Any:
     try:
-        opened = _open(plan, interface)
+        opened = _open(plan, interface, network)
     except BaseException:
         transport.close()
         raise
@@ -71,10 +73,10 @@ def _with_discovery(plan: ScanPlan, transport: Any, interface: str | None,
             opened[2].close()
 
 
-def _open(plan: ScanPlan, interface: str | None) -> Opened:
+def _open(plan: ScanPlan, interface: str | None, network: Any = None) -> Opened:
     from ..scan import probe_for
     from ..transports.live import LiveTransport
 
     ping = discovery_plan(plan)
     probe = probe_for(ping)
-    return ping, probe, LiveTransport(probe.bpf_filter(), interface)
+    return ping, probe, network or LiveTransport(probe.bpf_filter(), interface)
