@@ -107,8 +107,7 @@ def run_ping(plan: ScanPlan, probe: ProbeModule, transport: Transport, output: O
              on_host: Callable[[HostResult], None] | None = None, **_ignored: Any) -> PingRun:
     """A runner for api/live.run_live: discovery over the transport (and ARP / NDP for the
     hosts on a link, as rawscan ping asks them), every host's result kept, nothing printed."""
-    from ..discovery.report import _ask_neighbours, _merge_neighbours, _neighbour_links
-    from ..discovery.run import run_discovery
+    from ..discovery.sweep import open_neighbours, sweep
     from ..output.hosts import ip_key
 
     found: list[HostResult] = []
@@ -119,18 +118,16 @@ def run_ping(plan: ScanPlan, probe: ProbeModule, transport: Transport, output: O
             on_host(result)
 
     try:
-        links, by_iface, done = _neighbour_links(plan, transport, done)
+        neighbours, done = open_neighbours(plan, transport, done)
     except BaseException:
         transport.close()
         raise
-    never = lambda: False  # noqa: E731  # a KeyboardInterrupt ends the call instead
     if before_scan is not None:
         before_scan()
-    asked = _ask_neighbours(plan, links, by_iface, collect, never) if links else []
-    outcome = run_discovery(plan, probe, transport, collect, None, None, done)
-    _merge_neighbours(outcome, asked)
-    return PingRun(plan, sorted(found, key=lambda r: ip_key(r.ip)), outcome,
-                   getattr(collect, "neighbours", None))
+    # no stop_requested: a KeyboardInterrupt ends the call instead
+    swept = sweep(plan, probe, transport, neighbours, collect, done=done)
+    return PingRun(plan, sorted(found, key=lambda r: ip_key(r.ip)), swept.outcome,
+                   swept.neighbours)
 
 
 def ping_footer_lines(s: ScanStats, neighbours: str | None) -> list[str]:
