@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from ..compare.changes import Change
     from ..plan import ScanPlan
     from ..results import PortResult
-    from ..resume import ResumeFile
     from ..probes.base import ProbeModule
     from ..banners import BannerSettings
     from ..transports.base import Transport
@@ -197,31 +196,5 @@ def _report_baseline(console: Console, baseline: ResultSet, changes: list[Change
     print_changes(console, changes, {**baseline.names, **now.names})
 
 
-# --- for rawscan ping's report (rawscan/discovery/report.py), which runs its own loop ---
-
 def _warn(message: str) -> None:
     print(f"rawscan: warning: {message}", file=sys.stderr)
-
-
-def _load_baseline(options: OutputOptions) -> ResultSet | None:
-    from ..api.running import _load_baseline as load
-
-    return load(options)
-
-
-def _check_resume(path: str | None, options: OutputOptions) -> str | None:
-    from ..api.running import _check_resume as check
-
-    return check(path, options, _warn)
-
-
-def _open_resume(path: str | None, options: OutputOptions) -> ResumeFile | None:
-    from ..api.running import _open_resume as open_resume
-
-    return open_resume(path, options, _warn)
-
-
-def _save_progress(console: Console, resume: ResumeFile, plan: ScanPlan, decided: bytes) -> None:
-    from ..api.running import _save_progress as save
-
-    print_lines(console, [save(resume, plan, decided)])
