@@ -194,3 +194,36 @@ def test_a_simulated_network_runs_discover_as_a_live_scan_would() -> None:
     else:
         raise AssertionError("--discover with --shards was not refused")
     assert not with_shards.sent
+
+
+def test_discover_probes_choose_discoverys_probes() -> None:
+    import rawscan
+
+    # 198.18.0.3 answers nothing but 22/tcp: down to the default probes, up to syn:22 (nmap -PS22)
+    hosts = {"198.18.0.2": {"tcp": {22: "open"}, "other": "closed"},
+             "198.18.0.3": {"tcp": {22: "open"}, "other": "dropped"}}
+    default = SimulatedNetwork(hosts=hosts).scan("syn", ["198.18.0.2", "198.18.0.3"], "22",
+                                                 discover=True)
+    chosen = SimulatedNetwork(hosts=hosts).scan("syn", ["198.18.0.2", "198.18.0.3"], "22",
+                                                discover_probes="syn:22")
+    assert {p.ip for p in default.ports} == {"198.18.0.2"}
+    assert {p.ip for p in chosen.ports} == {"198.18.0.2", "198.18.0.3"}
+    assert chosen.summary[0].startswith("Discovery (syn:22;")
+    try:
+        SimulatedNetwork(hosts=hosts).scan("syn", "198.18.0.2", "22", discover_probes="echo,pz")
+    except rawscan.RawscanError as exc:
+        assert str(exc).startswith("--discover-probes: 'pz' is not a probe")
+    else:
+        raise AssertionError("a bad --discover-probes was taken")
+
+
+def test_ping_help_speaks_of_hosts() -> None:
+    from typer.testing import CliRunner
+
+    from rawscan.cli import app
+
+    ping = CliRunner().invoke(app, ["ping", "--help"], env={"COLUMNS": "200"}).output
+    syn = CliRunner().invoke(app, ["syn", "--help"], env={"COLUMNS": "200"}).output
+    assert "one object per host" in ping and "hosts that are up" in ping
+    assert "one object per port" in syn and "--discover-probes" in syn
+    assert "per port" not in ping and "--discover" not in ping

@@ -17,12 +17,12 @@ DISCOVER_NOT_SHARDED = ("--discover with --shards or --workers is not supported 
                         "would find its own up hosts): give one of them")
 
 
-def discovery_plan(plan: ScanPlan) -> ScanPlan:
+def discovery_plan(plan: ScanPlan, probes: str | None = None) -> ScanPlan:
     """The ping plan a port scan's --discover runs: same targets, sources, timing and TTL, its
-    own seed (derived from the scan's) and source port range."""
+    own seed (derived from the scan's) and source port range; probes: --discover-probes."""
     from ..probes.ping import DEFAULT_PROBES, probes_text, parse_probes
 
-    kinds = parse_probes(DEFAULT_PROBES)
+    kinds = parse_probes(probes or DEFAULT_PROBES, "--discover-probes")
     seed = int.from_bytes(derive_key(plan.seed, DISCOVERY_SEED_PURPOSE)[:8], "big") >> 1
     sport = plan.source_port + 16 if plan.source_port + 31 <= 65535 else plan.source_port - 16
     return dataclasses.replace(plan, scan="ping", ports=tuple(range(len(kinds))), seed=seed,
@@ -31,13 +31,14 @@ def discovery_plan(plan: ScanPlan) -> ScanPlan:
                                shards=0, shard=0, workers=0, max_targets=None)
 
 
-def discovering(report: Callable[..., None], interface: str | None) -> Callable[..., None]:
+def discovering(report: Callable[..., None], interface: str | None,
+                probes: str | None = None) -> Callable[..., None]:
     """A runner for api/live.run_live: opens discovery's sockets (root is still held), then
     hands the scan to report (the CLI's run_and_report) with the pipelined runner, which
     starts discovery once every output is open and root is given up."""
 
     def run(plan: ScanPlan, probe: Any, transport: Any, output: Any, **options: Any) -> None:
-        _with_discovery(plan, transport, interface, None,
+        _with_discovery(plan, transport, interface, None, probes,
                         lambda runner: report(plan, probe, transport, output,
                                               runner=runner, **options))
 
@@ -45,13 +46,13 @@ def discovering(report: Callable[..., None], interface: str | None) -> Callable[
 
 
 def discovering_quietly(runner: Callable[..., Any], interface: str | None,
-                        network: Any = None) -> Callable[..., Any]:
+                        network: Any = None, probes: str | None = None) -> Callable[..., Any]:
     """The library's discovering(): runner is api/running.run_plan; the discovery line is
     the first of the result's summary lines. network: discovery's transport in place of raw
     sockets (a SimulatedNetwork's sibling)."""
 
     def run(plan: ScanPlan, probe: Any, transport: Any, output: Any, **options: Any) -> Any:
-        return _with_discovery(plan, transport, interface, network,
+        return _with_discovery(plan, transport, interface, network, probes,
                                lambda pipelined: runner(plan, probe, transport, output,
                                                         runner=pipelined, **options))
 
@@ -59,9 +60,9 @@ def discovering_quietly(runner: Callable[..., Any], interface: str | None,
 
 
 def _with_discovery(plan: ScanPlan, transport: Any, interface: str | None, network: Any,
-                    scan: Callable[[PipelinedScan], Any]) -> Any:
+                    probes: str | None, scan: Callable[[PipelinedScan], Any]) -> Any:
     try:
-        opened = _open(plan, interface, network)
+        opened = _open(plan, interface, network, probes)
     except BaseException:
         transport.close()
         raise
@@ -73,10 +74,11 @@ def _with_discovery(plan: ScanPlan, transport: Any, interface: str | None, netwo
             opened[2].close()
 
 
-def _open(plan: ScanPlan, interface: str | None, network: Any = None) -> Opened:
+def _open(plan: ScanPlan, interface: str | None, network: Any = None,
+          probes: str | None = None) -> Opened:
     from ..scan import probe_for
     from ..transports.live import LiveTransport
 
-    ping = discovery_plan(plan)
+    ping = discovery_plan(plan, probes)
     probe = probe_for(ping)
     return ping, probe, network or LiveTransport(probe.bpf_filter(), interface)
