@@ -24,10 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from .engine import ScanStats
 from .errors import RawscanError
-from .addresses import addr_to_str
 from .plan import ScanPlan
 from .results import PortResult, Verdict
-from .services import service_name
 from .shards import shard_size
 
 if TYPE_CHECKING:
@@ -119,10 +117,12 @@ class _Runner:
                  done: bytes | None = None, stop_requested: Callable[[], bool] | None = None,
                  banners: Any = None, **_: Any) -> ScanOutcome:
         from .output.tally import ReportTally
-        from .scan import ScanOutcome
+        from .scan import PortReporter, ScanOutcome
 
         outcome = ScanOutcome(plan, ScanStats(), ReportTally(open_only),
                               [] if keep_results else None)
+        # the workers' verdicts made into results as one process makes them
+        reporter = PortReporter(outcome, probe, writers, None, None)
         started = time.monotonic()
         children = [self._start(k, banners) for k in range(plan.workers)]
         from .privileges import drop_privileges
@@ -133,7 +133,6 @@ class _Runner:
         final: dict[int, tuple[ScanStats, bytes]] = {}
         errors: list[str] = []
         flushing = [w.flush for w in writers if hasattr(w, "flush")]
-        make = _ResultMaker(plan, probe.proto)
         forwarded = False
         with selectors.DefaultSelector() as sel:
             buffers: dict[int, bytearray] = {}
@@ -158,15 +157,12 @@ class _Runner:
                     buffer = buffers[k]
                     buffer += chunk
                     for kind, payload in _frames(buffer):
-                        if kind == "verdicts" or kind == "results":
-                            batch = (make(*payload) if kind == "verdicts"
-                                     else list(map(_result, payload)))
-                            for result in batch:
-                                outcome.tally.add(result)
-                                if outcome.results is not None:
-                                    outcome.results.append(result)
-                                for writer in writers:
-                                    writer.write(result)
+                        if kind == "verdicts":
+                            for target, port, verdict in zip(*payload):
+                                reporter.deliver(target, port, verdict)
+                        elif kind == "results":  # --banners: made around the worker's phase
+                            for result in map(_result, payload):
+                                reporter.emit(result)
                         elif kind == "progress":
                             latest[k] = payload
                         elif kind == "done":
@@ -248,7 +244,7 @@ def _frames(buffer: bytearray) -> list[tuple[str, Any]]:
 class _VerdictPipe:
     """A worker's only output without --banners: the engine's verdicts as they come, a batch
     at a time as three lists (pickled in C, the batch's few distinct Verdict objects once
-    each). The parent makes the results (_ResultMaker), so no work is done twice."""
+    each). The parent's PortReporter makes the results, so no work is done twice."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -267,30 +263,6 @@ class _VerdictPipe:
         if self.targets:
             _send(self.fd, "verdicts", (self.targets, self.ports, self.verdicts))
             self.targets, self.ports, self.verdicts = [], [], []
-
-
-class _ResultMaker:
-    """Workers' verdicts as results, made as one process's scan makes them (scan.run_scan's
-    deliver: the last target's text and each port's service name cached)."""
-
-    def __init__(self, plan: ScanPlan, proto: str) -> None:
-        self.names, self.proto = plan.targets.names, proto
-        self.last, self.text = -1, ""
-        self.services: dict[int, str] = {}
-
-    def __call__(self, targets: list[int], ports: list[int],
-                 verdicts: list[Verdict]) -> list[PortResult]:
-        names, proto, services = self.names, self.proto, self.services
-        out = []
-        for target, port, verdict in zip(targets, ports, verdicts):
-            if target != self.last:
-                self.last, self.text = target, addr_to_str(target)
-            service = services.get(port)
-            if service is None:
-                service = services[port] = service_name(port, proto)
-            out.append(_result((self.text, proto, port, verdict.state, verdict.reason,
-                                verdict.ttl, service, names.get(target) if names else None)))
-        return out
 
 
 class _PipeWriter:

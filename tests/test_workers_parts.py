@@ -11,7 +11,7 @@ from rawscan.engine import ScanOptions
 from rawscan.plan import ScanPlan
 from rawscan.results import Evidence, PortResult, Verdict
 from rawscan.targets import TargetSet, ip_to_int
-from rawscan.workers import _frames, _ResultMaker, _VerdictPipe, worker_plan
+from rawscan.workers import _frames, _VerdictPipe, worker_plan
 
 BASE = ip_to_int("198.18.0.2")
 TARGETS = TargetSet(((BASE, BASE + 9),), {BASE + 1: "web.example"})
@@ -69,11 +69,27 @@ def test_verdicts_through_the_pipe_make_the_results_one_process_writes() -> None
         os.close(write_fd)
     frames = _frames(buffer)
     assert [kind for kind, _ in frames] == ["verdicts"] and not buffer
-    made = _ResultMaker(_plan(), "tcp")(*frames[0][1])
+    from rawscan.output.tally import ReportTally
+    from rawscan.scan import PortReporter, ScanOutcome, probe_for
+    from rawscan.engine import ScanStats
+
+    class Kept:
+        def __init__(self) -> None:
+            self.results: list[PortResult] = []
+
+        def write(self, result: PortResult) -> None:
+            self.results.append(result)
+
+    plan, kept = _plan(), Kept()
+    outcome = ScanOutcome(plan, ScanStats(), ReportTally(False))
+    reporter = PortReporter(outcome, probe_for(plan), [kept], None, None)  # type: ignore[list-item]
+    for target, port, verdict in zip(*frames[0][1]):  # as the parent does
+        reporter.deliver(target, port, verdict)
+    made = kept.results
     services = {22: "ssh", 80: "http", 443: "https"}
     want = [PortResult(f"198.18.0.{t - BASE + 2}", "tcp", p, v.state, v.reason, v.ttl,
                        services[p], "web.example" if t == BASE + 1 else None)
             for t, p, v in given]
     assert made == want
     assert [r.as_dict() for r in made] == [r.as_dict() for r in want]
-    assert made[1].banner is None and not made[1].probed  # unset --banners fields read as unset
+    assert len(outcome.tally.hosts) == 3 and outcome.tally.hosts_up == 2  # .11: silent
