@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .bandwidth import batch_bits
-from .congestion import (ADAPTIVE_FLOOR, PathCounters, RateController, next_rate,
-                         retries_lose_replies)
+from .congestion import (ADAPTIVE_FLOOR, WINDOW_PROBES, PathCounters, RateController,
+                         next_rate, retries_lose_replies)
 from .cyclic import CyclicOrder
 from .pacing import Pacer
 from .probes.base import ProbeModule
@@ -71,7 +71,7 @@ class ScanOptions:
     max_rate: float | None = None  # set: the rate adapts to the path, up to this ceiling
     vector: bool | None = None  # numpy batches: None decides by the scan's size
     bandwidth: float | None = None  # --bandwidth: bits per second on the wire (bandwidth.py)
-    sharing: int = 1  # processes sending at this rate each (--workers): batches sized at their sum
+    sharing: int = 1  # processes sharing the scan's rate (--workers): batches sized at their sum
 
 
 @dataclass
@@ -102,7 +102,8 @@ class ScanStats:
     rate_losses: int = 0  # windows in which the adaptive rate saw loss and backed off
     kernel_drops: int = 0  # replies the kernel dropped before we could read them
     vector: bool = False  # the numpy path ran
-    foreign: int = 0  # valid replies for another shard's endpoints (--workers): ignored
+    foreign: int = 0  # valid replies for another shard's endpoints (--workers), or a sibling
+    # scan's (--discover): ignored
     first_round_sent: int = 0  # probes of the first round (of this run: a resumed one's rest)
 
 
@@ -136,6 +137,9 @@ class Engine:
     # --shards: the engine's indexes are this shard's local ones (rawscan/shards.py), mapped
     # to endpoints where probes are built and replies are matched; None: one whole scan
     shard: ShardMap | None = None
+    # a reply that is no valid answer of this engine's but of a sibling scan of the same run
+    # (--discover: discovery's answers, an earlier wave's late ones): counted foreign, not stray
+    sibling: Callable[[bytes], bool] | None = None
 
     @property
     def decided(self) -> bytes:
@@ -178,7 +182,10 @@ class Engine:
         options = self.options
         adaptive = options.max_rate is not None
         ceiling = options.max_rate if options.max_rate is not None else options.rate
-        self._control = RateController(options.rate, ceiling, ADAPTIVE_FLOOR, adaptive)
+        # --workers: each sends its share of the rate, so a window is its share of the probes
+        # (judged as soon as one process's would be)
+        self._control = RateController(options.rate, ceiling, ADAPTIVE_FLOOR, adaptive,
+                                       max(1, WINDOW_PROBES // options.sharing))
         self.stats.adaptive, self.stats.max_rate = adaptive, ceiling if adaptive else 0.0
 
     def _make_batcher(self) -> Any:
@@ -577,7 +584,10 @@ class Engine:
         reply = self.probe.parse_reply(packet)
         index = None if reply is None else self._index_of(reply.target, reply.port)
         if reply is None or index is None:
-            self.stats.stray += 1
+            if self.sibling is not None and self.sibling(packet):
+                self.stats.foreign += 1
+            else:
+                self.stats.stray += 1
             return
         if self.shard is not None:
             local = self.shard.to_local(index)

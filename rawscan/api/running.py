@@ -51,11 +51,11 @@ class FinishedRun:
         from .summary import summary_lines
 
         s = self.outcome.stats
-        return summary_lines(
+        return [*self.outcome.notes, *summary_lines(
             s, hosts=hosts_scanned(self.plan), hosts_up=self.outcome.tally.hosts_up,
             silence_state=self.silence_state,
             banners=self.outcome.banners.summary() if self.outcome.banners is not None else None,
-            output_failed=bool(self.written.failed))
+            output_failed=bool(self.written.failed))]
 
     @property
     def exit_code(self) -> int:
@@ -171,7 +171,8 @@ def _finish(files: RunFiles[ResultWriter], plan: ScanPlan, probe: ProbeModule,
     finished = FinishedRun(plan, probe.proto, probe.silence().state, outcome, written,
                            files.baseline)
     if s.interrupted and files.resume is not None:
-        finished.resume_note = save_progress(files.resume, plan, outcome.decided)
+        # outcome.plan: what was scanned (--discover: the hosts found up)
+        finished.resume_note = save_progress(files.resume, outcome.plan, outcome.decided)
     if files.baseline is not None and not s.interrupted:
         from ..compare import ResultSet
         from ..compare.changes import compare
