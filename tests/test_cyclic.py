@@ -15,11 +15,12 @@ from rawscan.cookies import Cookie, derive_key
 from rawscan.cyclic import CyclicOrder, is_probable_prime, safe_prime_above
 from rawscan.engine import Engine, ScanOptions
 from rawscan.probes.tcp_syn import SynProbe
-from rawscan.targets import TargetSet, ip_to_int
+from rawscan.addresses import parse_addr
+from rawscan.targets import TargetSet
 from rawscan.vector import WALK_BLOCK, _walk_slow, walk_blocks
 from simnet import SimulatedNetwork
 
-SRC, DST = ip_to_int("198.18.0.1"), ip_to_int("198.18.0.2")
+SRC, DST = parse_addr("198.18.0.1"), parse_addr("198.18.0.2")
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 64, 1000, 65535])

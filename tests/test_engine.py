@@ -11,10 +11,11 @@ from rawscan.cookies import Cookie, derive_key
 from rawscan.engine import Engine, ScanOptions
 from rawscan.probes.tcp_syn import SynProbe
 from rawscan.results import Verdict
-from rawscan.targets import TargetSet, ip_to_int
+from rawscan.addresses import parse_addr
+from rawscan.targets import TargetSet
 from simnet import SimulatedNetwork
 
-SRC, DST = ip_to_int("198.18.0.1"), ip_to_int("198.18.0.2")
+SRC, DST = parse_addr("198.18.0.1"), parse_addr("198.18.0.2")
 LAYOUT = {22: "open", 80: "open", 81: "drop", 82: "admin", 83: "host", 443: "open"}
 EXPECTED = {22: ("open", "syn-ack"), 80: ("open", "syn-ack"), 81: ("filtered", "no-response"),
             82: ("filtered", "admin-prohibited"), 83: ("filtered", "host-prohibited"), 443: ("open", "syn-ack")}

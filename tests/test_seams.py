@@ -10,12 +10,13 @@ from rawscan.engine import Engine, ScanOptions
 from rawscan.probes.base import ProbeModule
 from rawscan.probes.tcp_syn import SynProbe
 from rawscan.results import Verdict
-from rawscan.targets import TargetSet, ip_to_int
+from rawscan.addresses import parse_addr
+from rawscan.targets import TargetSet
 from rawscan.transports import base
 from rawscan.transports.base import Received, SendsOneByOne, Transport
 from rawscan.transports.replay import VirtualClock
 
-SRC, DST = ip_to_int("198.18.0.1"), ip_to_int("198.18.0.2")
+SRC, DST = parse_addr("198.18.0.1"), parse_addr("198.18.0.2")
 
 
 def docstring_example() -> type:

@@ -7,12 +7,13 @@ from __future__ import annotations
 from rawscan.cookies import Cookie, derive_key
 from rawscan.engine import Engine, ScanOptions
 from rawscan.probes.tcp_syn import SynProbe
-from rawscan.targets import TargetSet, ip_to_int
+from rawscan.addresses import parse_addr
+from rawscan.targets import TargetSet
 from rawscan.congestion import MIN_FLOOR, next_rate
 from rawscan.timing import TEMPLATES, resolve
 from simnet import SimulatedNetwork
 
-SRC, DST = ip_to_int("198.18.0.1"), ip_to_int("198.18.0.2")
+SRC, DST = parse_addr("198.18.0.1"), parse_addr("198.18.0.2")
 
 
 def test_templates_get_faster_and_options_win() -> None:

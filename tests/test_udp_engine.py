@@ -8,10 +8,11 @@ from rawscan.payloads import payload_for
 from rawscan.probes.udp import UdpProbe
 from rawscan.results import Verdict
 from rawscan.retry_policy import RetryPolicy, RoundReport, looks_rate_limited
-from rawscan.targets import TargetSet, ip_to_int
+from rawscan.addresses import parse_addr
+from rawscan.targets import TargetSet
 from simnet import IcmpRateLimit, SimulatedUdpHost
 
-DST = ip_to_int("198.18.0.2")
+DST = parse_addr("198.18.0.2")
 LAYOUT = {7: "open", 53: "open", 1900: "open", 81: "drop", 82: "drop", 83: "admin"}
 EXPECTED = {7: ("open", "udp-response"), 53: ("open", "udp-response"), 1900: ("open", "udp-response"),
             81: ("open|filtered", "no-response"), 82: ("open|filtered", "no-response"),
@@ -25,7 +26,7 @@ def scan(net: SimulatedUdpHost, ports: list[int], sources: int = 1, **options: o
         assert port not in got
         got[port] = (verdict.state, verdict.reason)
 
-    source_ips = tuple(ip_to_int(f"198.18.0.{i}") for i in range(1, sources + 1))
+    source_ips = tuple(parse_addr(f"198.18.0.{i}") for i in range(1, sources + 1))
     engine = Engine(UdpProbe(source_ips, Cookie(derive_key(3, "cookie")), payload_for),
                     TargetSet(((DST, DST),), {}), tuple(ports), net,
                     ScanOptions(sources=sources, **options), derive_key(3, "order"), collect)  # type: ignore[arg-type]

@@ -7,19 +7,20 @@ import os
 
 import pytest
 
+from rawscan.addresses import parse_addr
 from rawscan.engine import ScanOptions
 from rawscan.plan import ScanPlan
 from rawscan.results import Evidence, PortResult, Verdict
-from rawscan.targets import TargetSet, ip_to_int
+from rawscan.targets import TargetSet
 from rawscan.workers import _frames, _VerdictPipe, worker_plan
 
-BASE = ip_to_int("198.18.0.2")
+BASE = parse_addr("198.18.0.2")
 TARGETS = TargetSet(((BASE, BASE + 9),), {BASE + 1: "web.example"})
 
 
 def _plan(**changes: object) -> ScanPlan:
     plan = ScanPlan(scan="syn", targets=TARGETS, ports=(22, 80, 443), seed=7,
-                    sources=(ip_to_int("198.18.0.1"),), source_port=40000, shards=3, workers=3,
+                    sources=(parse_addr("198.18.0.1"),), source_port=40000, shards=3, workers=3,
                     **changes)  # type: ignore[arg-type]
     return plan
 
