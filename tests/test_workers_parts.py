@@ -49,6 +49,7 @@ def test_a_workers_batches_and_windows_are_sized_at_the_whole_rate() -> None:
                   for rate, n in ((60000.0, 1), (20000.0, 3)))
     assert share._batch_size(20000.0) == one._batch_size(60000.0)
     assert share._control.window_probes * 3 <= WINDOW_PROBES == one._control.window_probes
+    assert share._control.patient and not one._control.patient  # late replies are not loss
 
 
 def test_verdicts_through_the_pipe_make_the_results_one_process_writes() -> None:
