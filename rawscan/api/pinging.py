@@ -36,7 +36,9 @@ def prepare_ping(
     require_privilege: bool = True,
     blocklist: PathLike[str] | str | None = None, no_default_blocklist: bool = False,
 ) -> LiveScan:
-    """rawscan ping's options checked in the CLI's order, and its discovery plan."""
+    """rawscan ping's options checked in the CLI's order, and its discovery plan: the same
+    steps as a port scan's (api/checks.py). The options both take are spelt out in each
+    signature, as the CLI names them; tests/test_plan_options.py holds them alike."""
     from ..plan import ScanPlan
     from ..probes.ping import DEFAULT_PROBES, parse_probes, probes_text
     from .checks import go_ahead, network_settings, plan_fields, select_live_targets
