@@ -7,8 +7,10 @@ Run as root: python tests/bench_workers.py [--runs N] [--workers 2] [--cases ful
 each shard's first-round share of the endpoints from its --metadata-file.
 Each case builds one lab and alternates the variants run by run (which goes first alternates
 too), so load from other work on the machine falls on both alike. Every variant is at default
-settings (plus -oJ to score it). Prints per variant the median wall time (whole process, min-max),
-accuracy against the lab's ground truth, and the summed first-round rate. Not a test.
+settings, as a user types it (no --rate; plus -oJ to score it). Prints per variant the median
+wall time (whole process, min-max), its ratio to one process's median (issue 14's bar:
+--workers 2 not above 1.00), accuracy against the lab's ground truth, the summed first-round
+rate, and the load average (1 minute) before and after the case's runs. Not a test.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ def main() -> None:
         walls: dict[str, list[float]] = {v: [] for v in variants}
         right: dict[str, list[str]] = {v: [] for v in variants}
         rates: dict[str, list[str]] = {v: [] for v in variants}
+        load_before = os.getloadavg()[0]
         with tempfile.TemporaryDirectory() as tmp, Lab(spec) as lab, \
                 every_address_answers(lab, any_address):
             without_resolver(lab)
@@ -102,13 +105,17 @@ def main() -> None:
                     rates[variant].append(rate)
                     print(f"  {name} {variant}: run {i + 1}: {wall:.2f} s, {good}/{len(want)}, "
                           f"first round {rate}/s", flush=True)
+        load = f"{load_before:.2f} -> {os.getloadavg()[0]:.2f}"
+        one = statistics.median(walls[next(iter(variants))])
         for variant in variants:
             w = walls[variant]
             rows.append(f"| {name} | {variant} | {statistics.median(w):.2f} s ({min(w):.2f}-{max(w):.2f}) "
-                        f"| {', '.join(sorted(set(right[variant])))} | {statistics.median_low(rates[variant])}/s |")
+                        f"| {statistics.median(w) / one:.2f} "
+                        f"| {', '.join(sorted(set(right[variant])))} | {statistics.median_low(rates[variant])}/s "
+                        f"| {load} |")
     print(f"\n{args.runs} runs per variant, interleaved, medians\n")
-    print("| case | variant | median wall time | accuracy | first round (median) |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| case | variant | median wall time | / one process | accuracy | first round (median) | load |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     print("\n".join(rows))
 
 
