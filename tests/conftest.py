@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from lab import Lab, LabSpec, lab_unavailable_reason, sweep_leftovers
+from tests.support.lab import Lab, LabSpec, lab_unavailable_reason, sweep_leftovers
 
 
 def pytest_configure(config: pytest.Config) -> None:

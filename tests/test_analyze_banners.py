@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from analyze_helpers import T0, A, B, C, run_analyze, write_pcap
+from tests.support.captures import T0, A, B, C, run_analyze, write_pcap
 
 from rawscan.addresses import V6
 from rawscan.bench.pcapgen import ACK, PSH, RST, SYN, tcp

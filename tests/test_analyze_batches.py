@@ -1,5 +1,5 @@
 """The batch path of rawscan analyze (numpy-parsed batches, bytes flow keys, bulk report)
-against the per-packet matcher it replaced (analyze_reference.py): random captures of every
+against the per-packet matcher it replaced (tests/support/reference_analyzer.py): random captures of every
 packet kind, both families, flows turning over by time and by count, batches of every size;
 the observations must be the same, endpoint for endpoint, and so must the JSON Lines records."""
 
@@ -10,12 +10,12 @@ import random
 from pathlib import Path
 
 import pytest
-from analyze_helpers import T0, write_pcap
-from analyze_reference import ReferenceAnalyzer
+from tests.support.captures import T0, write_pcap
+from tests.support.reference_analyzer import ReferenceAnalyzer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import analyze_reference
+from tests.support import reference_analyzer
 from rawscan.addresses import V6
 from rawscan.analyze import flows
 from rawscan.analyze.flows import FlowAnalyzer, Observations
@@ -126,7 +126,7 @@ def state(obs: Observations) -> dict[str, object]:
 def small_generations(monkeypatch: pytest.MonkeyPatch) -> None:
     """Flows turn over by count too, every few probes."""
     monkeypatch.setattr(flows, "GENERATION_MAX", 8)
-    monkeypatch.setattr(analyze_reference, "GENERATION_MAX", 8)
+    monkeypatch.setattr(reference_analyzer, "GENERATION_MAX", 8)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from analyze_helpers import analyze
+from tests.support.captures import analyze
 
 from rawscan.bench.analyze import generate
 

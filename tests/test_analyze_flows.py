@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from analyze_helpers import ROUTER, T0, A, B, C, analyze, results, write_pcap
+from tests.support.captures import ROUTER, T0, A, B, C, analyze, results, write_pcap
 
 from rawscan.analyze import flows
 from rawscan.analyze.report import SILENCE

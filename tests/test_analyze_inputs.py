@@ -10,12 +10,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from analyze_helpers import ROUTER, T0, A, B, C, run_analyze, write_pcap
-from analyze_tools import nmap_xml_states
+from tests.support.captures import ROUTER, T0, A, B, C, run_analyze, write_pcap
+from tests.support.tool_reports import nmap_xml_states
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from deadline import Hung, deadline
-from rawscan_cli import rawscan_command
+from tests.support.deadline import Hung, deadline
+from tests.support.rawscan_cli import rawscan_command
 
 from rawscan.addresses import V6
 from rawscan.bench.pcapgen import ACK, RST, SYN, icmp_error, ipv4, ipv6, tcp, udp

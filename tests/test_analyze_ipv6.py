@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from analyze_helpers import T0, A, B, analyze, results, run_analyze, write_pcap
+from tests.support.captures import T0, A, B, analyze, results, run_analyze, write_pcap
 from scapy.layers.inet import TCP, UDP
 from scapy.layers.inet6 import (
     IPv6,

@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from analyze_tools import nmap_xml_states
-from rawscan_cli import rawscan_command
-from record_analyze_pcaps import LOOP_RECORDINGS, RECORDINGS, TRIES, record_loop_once, record_once
+from tests.support.tool_reports import nmap_xml_states
+from tests.support.rawscan_cli import rawscan_command
+from tools.record_analyze_pcaps import LOOP_RECORDINGS, RECORDINGS, TRIES, record_loop_once, record_once
 
 pytestmark = [
     pytest.mark.live,

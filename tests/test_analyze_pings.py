@@ -4,15 +4,12 @@ ping's recordings of the discovery lab give the hosts' verdicts; port scans give
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from rawscan_cli import rawscan_command, read_jsonl  # noqa: E402
-from record_discovery_pcaps import nmap_host_states  # noqa: E402
+from tests.support.rawscan_cli import rawscan_command, read_jsonl
+from tools.record_discovery_pcaps import nmap_host_states
 
 PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
 

@@ -1,5 +1,5 @@
 """rawscan analyze against other tools' own reports, on captures of them recorded in the lab
-(tests/record_analyze_pcaps.py): nmap -sS, nmap -sU, masscan, hping3, and an nmap connect scan
+(tools/record_analyze_pcaps.py): nmap -sS, nmap -sU, masscan, hping3, and an nmap connect scan
 amid ordinary traffic; over IPv6, nmap -6 -sS and -sU, and nmap -4 and -6 at once in one
 capture. Also rawscan's own recordings, whose scans printed what analyze must, and a Scapy-built
 capture of every ICMPv6 error kind."""
@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from analyze_tools import hping3_states, masscan_json_states, nmap_xml_states
-from rawscan_cli import rawscan_command, read_jsonl
+from tests.support.tool_reports import hping3_states, masscan_json_states, nmap_xml_states
+from tests.support.rawscan_cli import rawscan_command, read_jsonl
 
 PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
 TARGET = "198.18.0.2"
@@ -190,7 +190,7 @@ def test_every_icmp6_error_kind(tmp_path: Path) -> None:
 
 
 def test_icmp6_kinds_capture_is_what_the_recorder_writes(tmp_path: Path) -> None:
-    from record_analyze_pcaps import write_icmp6_kinds
+    from tools.record_analyze_pcaps import write_icmp6_kinds
 
     fresh = tmp_path / "kinds.pcap"
     write_icmp6_kinds(fresh)
@@ -199,7 +199,7 @@ def test_icmp6_kinds_capture_is_what_the_recorder_writes(tmp_path: Path) -> None
 
 @pytest.mark.parametrize(("scan", "kind"), [("ack", "ACK"), ("fin", "FIN")])
 def test_agrees_with_nmaps_firewall_scans(tmp_path: Path, scan: str, kind: str) -> None:
-    """nmap -sA and -sF of a stateful firewall (tests/record_analyze_pcaps.py): nmap's verdict
+    """nmap -sA and -sF of a stateful firewall (tools/record_analyze_pcaps.py): nmap's verdict
     for every port, and the scan named as nmap's; -oX carries nmap's scaninfo type."""
     xml = tmp_path / "analyze.xml"
     records, stdout = analyze(tmp_path, str(PCAPS / f"analyze-nmap-{scan}.pcap"), "-oX", str(xml))

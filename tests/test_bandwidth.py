@@ -17,9 +17,9 @@ from rawscan.pacing import Pacer
 from rawscan.plan import ScanPlan
 from rawscan.scan import probe_for, run_scan, sampled
 from rawscan.targets import TargetSet, ip_to_int
-from rawscan_cli import one_error_line, rawscan_command
-from simnet import SimulatedNetwork
-from test_engine import run
+from tests.support.rawscan_cli import one_error_line, rawscan_command
+from tests.support.simnet import SimulatedNetwork
+from tests.test_engine import run
 
 SRC, DST = ip_to_int("198.18.0.1"), ip_to_int("198.18.0.2")
 

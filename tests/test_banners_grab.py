@@ -1,5 +1,5 @@
 """--banners grabs on loopback: real replies identified, TLS facts equal to the certificate
-the test made, and hostile servers (tests/lab_hostile.py) cut at the byte and time bounds."""
+the test made, and hostile servers (tests/support/hostile_servers.py) cut at the byte and time bounds."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lab_daemons import Certificate, Daemons, free_port, make_certificate
+from tests.support.lab_daemons import Certificate, Daemons, free_port, make_certificate
 from rawscan.banners import BannerSettings
 from rawscan.banners.grab import CAP, Grab, grab
 from rawscan.banners.phase import SLACK, BannerPhase

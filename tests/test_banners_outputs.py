@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from output_checks import assert_valid_against_dtd, libnmap_report
+from tests.support.xml_checks import assert_valid_against_dtd, libnmap_report
 from rawscan.banners.facts import TlsFacts
 from rawscan.banners.grab import Grab
 from rawscan.banners.phase import enriched

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rawscan_cli import rawscan_command
+from tests.support.rawscan_cli import rawscan_command
 
 
 def run(*args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,7 @@ import pytest
 from rawscan.compare import ResultSet
 from rawscan.compare.changes import compare
 from rawscan.compare.load import load_results
-from rawscan_cli import rawscan_command
+from tests.support.rawscan_cli import rawscan_command
 
 # Written by hand in the shape nmap 7.93 writes (hosthint, a MAC address, extrareasons with
 # ports=, a second host from an older nmap without ports=); service names from /etc/services.

@@ -8,8 +8,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from output_checks import assert_valid_against_dtd, libnmap_report
-from rawscan_cli import rawscan_command
+from tests.support.xml_checks import assert_valid_against_dtd, libnmap_report
+from tests.support.rawscan_cli import rawscan_command
 
 from rawscan.discovery.hosts import HostResult
 from rawscan.discovery.writers import WRITERS

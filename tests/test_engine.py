@@ -12,7 +12,7 @@ from rawscan.engine import Engine, ScanOptions
 from rawscan.probes.tcp_syn import SynProbe
 from rawscan.results import Verdict
 from rawscan.targets import TargetSet, ip_to_int
-from simnet import SimulatedNetwork
+from tests.support.simnet import SimulatedNetwork
 
 SRC, DST = ip_to_int("198.18.0.1"), ip_to_int("198.18.0.2")
 LAYOUT = {22: "open", 80: "open", 81: "drop", 82: "admin", 83: "host", 443: "open"}
@@ -164,7 +164,7 @@ class RateLimitedIcmp(SimulatedNetwork):
 
     def __init__(self, ports: dict[int, str]) -> None:
         super().__init__(ports)
-        from simnet import IcmpRateLimit
+        from tests.support.simnet import IcmpRateLimit
 
         self.limit = IcmpRateLimit()
 

@@ -1,4 +1,4 @@
-"""Live lab, forged and stray traffic: a second process in the target namespace (tests/spray.py)
+"""Live lab, forged and stray traffic: a second process in the target namespace (tests/support/forged_traffic.py)
 sends SYN-ACKs, RSTs and ICMP errors during a scan: for ports never probed, with guessed
 acknowledgements and quoted sequence numbers, from hosts not scanned, and the replies an
 earlier scan (another seed) got, as if they came late. None of them may change a result, and
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import Lab, lab_unavailable_reason
-from lab_faults import (
+from tests.support.lab import Lab, lab_unavailable_reason
+from tests.support.lab_faults import (
     FAULT_SYN, FAULT_SYN_SHIFTED, ScanRun, check_time_bound, run_rawscan, spray_argv,
     start_in_target, stop, wait_for_line, wrong_ports,
 )

@@ -1,5 +1,5 @@
 """Live lab, forged and stray traffic during ACK, FIN, NULL and Xmas scans (as
-test_faults_forged.py for SYN): tests/spray.py in the target sends RSTs with guessed sequence and
+test_faults_forged.py for SYN): tests/support/forged_traffic.py in the target sends RSTs with guessed sequence and
 acknowledgement numbers (bare and with ACK) to the ports where a believed RST would change the
 result (those that stay silent), SYN-ACKs, RSTs for ports never probed, ICMP errors with guessed
 quoted sequence numbers, from hosts not scanned. None may change a result; every one that
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import Lab, lab_unavailable_reason
-from lab_faults import (
+from tests.support.lab import Lab, lab_unavailable_reason
+from tests.support.lab_faults import (
     FAULT_SYN, check_time_bound, run_rawscan, spray_argv, start_in_target, stop, wait_for_line,
     wrong_ports,
 )

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import pytest
 
-from lab import Lab, lab_unavailable_reason
-from lab_faults import (
+from tests.support.lab import Lab, lab_unavailable_reason
+from tests.support.lab_faults import (
     ENGINE_SLACK, EVERY_OTHER_SYN, FAULT_SYN, FAULT_TRANSPORT, FAULT_UDP, ScanRun, add_fault_rules,
     check_time_bound, run_rawscan, scanner_argv, silence_target, stop, time_bound, wrong_ports,
 )
 from rawscan.retry_policy import HIDDEN_TOLERANCE
 from rawscan.timing import DEFAULT_TEMPLATE, TEMPLATES
-from rawscan_cli import rawscan_command, read_jsonl
+from tests.support.rawscan_cli import rawscan_command, read_jsonl
 
 pytestmark = [
     pytest.mark.live,

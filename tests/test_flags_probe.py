@@ -194,7 +194,7 @@ class LinuxLikeHost:
     segments without SYN or ACK, 'stateful' ports drop them, 'admin' ones reject (ICMP 3/13)."""
 
     def __init__(self, layout: dict[int, str], loss_every: int = 0) -> None:
-        from simnet import SimulatedNetwork
+        from tests.support.simnet import SimulatedNetwork
 
         self.net = SimulatedNetwork({})
         self.layout, self.loss_every, self.count = layout, loss_every, 0

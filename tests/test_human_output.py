@@ -13,8 +13,8 @@ from rich.console import Console
 
 from rawscan.engine import ScanStats
 from rawscan.output.progress import SHOW_AFTER, ScanProgress
-from rawscan_cli import rawscan_command
-from terminal import run_on_terminal
+from tests.support.rawscan_cli import rawscan_command
+from tests.support.terminal import run_on_terminal
 
 SYN = Path(__file__).resolve().parents[1] / "pcaps" / "syn-every-reply-kind.pcap"
 COLOUR = re.compile(rb"\x1b\[[0-9;]*3[0-7]m|\x1b\[[0-9;]*38;")  # a foreground colour SGR

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from output_checks import assert_valid_against_dtd, libnmap_report, ndiff_state_differences
+from tests.support.xml_checks import assert_valid_against_dtd, libnmap_report, ndiff_state_differences
 from rawscan.addresses import parse_addr
 from rawscan.compare import ResultSet, canonical_ip
 from rawscan.compare.changes import compare
@@ -30,7 +30,7 @@ from rawscan.plan import ScanPlan
 from rawscan.results import PortResult
 from rawscan.sources import source_address, sources_for
 from rawscan.targets import parse_targets
-from rawscan_cli import rawscan_command
+from tests.support.rawscan_cli import rawscan_command
 
 WRITERS = {"xml": NmapXmlWriter, "grep": GrepableWriter, "json": JsonLinesWriter, "csv": CsvWriter}
 # Deliberately out of order, and with textual order differing from numeric order.

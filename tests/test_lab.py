@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from analyze_tools import nmap_xml_states
-from lab import Lab, LabError, LabSpec, nft_ruleset
-from lab_layouts import SYN_DUAL, UDP_DUAL, SynLayout, UdpLayout
-from lab_services import UDP_REPLY_PREFIX
+from tests.support.tool_reports import nmap_xml_states
+from tests.support.lab import Lab, LabError, LabSpec, nft_ruleset
+from tests.support.lab_layouts import SYN_DUAL, UDP_DUAL, SynLayout, UdpLayout
+from tests.support.lab_services import UDP_REPLY_PREFIX
 
 pytestmark = pytest.mark.live
 

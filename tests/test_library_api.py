@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 import rawscan
-from lab import Lab, LabSpec
+from tests.support.lab import Lab, LabSpec
 from rawscan.testing import SimulatedNetwork, expect_exposure
-from rawscan_cli import rawscan_command, read_jsonl
+from tests.support.rawscan_cli import rawscan_command, read_jsonl
 
 PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
 REPLAYS = ["syn-every-reply-kind.pcap", "dual-udp-every-reply-kind.pcap"]

@@ -1,5 +1,5 @@
 """The Python API's live host discovery, --discover and --workers in a namespace lab: the
-results are the command line's (tests/lab_discovery.py's hosts up and down in every way)."""
+results are the command line's (tests/support/lab_discovery.py's hosts up and down in every way)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import lab_unavailable_reason
-from lab_discovery import EXPECTED, DiscoveryLab
-from rawscan_cli import rawscan_command, read_jsonl
+from tests.support.lab import lab_unavailable_reason
+from tests.support.lab_discovery import EXPECTED, DiscoveryLab
+from tests.support.rawscan_cli import rawscan_command, read_jsonl
 
 pytestmark = [
     pytest.mark.skipif(lab_unavailable_reason() is not None, reason=str(lab_unavailable_reason())),

@@ -10,7 +10,7 @@ import pytest
 
 import rawscan
 from rawscan.testing import SimulatedNetwork
-from rawscan_cli import rawscan_command, read_jsonl
+from tests.support.rawscan_cli import rawscan_command, read_jsonl
 
 PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
 HOSTS = {"198.18.0.2": {"tcp": {22: "open", 80: "open"}, "other": "closed"},

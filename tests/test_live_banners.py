@@ -1,6 +1,6 @@
 """Live lab: `rawscan syn --banners` against real daemons in the target namespace (OpenSSH's
 sshd with a throwaway host key, nginx over HTTP and over TLS with a certificate the test
-makes) and tests/lab_hostile.py's servers: every open port's service, product and version is
+makes) and tests/support/hostile_servers.py's servers: every open port's service, product and version is
 what the daemon says it is, TLS facts are the certificate's, the XML validates and libnmap
 reads versions, and hostile servers cost no more than the banner timeout."""
 
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from lab import Lab, LabSpec, lab_unavailable_reason
-from lab_daemons import Daemons, make_certificate, missing_daemons, nginx_version, sshd_version
-from output_checks import assert_valid_against_dtd, libnmap_report
+from tests.support.lab import Lab, LabSpec, lab_unavailable_reason
+from tests.support.lab_daemons import Daemons, make_certificate, missing_daemons, nginx_version, sshd_version
+from tests.support.xml_checks import assert_valid_against_dtd, libnmap_report
 from rawscan.banners.x509 import parse_certificate
-from rawscan_cli import rawscan_command
+from tests.support.rawscan_cli import rawscan_command
 
 pytestmark = [
     pytest.mark.live,

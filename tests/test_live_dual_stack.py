@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import Lab, lab_unavailable_reason
-from lab_layouts import SynLayout, UdpLayout
-from rawscan_cli import rawscan_command, read_jsonl
+from tests.support.lab import Lab, lab_unavailable_reason
+from tests.support.lab_layouts import SynLayout, UdpLayout
+from tests.support.rawscan_cli import rawscan_command, read_jsonl
 
 pytestmark = [
     pytest.mark.live,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import Lab, lab_unavailable_reason
-from lab_layouts import FIREWALL
-from output_checks import assert_valid_against_dtd, libnmap_report, ndiff_state_differences
-from rawscan_cli import rawscan_command, read_jsonl
+from tests.support.lab import Lab, lab_unavailable_reason
+from tests.support.lab_layouts import FIREWALL
+from tests.support.xml_checks import assert_valid_against_dtd, libnmap_report, ndiff_state_differences
+from tests.support.rawscan_cli import rawscan_command, read_jsonl
 
 pytestmark = [
     pytest.mark.live,

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from lab import Lab, LabSpec, lab_unavailable_reason
-from lab_layouts import SYN_2000, SYN_SMALL
-from output_checks import assert_valid_against_dtd, libnmap_report, ndiff_state_differences
+from tests.support.lab import Lab, LabSpec, lab_unavailable_reason
+from tests.support.lab_layouts import SYN_2000, SYN_SMALL
+from tests.support.xml_checks import assert_valid_against_dtd, libnmap_report, ndiff_state_differences
 from rawscan.compare.load import load_results
-from rawscan_cli import rawscan_command
-from terminal import run_on_terminal
+from tests.support.rawscan_cli import rawscan_command
+from tests.support.terminal import run_on_terminal
 
 pytestmark = [
     pytest.mark.live,

@@ -1,4 +1,4 @@
-"""rawscan ping in a lab of hosts up and down in every way (tests/lab_discovery.py), beside
+"""rawscan ping in a lab of hosts up and down in every way (tests/support/lab_discovery.py), beside
 nmap -sn of the same lab."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import lab_unavailable_reason
-from lab_discovery import ANYIP_HOSTS, ANYIP_HOSTS6, EXPECTED, EXPECTED6, NO_ECHO, NO_ECHO6, DiscoveryLab
-from output_checks import assert_valid_against_dtd, libnmap_report, ndiff_state_differences
-from rawscan_cli import rawscan_command, read_jsonl
+from tests.support.lab import lab_unavailable_reason
+from tests.support.lab_discovery import ANYIP_HOSTS, ANYIP_HOSTS6, EXPECTED, EXPECTED6, NO_ECHO, NO_ECHO6, DiscoveryLab
+from tests.support.xml_checks import assert_valid_against_dtd, libnmap_report, ndiff_state_differences
+from tests.support.rawscan_cli import rawscan_command, read_jsonl
 
 pytestmark = [
     pytest.mark.skipif(lab_unavailable_reason() is not None, reason=str(lab_unavailable_reason())),
@@ -59,7 +59,7 @@ def test_every_host_gets_its_status_and_reason(lab: DiscoveryLab, tmp_path: Path
 
 
 def lab_mac(lab: DiscoveryLab) -> str:
-    from bench_common import target_mac
+    from bench.common import target_mac
 
     return target_mac(lab).upper()
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from deadline import deadline
-from rawscan_cli import rawscan_command
+from tests.support.deadline import deadline
+from tests.support.rawscan_cli import rawscan_command
 
 from rawscan.errors import RawscanError
 from rawscan.output.files import SIGNATURES, check_output, open_output

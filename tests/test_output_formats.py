@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from output_checks import assert_valid_against_dtd, libnmap_report, ndiff
+from tests.support.xml_checks import assert_valid_against_dtd, libnmap_report, ndiff
 from rawscan.compare.load import load_results
 from rawscan.ports import port_class
 from rawscan.results import RECORD_FIELDS
-from rawscan_cli import rawscan_command, read_jsonl
+from tests.support.rawscan_cli import rawscan_command, read_jsonl
 
 PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
 

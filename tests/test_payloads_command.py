@@ -7,7 +7,7 @@ import subprocess
 from scapy.layers.dns import DNS
 
 from rawscan.payloads import BUILDERS, payload_for
-from rawscan_cli import rawscan_command
+from tests.support.rawscan_cli import rawscan_command
 
 
 def run(*args: str) -> str:

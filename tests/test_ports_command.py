@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rawscan.services import SERVICES_FILE, names_for_port, ports_for_name
-from rawscan_cli import rawscan_command
+from tests.support.rawscan_cli import rawscan_command
 
 needs_services = pytest.mark.skipif(not Path(SERVICES_FILE).exists(),
                                     reason="no /etc/services (apt-get install netbase)")

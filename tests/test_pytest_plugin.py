@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import Lab, LabSpec
+from tests.support.lab import Lab, LabSpec
 
 pytest_plugins = ["pytester"]
 

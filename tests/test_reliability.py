@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rawscan_cli import one_error_line, rawscan_command
+from tests.support.rawscan_cli import one_error_line, rawscan_command
 
 from rawscan.errors import RawscanError
 
@@ -530,7 +530,7 @@ def _nmap_all_ports_xml(hosts: int, extra_open: dict[int, int] | None = None) ->
 
 
 def test_diff_keeps_summarised_ports_as_ranges(tmp_path: Path) -> None:
-    from deadline import deadline
+    from tests.support.deadline import deadline
 
     from rawscan.compare.changes import compare
     from rawscan.compare.load import load_results

@@ -14,7 +14,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from rawscan_cli import one_error_line, rawscan_command
+from tests.support.rawscan_cli import one_error_line, rawscan_command
 
 from rawscan import capture
 from rawscan.capture import CaptureTruncated, read_ip_packets

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import Lab, lab_unavailable_reason
-from lab_layouts import SYN_2000
-from rawscan_cli import port_states, rawscan_command, read_jsonl
+from tests.support.lab import Lab, lab_unavailable_reason
+from tests.support.lab_layouts import SYN_2000
+from tests.support.rawscan_cli import port_states, rawscan_command, read_jsonl
 
 pytestmark = [
     pytest.mark.live,

@@ -22,7 +22,7 @@ from rawscan.probes.tcp_syn import SynProbe
 from rawscan.results import Verdict
 from rawscan.shards import Permutation, ShardMap, derived_seed, fingerprint, shard_size
 from rawscan.targets import TargetSet, ip_to_int
-from simnet import SimulatedNetwork
+from tests.support.simnet import SimulatedNetwork
 
 SRC = ip_to_int("198.18.0.1")
 BASE = ip_to_int("198.18.0.2")
@@ -198,7 +198,7 @@ def test_shard_refusals_are_one_line(tmp_path: Path) -> None:
     import os
     import subprocess
 
-    from rawscan_cli import one_error_line, rawscan_command
+    from tests.support.rawscan_cli import one_error_line, rawscan_command
 
     env = {k: v for k, v in os.environ.items() if k != "JOB_COMPLETION_INDEX"}
 

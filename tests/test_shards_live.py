@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import Lab, lab_unavailable_reason
-from lab_layouts import SYN_2000
-from output_checks import assert_valid_against_dtd, ndiff_state_differences
-from rawscan_cli import one_error_line, port_states, rawscan_command, read_jsonl
+from tests.support.lab import Lab, lab_unavailable_reason
+from tests.support.lab_layouts import SYN_2000
+from tests.support.xml_checks import assert_valid_against_dtd, ndiff_state_differences
+from tests.support.rawscan_cli import one_error_line, port_states, rawscan_command, read_jsonl
 
 pytestmark = [
     pytest.mark.live,
@@ -145,7 +145,7 @@ def test_two_workers_are_exact_and_resume_after_sigterm(tmp_path: Path) -> None:
 
 
 def test_udp_shards_merge_into_the_whole_scan(tmp_path: Path) -> None:
-    from lab_layouts import UDP_1024
+    from tests.support.lab_layouts import UDP_1024
 
     with Lab(UDP_1024.spec()) as lab:
         for k in range(2):

@@ -9,7 +9,7 @@ from rawscan.probes.udp import UdpProbe
 from rawscan.results import Verdict
 from rawscan.retry_policy import RetryPolicy, RoundReport, looks_rate_limited
 from rawscan.targets import TargetSet, ip_to_int
-from simnet import IcmpRateLimit, SimulatedUdpHost
+from tests.support.simnet import IcmpRateLimit, SimulatedUdpHost
 
 DST = ip_to_int("198.18.0.2")
 LAYOUT = {7: "open", 53: "open", 1900: "open", 81: "drop", 82: "drop", 83: "admin"}

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from output_checks import assert_valid_against_dtd, libnmap_report
+from tests.support.xml_checks import assert_valid_against_dtd, libnmap_report
 from rawscan.compare.load import load_results
 from rawscan.output import RunInfo, RunSummary
 from rawscan.output.csvfile import CsvWriter

@@ -1,6 +1,6 @@
 """Real daemons and hostile servers for --banners tests, in a lab's target namespace (or, with
 no namespace, on loopback): certificates the test makes, OpenSSH's sshd with a throwaway host
-key, nginx over HTTP and TLS, and tests/lab_hostile.py. Each is stopped by its PID.
+key, nginx over HTTP and TLS, and tests/support/hostile_servers.py. Each is stopped by its PID.
 
     with Lab(spec) as lab, Daemons(lab.target_ns, tmp_path) as d:
         version = d.sshd(lab.target_ip, 22)          # what sshd says it is
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-HOSTILE = Path(__file__).with_name("lab_hostile.py")
+HOSTILE = Path(__file__).with_name("hostile_servers.py")
 READY_TIMEOUT = 20.0
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -109,7 +109,7 @@ class Daemons:
         return self
 
     def __exit__(self, *_: object) -> None:
-        from lab import _stop  # by PID: terminate, then kill; streams closed
+        from tests.support.lab import _stop  # by PID: terminate, then kill; streams closed
 
         while self._processes:
             _stop(self._processes.pop())
@@ -135,7 +135,7 @@ class Daemons:
         return addr in out or (":" in addr and f"[{addr}]" in out)
 
     def hostile(self, addrs: list[str], **ports: Any) -> None:
-        """tests/lab_hostile.py with its options: trickle=[P], tls=["P:CERT:KEY"] ..."""
+        """tests/support/hostile_servers.py with its options: trickle=[P], tls=["P:CERT:KEY"] ..."""
         argv = [sys.executable, str(HOSTILE)]
         for addr in addrs:
             argv += ["--addr", addr]
@@ -146,7 +146,7 @@ class Daemons:
         assert process.stdout is not None
         line = process.stdout.readline()  # blocks until bound (or exit)
         if line.strip() != "ready":
-            raise RuntimeError(f"lab_hostile: {line.strip()} {process.stderr.read().strip()}")  # type: ignore[union-attr]
+            raise RuntimeError(f"hostile_servers: {line.strip()} {process.stderr.read().strip()}")  # type: ignore[union-attr]
 
     def sshd(self, addr: str, port: int) -> None:
         """OpenSSH's sshd with a host key made for this test only."""

@@ -1,8 +1,8 @@
 """Forged and stray traffic for the live lab: run in the target namespace during a scan.
 
-    python3 tests/spray.py --iface rs-tgt0 --scanner 198.18.0.1 --target 198.18.0.2 \
+    python3 tests/support/forged_traffic.py --iface rs-tgt0 --scanner 198.18.0.1 --target 198.18.0.2 \
         --probed 1-300 --open 3,23 --unprobed 301-400 --report r.json forge
-    python3 tests/spray.py ... --report r.json replay --pcap earlier-scan.pcap
+    python3 tests/support/forged_traffic.py ... --report r.json replay --pcap earlier-scan.pcap
 
 Prints "armed" once ready, then waits (at most --wait seconds) for the scan's first probe to
 reach the target: the scanner's receive socket is then open, and the probe's source port is the

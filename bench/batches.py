@@ -1,7 +1,7 @@
 """numpy batch paths' cost: build() and judge() of 4,096-row batches for SynBatcher,
 FlagsBatcher (ack, fin) and PingBatcher (echo, syn:443, ack:80, timestamp).
 
-Run: python tests/bench_batches.py [--repeat N]
+Run: python -m bench.batches [--repeat N]
 Each figure is the best of --repeat timings of 20 calls, in milliseconds a call. The replies
 judged are the built probes' own answers (addresses and ports swapped, the cookie echoed where
 the target would put it), so every row takes the fast path and decides its endpoint. Sends

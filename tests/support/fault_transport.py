@@ -15,7 +15,7 @@ the engine uses next) is delegated, so the wrapper stays valid while the engine 
 As a script, run inside the scanner namespace, it is a rawscan command line with the live
 transport wrapped:
 
-    python3 tests/fault_transport.py --delay 0.2 --jitter 0.05 --duplicate 0.2 \
+    python3 tests/support/fault_transport.py --delay 0.2 --jitter 0.05 --duplicate 0.2 \
         --report faults.json -- syn 198.18.0.2 -p 1-300 -oJ out.jsonl
 """
 

@@ -1,9 +1,9 @@
 """UDP benchmark: rawscan against nmap -sU on the same namespace lab, ICMP rate limit on and off.
 
-Run as root: python tests/bench_udp.py [--runs N] [--cases 1,2] [--timeout S]. Each tool run gets
-a fresh lab and runs inside its scanner namespace (tests/bench_common.py). Prints median wall
+Run as root: python -m bench.udp [--runs N] [--cases 1,2] [--timeout S]. Each tool run gets
+a fresh lab and runs inside its scanner namespace (bench/common.py). Prints median wall
 times, peak RSS and accuracy (ports whose state matches the lab's ground truth). Case 1 (47
-ports under the kernel's default ICMP limit) is also case 8 of tests/bench_syn.py, so one run of
+ports under the kernel's default ICMP limit) is also case 8 of bench/syn.py, so one run of
 that checks UDP keeps its accuracy. Not a test: numbers, not assertions.
 """
 
@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from bench_common import (  # noqa: E402
+from bench.common import (
     Case, Interrupted, Job, Tool, Truth, gnu_time, leftover_namespaces, machine_lines,
     rawscan_exe, read_nmap_xml, read_rawscan_jsonl, run_cases, sigterm_as_interrupt, tables,
     use_rawscan,
 )
-from lab import TARGET_IP, lab_unavailable_reason  # noqa: E402
-from lab_layouts import UDP_1024, UDP_RATE_LIMITED, UdpLayout  # noqa: E402
+from tests.support.lab import TARGET_IP, lab_unavailable_reason
+from tests.support.lab_layouts import UDP_1024, UDP_RATE_LIMITED, UdpLayout
 
 EXTRA_SOURCES = tuple(f"198.18.0.{i}" for i in range(3, 10))
 
@@ -92,7 +88,7 @@ def main() -> None:
     if args.rawscan:
         use_rawscan(args.rawscan)
     if reason := lab_unavailable_reason():
-        raise SystemExit(f"bench_udp: cannot build the lab: {reason}")
+        raise SystemExit(f"bench.udp: cannot build the lab: {reason}")
     use_time = gnu_time()
     print("\n".join(machine_lines(use_time)), flush=True)
     wanted = set(args.cases.split(","))

@@ -1,7 +1,7 @@
 """Benchmark (numbers, not a test): how long a million-line -iL takes before the first probe,
 and the peak memory by then.
 
-    sudo .venv/bin/python tests/bench_target_files.py [--runs 3] [--lines 1000000]
+    sudo .venv/bin/python -m bench.target_files [--runs 3] [--lines 1000000]
 
 Two measurements per run, medians printed:
 - parse: `rawscan syn -iL FILE -p 1 --allow-large --rate 1e300` under GNU time, with FILE a
@@ -22,14 +22,11 @@ import signal
 import statistics
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from rawscan_cli import rawscan_command  # noqa: E402
+from tests.support.rawscan_cli import rawscan_command
 
 GNU_TIME = "/usr/bin/time"
 

@@ -1,6 +1,6 @@
 """Reading other tools' own reports (nmap XML, masscan JSON, hping3's output) as port -> state.
 
-Shared by the recorder (tests/record_analyze_pcaps.py), which keeps a capture only when the
+Shared by the recorder (tools/record_analyze_pcaps.py), which keeps a capture only when the
 tool's report matches the lab's ground truth, and by the tests comparing rawscan analyze to it.
 """
 

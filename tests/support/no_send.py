@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 from unittest import mock
 
-from deadline import deadline
+from tests.support.deadline import deadline
 
 
 def assert_clean(code: int, stderr: str) -> None:

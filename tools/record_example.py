@@ -1,15 +1,12 @@
-"""Record examples/ci-replay/staging.pcap (as root: python tests/record_example.py): a SYN
+"""Record examples/ci-replay/staging.pcap (as root: python -m tools.record_example): a SYN
 scan of a namespace lab host listening on 22 and 443, every other port closed."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from lab import Lab, LabSpec, lab_unavailable_reason  # noqa: E402
-from rawscan_cli import rawscan_command  # noqa: E402
+from tests.support.lab import Lab, LabSpec, lab_unavailable_reason
+from tests.support.rawscan_cli import rawscan_command
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ci-replay"
 STAGING = LabSpec(open_tcp=(22, 443), ipv6=False)

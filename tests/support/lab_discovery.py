@@ -3,7 +3,7 @@
     with DiscoveryLab() as lab:
         lab.exec_scanner(["rawscan", "ping", *lab.every_host()])
 
-On top of tests/lab.py's scanner and target namespaces (198.18.0.1 / .2, 2001:2::1 / ::2):
+On top of tests/support/lab.py's scanner and target namespaces (198.18.0.1 / .2, 2001:2::1 / ::2):
 - ANYIP: prefixes routed from the scanner to the target, local on the target's lo (AnyIP):
   every address in them answers as the target does;
 - SILENT_ONLINK: on the scanner's own link, where nothing answers ARP / neighbour solicitation;
@@ -23,7 +23,7 @@ import os
 import subprocess
 import sys
 
-from lab import SERVICES, Lab, LabSpec, _del_netns, _live_namespaces, _must, _stop, _serial
+from tests.support.lab import SERVICES, Lab, LabSpec, _del_netns, _live_namespaces, _must, _stop, _serial
 
 ANYIP, ANYIP6 = "198.18.8.0/29", "2001:2:8::/125"
 ANYIP_HOSTS = ["198.18.8.1", "198.18.8.2", "198.18.8.3", "198.18.8.6"]

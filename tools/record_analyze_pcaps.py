@@ -1,5 +1,5 @@
 """Re-record the captures that `rawscan analyze` is checked against (as root:
-python tests/record_analyze_pcaps.py [NAME...]).
+python -m tools.record_analyze_pcaps [NAME...]).
 
 Each is a scan of the namespace lab by a tool that is not rawscan (nmap, masscan, hping3),
 captured with tcpdump inside the scanner namespace, and kept with the tool's own report beside
@@ -34,11 +34,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from analyze_tools import hping3_states, masscan_json_states, nmap_xml_states  # noqa: E402
-from lab import TARGET_IP, Lab, LabSpec, lab_unavailable_reason  # noqa: E402
-from lab_layouts import SYN_SMALL, FirewallLayout  # noqa: E402
+from tests.support.tool_reports import hping3_states, masscan_json_states, nmap_xml_states
+from tests.support.lab import TARGET_IP, Lab, LabSpec, lab_unavailable_reason
+from tests.support.lab_layouts import SYN_SMALL, FirewallLayout
 
 PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
 TRIES = 3

@@ -1,8 +1,8 @@
 """--workers benchmark (issue 14): one process against --workers N on the same lab, interleaved.
 
-Run as root: python tests/bench_workers.py [--runs N] [--workers 2] [--cases full,sweep]
-  full:  all 65,535 ports of one host (bench_syn's case 1 layout);
-  sweep: port 80 over a /16 of AnyIP hosts (bench_syn's case 2).
+Run as root: python -m bench.workers [--runs N] [--workers 2] [--cases full,sweep]
+  full:  all 65,535 ports of one host (bench/syn.py's case 1 layout);
+  sweep: port 80 over a /16 of AnyIP hosts (bench/syn.py's case 2).
 --evenness: instead, each case as 4 shards (--shards 4 --shard K, one after another), with
 each shard's first-round share of the endpoints from its --metadata-file.
 Each case builds one lab and alternates the variants run by run (which goes first alternates
@@ -25,11 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from bench_common import SWEEP_NET, every_address_answers, machine_lines, rawscan_exe, without_resolver  # noqa: E402
-from bench_syn import FULL  # noqa: E402
-from lab import TARGET_IP, Lab, LabSpec, lab_unavailable_reason  # noqa: E402
+from bench.common import SWEEP_NET, every_address_answers, machine_lines, rawscan_exe, without_resolver
+from bench.syn import FULL
+from tests.support.lab import TARGET_IP, Lab, LabSpec, lab_unavailable_reason
 
 FIRST_ROUND = re.compile(r"first round sent at ([\d,]+) probes/s")
 
@@ -41,7 +39,7 @@ def run_once(lab: Lab, argv: list[str], out: Path,
                             env={**os.environ, **env})
     wall = time.monotonic() - start
     if proc.returncode != 0:
-        raise SystemExit(f"bench_workers: {' '.join(argv)} failed: {proc.stderr.strip()}")
+        raise SystemExit(f"bench.workers: {' '.join(argv)} failed: {proc.stderr.strip()}")
     states = {}
     for line in out.read_text().splitlines():
         r = json.loads(line)
@@ -63,7 +61,7 @@ def main() -> None:
                         help="also --workers with each worker sending from its engine's thread")
     args = parser.parse_args()
     if reason := lab_unavailable_reason():
-        raise SystemExit(f"bench_workers: cannot build the lab: {reason}")
+        raise SystemExit(f"bench.workers: cannot build the lab: {reason}")
     print("\n".join(machine_lines(False)), flush=True)
     print(f"command: {' '.join(sys.argv)}", flush=True)
     exe = rawscan_exe()
@@ -125,7 +123,7 @@ def evenness(cases: dict[str, Any], names: list[str], shards: int = 4) -> None:
                                                 "--shard", str(k), "--metadata-file", str(meta)],
                                         timeout=300)
                 if proc.returncode != 0:
-                    raise SystemExit(f"bench_workers: shard {k} failed: {proc.stderr.strip()}")
+                    raise SystemExit(f"bench.workers: shard {k} failed: {proc.stderr.strip()}")
                 m = json.loads(meta.read_text())
                 print(f"| {name} | {k} | {m['endpoints']:,} | {m['first_round_sent']:,} "
                       f"| {m['first_round_share']:.4f} |", flush=True)

@@ -1,9 +1,9 @@
 """ACK scan benchmark (issue 15): rawscan ack beside nmap -sA on the same lab.
 
-Run as root: python tests/bench_ack.py [--runs N] [--timeout S] [--tools TEXT]
-One case, as tests/bench_syn.py runs its cases (a fresh namespace lab per tool run, each tool at
+Run as root: python -m bench.ack [--runs N] [--timeout S] [--tools TEXT]
+One case, as bench/syn.py runs its cases (a fresh namespace lab per tool run, each tool at
 its defaults plus the flag that writes a report: rawscan -oJ, nmap -oX): all 65,535 ports of one
-host behind a stateful nftables firewall (tests/lab.py's stateful_tcp: unsolicited ACKs dropped
+host behind a stateful nftables firewall (tests/support/lab.py's stateful_tcp: unsolicited ACKs dropped
 on 100 ports, some with listeners), 50 dropped, 50 admin-prohibited, 25 port-unreachable ports,
 the rest unfiltered. Prints a markdown table: median wall time, the ratio to nmap -sA -T4, peak
 RSS, accuracy against the lab's ground truth. Not a test: numbers, not assertions.
@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from bench_common import (  # noqa: E402
+from bench.common import (
     Case, Job, Tool, Truth, gnu_time, leftover_namespaces, machine_lines, rawscan_exe,
     read_nmap_xml, read_rawscan_jsonl, run_cases, tables, use_rawscan,
 )
-from bench_syn import installed  # noqa: E402
-from lab import TARGET_IP, lab_unavailable_reason  # noqa: E402
-from lab_layouts import FirewallLayout  # noqa: E402
+from bench.syn import installed
+from tests.support.lab import TARGET_IP, lab_unavailable_reason
+from tests.support.lab_layouts import FirewallLayout
 
 
 def _spread(start: int, step: int) -> tuple[int, ...]:
@@ -70,9 +67,9 @@ def main() -> None:
     if args.rawscan:
         use_rawscan(args.rawscan)
     if args.runs < 1 or args.timeout <= 0:
-        raise SystemExit("bench_ack: --runs and --timeout must be positive")
+        raise SystemExit("bench.ack: --runs and --timeout must be positive")
     if reason := lab_unavailable_reason():
-        raise SystemExit(f"bench_ack: cannot build the lab: {reason}")
+        raise SystemExit(f"bench.ack: cannot build the lab: {reason}")
     use_time = gnu_time()
     print("\n".join(machine_lines(use_time)), flush=True)
     print(f"command: {' '.join(sys.argv)}", flush=True)

@@ -1,4 +1,4 @@
-"""What the benchmark scripts (bench_syn.py, bench_udp.py) share: a case is a lab, a ground
+"""What the benchmark scripts (bench/syn.py, bench/udp.py) share: a case is a lab, a ground
 truth and the tools run on it; each tool run gets a fresh lab, runs inside its scanner namespace
 bounded in time (its process group killed by PID on timeout or Ctrl-C), and is scored against
 the truth; medians go into one markdown table per case.
@@ -30,10 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from lab import SERVICES, TARGET_IP, Lab, LabSpec  # noqa: E402
-from rawscan_cli import rawscan_command  # noqa: E402
+from tests.support.lab import SERVICES, TARGET_IP, Lab, LabSpec
+from tests.support.rawscan_cli import rawscan_command
 
 GNU_TIME = "/usr/bin/time"
 SWEEP_NET = "198.19.0.0/16"  # inside 198.18.0.0/15: made local in the target namespace

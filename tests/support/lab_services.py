@@ -1,4 +1,4 @@
-"""Helper run inside a lab network namespace (via `ip netns exec`); see tests/lab.py.
+"""Helper run inside a lab network namespace (via `ip netns exec`); see tests/support/lab.py.
 
   serve --addr A [--addr A6] --tcp 22,80 --udp 53
                                         listen on TCP ports of every address (IPv4 or IPv6;

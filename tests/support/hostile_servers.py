@@ -1,6 +1,6 @@
 """Hostile TCP servers for --banners tests, run on loopback or inside a lab namespace.
 
-  python3 lab_hostile.py --addr A [--addr A6] --trickle P --flood P --ansi P --garbage P
+  python3 hostile_servers.py --addr A [--addr A6] --trickle P --flood P --ansi P --garbage P
                          --silent P --tls P:CERT:KEY --tls-alert P
                                         prints "ready" once every port is bound.
 
@@ -109,7 +109,7 @@ def _listen(addr: str, port: int, handler: Callable[[socket.socket], None]) -> N
     try:
         server.bind((addr, port))
     except OSError as exc:
-        sys.exit(f"lab_hostile: cannot bind {addr} port {port}: {exc.strerror}")
+        sys.exit(f"hostile_servers: cannot bind {addr} port {port}: {exc.strerror}")
     server.listen(64)
 
     def accept_loop() -> None:

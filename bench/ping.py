@@ -1,8 +1,8 @@
 """Host discovery benchmark (issue 15): rawscan ping over a /16 of AnyIP addresses (all up),
 beside rawscan's SYN sweep of one port over it and nmap -sn.
 
-Run as root: python tests/bench_ping.py [--runs N] [--timeout S]
-Each run gets a fresh lab (tests/lab.py): SWEEP_NET local in the target and routed there, a
+Run as root: python -m bench.ping [--runs N] [--timeout S]
+Each run gets a fresh lab (tests/support/lab.py): SWEEP_NET local in the target and routed there, a
 listener on 0.0.0.0:80 and 443 (so the SYN sweep finds every address open). Prints, per
 command, the median wall time (whole process; min-max of the runs) and how many hosts it found
 up, then the issue's checks. Not a test: numbers, not assertions.
@@ -13,17 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from bench_common import SWEEP_NET, every_address_answers, without_resolver  # noqa: E402
-from lab import Lab, LabSpec, lab_unavailable_reason  # noqa: E402
-from rawscan_cli import rawscan_command  # noqa: E402
+from bench.common import SWEEP_NET, every_address_answers, without_resolver
+from tests.support.lab import Lab, LabSpec, lab_unavailable_reason
+from tests.support.rawscan_cli import rawscan_command
 
 HOSTS = 65536
 

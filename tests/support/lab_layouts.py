@@ -1,6 +1,6 @@
 """Port layouts of the live lab: the ground truth live tests and recorded pcaps are checked against.
 
-Every group holds over both families (tests/lab.py applies each firewall rule to IPv4 and
+Every group holds over both families (tests/support/lab.py applies each firewall rule to IPv4 and
 IPv6), so a port's state is the same over either; only the ICMP error, and so the reason,
 differs: expected(4) and expected(6).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab import LabSpec
+from tests.support.lab import LabSpec
 
 # The reason rawscan gives each rejecting group's reply, per family. IPv6 names follow nmap
 # (reason.cc, icmpv6 destination unreachable): code 1 admin-prohibited, code 3 (address

@@ -1,4 +1,4 @@
-"""Network faults for the live lab, driven from outside tests/lab.py: extra nftables tables in
+"""Network faults for the live lab, driven from outside tests/support/lab.py: extra nftables tables in
 a running lab's target namespace, helper processes started there and stopped by PID, a scan
 runner that keeps the summary line's figures, and the time bound every scan must end within.
 
@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab import Lab
-from lab_layouts import SynLayout, UdpLayout
+from tests.support.lab import Lab
+from tests.support.lab_layouts import SynLayout, UdpLayout
 from rawscan.timing import DEFAULT_TEMPLATE, TEMPLATES
-from rawscan_cli import port_states, rawscan_command, read_jsonl
+from tests.support.rawscan_cli import port_states, rawscan_command, read_jsonl
 
 TESTS = Path(__file__).parent
-SPRAY = TESTS / "spray.py"
+SPRAY = TESTS / "forged_traffic.py"
 FAULT_TRANSPORT = TESTS / "fault_transport.py"
 
 # 300 ports with every reply kind (15 open, 8 dropped, 8 admin- and 7 host-prohibited, the rest
@@ -255,6 +255,6 @@ def stop(proc: subprocess.Popen[Any]) -> None:
 
 
 def spray_argv(lab: Lab, report: Path, mode: str, *extra: str) -> list[str]:
-    """tests/spray.py in MODE (forge, replay) aimed at this lab's scanner."""
+    """tests/support/forged_traffic.py in MODE (forge, replay) aimed at this lab's scanner."""
     return [sys.executable, str(SPRAY), "--iface", lab.target_iface, "--scanner", lab.scanner_ip,
             "--target", lab.target_ip, "--report", str(report), *extra, mode]

@@ -1,7 +1,7 @@
 """SYN benchmark (issues 6 and 12): rawscan beside nmap, masscan and zmap on the same labs.
 
-Run as root: python tests/bench_syn.py [--runs N] [--cases 1,2,...] [--timeout S] [--tools TEXT]
-Each tool run gets a fresh namespace lab (tests/lab.py) and runs inside its scanner namespace.
+Run as root: python -m bench.syn [--runs N] [--cases 1,2,...] [--timeout S] [--tools TEXT]
+Each tool run gets a fresh namespace lab (tests/support/lab.py) and runs inside its scanner namespace.
 Every tool gets a row at its defaults, exactly as a user types it (plus the one flag that writes
 a report to score: rawscan -oJ, nmap -oX, zmap -o; masscan's stdout is read), beside tuned rows.
 Cases:
@@ -14,7 +14,7 @@ Cases:
   5. rawscan's peak memory: /16 x 1 port, /16 x 10 ports, /16 x 100 ports;
   6. case 1 through a policer: over 20,000 replies/s to the scanner are dropped (nft limit);
   7. start-up: one port on loopback (this namespace: loopback only) and --help, 10+ runs;
-  8. UDP, 47 ports under the kernel's default ICMP rate limit (as tests/bench_udp.py).
+  8. UDP, 47 ports under the kernel's default ICMP rate limit (as bench/udp.py).
 Prints progress lines, then per case a markdown table: median wall time (whole process, as seen
 from here; min-max when several runs), the ratio to the case's reference row, peak RSS (GNU
 time's %M), accuracy against the lab's ground truth, and for rawscan the first round's send rate
@@ -32,18 +32,15 @@ import re
 import shutil
 import socket
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from bench_common import (  # noqa: E402
+from bench.common import (
     SWEEP_NET, Case, Found, Interrupted, Job, Measurement, Tool, Truth, gnu_time,
     leftover_namespaces, machine_lines, rawscan_exe, read_nmap_xml, read_rawscan_jsonl,
     run_cases, sigterm_as_interrupt, tables, uniform_truth, use_rawscan,
 )
-from bench_udp import rate_limited_case  # noqa: E402
-from lab import TARGET_IP, LabSpec, lab_unavailable_reason  # noqa: E402
-from lab_layouts import SynLayout  # noqa: E402
+from bench.udp import rate_limited_case
+from tests.support.lab import TARGET_IP, LabSpec, lab_unavailable_reason
+from tests.support.lab_layouts import SynLayout
 
 HOSTS_256 = "198.19.0.0/24"
 POLICER = 20_000  # replies/s to the scanner in case 6
@@ -320,11 +317,11 @@ def main() -> None:
         use_rawscan(args.rawscan)
     wanted = set(args.cases.split(","))
     if bad := wanted - {c.key for c in cases()}:
-        raise SystemExit(f"bench_syn: no such case: {', '.join(sorted(bad))}")
+        raise SystemExit(f"bench.syn: no such case: {', '.join(sorted(bad))}")
     if args.runs < 1 or args.timeout <= 0:
-        raise SystemExit("bench_syn: --runs and --timeout must be positive")
+        raise SystemExit("bench.syn: --runs and --timeout must be positive")
     if reason := lab_unavailable_reason():
-        raise SystemExit(f"bench_syn: cannot build the lab: {reason}")
+        raise SystemExit(f"bench.syn: cannot build the lab: {reason}")
     use_time = gnu_time()
     print("\n".join(machine_lines(use_time)), flush=True)
     print(f"command: {' '.join(sys.argv)}", flush=True)

@@ -1,5 +1,5 @@
-"""Re-record pcaps/analyze-nmap-sn.* (as root: python tests/record_discovery_pcaps.py): nmap -sn
-of every host of tests/lab_discovery.py, IPv4 then IPv6, captured with tcpdump in the scanner
+"""Re-record pcaps/analyze-nmap-sn.* (as root: python -m tools.record_discovery_pcaps): nmap -sn
+of every host of tests/support/lab_discovery.py, IPv4 then IPv6, captured with tcpdump in the scanner
 namespace, kept with nmap's XML only when nmap's verdicts are the lab's (up or down per host).
 
 nmap runs with --send-ip: on a directly connected subnet it would otherwise ask by ARP only,
@@ -15,10 +15,8 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from lab import lab_unavailable_reason  # noqa: E402
-from lab_discovery import EXPECTED, EXPECTED6, DiscoveryLab  # noqa: E402
+from tests.support.lab import lab_unavailable_reason
+from tests.support.lab_discovery import EXPECTED, EXPECTED6, DiscoveryLab
 
 PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
 NAME = "analyze-nmap-sn"

@@ -1,4 +1,4 @@
-"""Re-record the lab scans in pcaps/ (as root: python tests/record_pcaps.py [NAME...]).
+"""Re-record the lab scans in pcaps/ (as root: python -m tools.record_pcaps [NAME...]).
 
 Each recording is a live scan of the namespace lab with --pcap; it is kept only when the live
 result equals the lab's ground truth, and that result is written beside it as the expectation.
@@ -11,12 +11,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from lab import Lab, LabSpec, lab_unavailable_reason  # noqa: E402
-from lab_layouts import (  # noqa: E402
+from tests.support.lab import Lab, LabSpec, lab_unavailable_reason
+from tests.support.lab_layouts import (
     SYN_SMALL, UDP_1024, UDP_RATE_LIMITED, FirewallLayout, SynLayout, UdpLayout)
-from rawscan_cli import rawscan_command, read_jsonl  # noqa: E402
+from tests.support.rawscan_cli import rawscan_command, read_jsonl
 
 PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
 SMALL_UDP = UdpLayout(  # UDP_1024's kinds on fewer ports, to keep the file small
@@ -95,8 +93,8 @@ PING_RECORDING, PING_SEED = "ping-every-host-kind", 1007
 
 
 def record_ping() -> None:
-    """rawscan ping of every host of tests/lab_discovery.py, both families."""
-    from lab_discovery import EXPECTED, EXPECTED6, DiscoveryLab
+    """rawscan ping of every host of tests/support/lab_discovery.py, both families."""
+    from tests.support.lab_discovery import EXPECTED, EXPECTED6, DiscoveryLab
 
     with tempfile.TemporaryDirectory() as tmp, DiscoveryLab() as lab:
         capture, out = Path(tmp) / f"{PING_RECORDING}.pcap", Path(tmp) / "out.jsonl"
