@@ -17,6 +17,7 @@ from rawscan.pacing import Pacer
 from rawscan.plan import ScanPlan
 from rawscan.scan import probe_for, run_scan, sampled
 from rawscan.targets import TargetSet, ip_to_int
+
 from tests.support.rawscan_cli import one_error_line, rawscan_command
 from tests.support.simnet import SimulatedNetwork
 from tests.test_engine import run

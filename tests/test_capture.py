@@ -26,6 +26,7 @@ from rawscan.capture import (
     CaptureTruncated,
     read_ip_packets,
 )
+
 from tests.support.captures import read_bulk
 
 T0 = 1_700_000_000

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from rawscan.capture import CaptureError, read_ip_packets
+
 from tests.support.captures import read_bulk
 from tests.support.deadline import Hung, deadline
+from tests.support.paths import CORPUS
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "tcpdump-tests"
 FILES = sorted(p for p in CORPUS.iterdir() if p.is_file()) if CORPUS.is_dir() else []
 ABSENT = pytest.mark.skip(reason=f"tcpdump test corpus not found at {CORPUS}")
 

@@ -12,6 +12,7 @@ from rawscan.engine import Engine, ScanOptions
 from rawscan.probes.tcp_syn import SynProbe
 from rawscan.results import Verdict
 from rawscan.targets import TargetSet, ip_to_int
+
 from tests.support.simnet import SimulatedNetwork
 
 SRC, DST = ip_to_int("198.18.0.1"), ip_to_int("198.18.0.2")

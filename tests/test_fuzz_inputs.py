@@ -27,18 +27,17 @@ import struct
 from pathlib import Path
 
 import pytest
-from tests.support.captures import run_analyze
-from tests.support.deadline import deadline
-from tests.support.no_send import assert_clean, run_cli
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from rawscan.capture import MAX_RECORD, CaptureError, CaptureTruncated, read_ip_packets
 from rawscan.ports import PortError, PortSpec, parse_ports
 
-ROOT = Path(__file__).resolve().parents[1]
-PCAPS = ROOT / "pcaps"
-CORPUS = ROOT.parent / "shared" / "corpus" / "tcpdump-tests"
+from tests.support.captures import run_analyze
+from tests.support.deadline import deadline
+from tests.support.no_send import assert_clean, run_cli
+from tests.support.paths import CORPUS, PCAPS
+
 # One of each shape the reader knows: Ethernet + 802.1Q, Linux cooked, BSD loopback, raw IP,
 # nanosecond pcap, pcapng with several blocks.
 CORPUS_SEEDS = ("NHRP_registration.pcap", "babel.pcap", "ikev2four.pcap", "babel_rtt.pcap",

@@ -19,15 +19,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.no_send import run_cli
-from tests.support.rawscan_cli import rawscan_command
 
 from rawscan.bench.pcapgen import ACK, PSH, RST, SYN, PcapWriter, tcp
 from rawscan.capture import read_ip_packets
 from rawscan.errors import RawscanError
 from rawscan.limits import LARGE_PROBE_LIMIT, confirm_large_scan, is_large
 
-REPO = Path(__file__).resolve().parents[1]  # the child imports tests.support from here
+from tests.support.no_send import run_cli
+from tests.support.paths import REPO
+from tests.support.rawscan_cli import rawscan_command
 
 # --- the rule ------------------------------------------------------------------------------
 

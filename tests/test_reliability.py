@@ -15,11 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.rawscan_cli import one_error_line, rawscan_command
 
 from rawscan.errors import RawscanError
 
-PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
+from tests.support.paths import PCAPS
+from tests.support.rawscan_cli import one_error_line, rawscan_command
+
 SYN = PCAPS / "syn-every-reply-kind.pcap"
 NOBODY = 65534
 SUDO_NOBODY = {"SUDO_UID": str(NOBODY), "SUDO_GID": str(NOBODY)}

@@ -13,9 +13,10 @@ from rawscan.engine import Engine, ScanOptions
 from rawscan.plan import ScanPlan, sidecar_path
 from rawscan.scan import probe_for
 from rawscan.transports.replay import ReplayTransport
+
+from tests.support.paths import PCAPS
 from tests.support.rawscan_cli import rawscan_command, read_jsonl
 
-PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
 RECORDINGS = sorted(p for p in PCAPS.glob("*.pcap") if Path(sidecar_path(str(p))).exists())
 
 

@@ -22,6 +22,7 @@ from rawscan.probes.tcp_syn import SynProbe
 from rawscan.results import Verdict
 from rawscan.shards import Permutation, ShardMap, derived_seed, fingerprint, shard_size
 from rawscan.targets import TargetSet, ip_to_int
+
 from tests.support.simnet import SimulatedNetwork
 
 SRC = ip_to_int("198.18.0.1")

@@ -10,6 +10,7 @@ from rawscan.probes.tcp_syn import SynProbe
 from rawscan.targets import TargetSet, ip_to_int
 from rawscan.congestion import MIN_FLOOR, next_rate
 from rawscan.timing import TEMPLATES, resolve
+
 from tests.support.simnet import SimulatedNetwork
 
 SRC, DST = ip_to_int("198.18.0.1"), ip_to_int("198.18.0.2")

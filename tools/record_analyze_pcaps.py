@@ -34,9 +34,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.tool_reports import hping3_states, masscan_json_states, nmap_xml_states
 from tests.support.lab import TARGET_IP, Lab, LabSpec, lab_unavailable_reason
 from tests.support.lab_layouts import SYN_SMALL, FirewallLayout
+from tests.support.tool_reports import hping3_states, masscan_json_states, nmap_xml_states
 
 PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
 TRIES = 3

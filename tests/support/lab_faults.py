@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rawscan.timing import DEFAULT_TEMPLATE, TEMPLATES
+
 from tests.support.lab import Lab
 from tests.support.lab_layouts import SynLayout, UdpLayout
-from rawscan.timing import DEFAULT_TEMPLATE, TEMPLATES
 from tests.support.rawscan_cli import port_states, rawscan_command, read_jsonl
 
 TESTS = Path(__file__).parent

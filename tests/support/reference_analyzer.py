@@ -1,6 +1,6 @@
 """The per-packet flow matcher as it was before rawscan analyze read captures in batches
 (one struct unpack and the whole decision per packet), kept unchanged as the oracle the
-batch path is held to: test_analyze_batches.py feeds both the same random captures and
+batch path is held to: tests/analyze/test_batches.py feeds both the same random captures and
 requires the same observations, endpoint for endpoint. Since then it has learned one thing,
 written here plainly: ACK, FIN, NULL and Xmas probes (rawscan/analyze/flagscans.py's rules)."""
 
