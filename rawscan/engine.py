@@ -102,7 +102,8 @@ class ScanStats:
     rate_losses: int = 0  # windows in which the adaptive rate saw loss and backed off
     kernel_drops: int = 0  # replies the kernel dropped before we could read them
     vector: bool = False  # the numpy path ran
-    foreign: int = 0  # valid replies for another shard's endpoints (--workers): ignored
+    foreign: int = 0  # valid replies for another shard's endpoints (--workers), or a sibling
+    # scan's (--discover): ignored
     first_round_sent: int = 0  # probes of the first round (of this run: a resumed one's rest)
 
 
@@ -136,6 +137,9 @@ class Engine:
     # --shards: the engine's indexes are this shard's local ones (rawscan/shards.py), mapped
     # to endpoints where probes are built and replies are matched; None: one whole scan
     shard: ShardMap | None = None
+    # a reply that is no valid answer of this engine's but of a sibling scan of the same run
+    # (--discover: discovery's answers, an earlier wave's late ones): counted foreign, not stray
+    sibling: Callable[[bytes], bool] | None = None
 
     @property
     def decided(self) -> bytes:
@@ -577,7 +581,10 @@ class Engine:
         reply = self.probe.parse_reply(packet)
         index = None if reply is None else self._index_of(reply.target, reply.port)
         if reply is None or index is None:
-            self.stats.stray += 1
+            if self.sibling is not None and self.sibling(packet):
+                self.stats.foreign += 1
+            else:
+                self.stats.stray += 1
             return
         if self.shard is not None:
             local = self.shard.to_local(index)

@@ -158,6 +158,115 @@ class ScanOutcome:
     results: list[PortResult] | None = None  # every result, only when asked (--baseline)
     decided: bytes = b""  # one bit per endpoint reported: what a resume file keeps
     banners: BannerStats | None = None  # --banners: what the banner phase did
+    notes: list[str] = field(default_factory=list)  # lines the report puts before its summary
+
+
+class PortReporter:
+    """The engine's verdicts as PortResults: streamed to the writers and into a compact per-host
+    tally (the full list only with keep_results, so memory follows the open ports, not the
+    probes). banners: open TCP ports are handed to the banner thread as they are found and
+    reach the writers once grabbed (rawscan/banners/phase.py). One reporter may take the
+    verdicts of several engines in turn (--discover: one engine per wave of hosts found up)."""
+
+    def __init__(self, outcome: ScanOutcome, probe: ProbeModule,
+                 writers: Sequence[ResultWriter], banners: BannerSettings | None,
+                 on_progress: Callable[[ScanStats], None] | None) -> None:
+        self.outcome, self.probe, self._writers = outcome, probe, writers
+        self._names = outcome.plan.targets.names
+        self._proto = probe.proto
+        self._last: tuple[int, str] = (-1, "")  # a port scan asks for one target's text again and again
+        self._services: dict[int, str] = {}
+        self._on_progress = on_progress
+        self._flushing = [w.flush for w in writers if hasattr(w, "flush")]
+        self._grabbing: Any = None
+        self._replies: Any = None
+        self._dns_identity: Any = None
+        if banners is not None and probe.proto == "tcp":
+            from .banners.phase import BannerPhase
+
+            self._grabbing = BannerPhase(banners)
+            outcome.banners = self._grabbing.stats
+        elif banners is not None:
+            from .banners.phase import BannerPhase
+            from .banners.udp import ReplyKeeper
+
+            # a ProbeModule by delegation: keeps the reply that opened a UDP port
+            self.probe = self._replies = ReplyKeeper(probe)  # type: ignore[assignment]
+            self._dns_identity = BannerPhase(banners, dns=True)  # open 53/udp: version.bind
+            outcome.banners = self._dns_identity.stats
+        self._phases = [p for p in (self._grabbing, self._dns_identity) if p is not None]
+
+    def deliver(self, target: int, port: int, verdict: Verdict) -> None:
+        """The engine's on_result."""
+        if target != self._last[0]:
+            self._last = (target, addr_to_str(target))
+        service = self._services.get(port)
+        if service is None:
+            service = self._services[port] = service_name(port, self._proto)
+        names = self._names
+        result = PortResult(self._last[1], self._proto, port, verdict.state, verdict.reason,
+                            verdict.ttl, service, names.get(target) if names else None)
+        if result.state == "open":
+            if self._grabbing is not None:
+                self._grabbing.submit(result)  # reported once its banner is in
+                return
+            if self._replies is not None:  # UDP: the reply that opened the port says what it is
+                from .banners.dns import DNS_PORT
+                from .banners.udp import udp_facts
+
+                result = udp_facts(result, self._replies.take(target, port))
+                if port == DNS_PORT:
+                    self._dns_identity.submit(result)  # and a DNS server says its version
+                    return
+        self.emit(result)
+
+    def emit(self, result: PortResult) -> None:
+        self.outcome.tally.add(result)
+        if self.outcome.results is not None:
+            self.outcome.results.append(result)
+        for writer in self._writers:
+            writer.write(result)
+
+    def progress(self, stats: ScanStats) -> None:
+        """The engine's on_progress: banners grabbed meanwhile reported, results on disk
+        within a progress tick (not only at the end)."""
+        for phase in self._phases:
+            for result in phase.ready():
+                self.emit(result)
+        for flush in self._flushing:
+            flush()
+        if self._on_progress is not None:
+            self._on_progress(stats)
+
+    def finish(self, stop_requested: Callable[[], bool] | None, wait: bool) -> None:
+        """Every port handed to a banner phase is reported, grabbed or not."""
+        for phase in self._phases:
+            phase.finish(self.emit, stop_requested, wait=wait)
+
+
+def engine_for(plan: ScanPlan, reporter: PortReporter, transport: Transport, *,
+               done: bytes | None = None, stop_requested: Callable[[], bool] | None = None,
+               vector: bool | None = None,
+               on_progress: Callable[[ScanStats], None] | None = None,
+               sibling: Callable[[bytes], bool] | None = None) -> Engine:
+    """The engine that scans plan's endpoints, its verdicts to reporter (on_progress: in place
+    of the reporter's own, e.g. to add earlier waves' figures)."""
+    engine = Engine(
+        probe=reporter.probe, targets=plan.targets, ports=plan.ports, transport=transport,
+        options=ScanOptions(rate=plan.rate, retries=plan.retries, timeout=plan.timeout,
+                            sources=len(plan.sources),
+                            defeat_icmp_ratelimit=plan.defeat_icmp_ratelimit,
+                            max_rate=plan.max_rate,
+                            vector=hot_path_choice() if vector is None else vector,
+                            bandwidth=plan.bandwidth, sharing=max(1, plan.workers)),
+        order_key=derive_key(plan.seed, "order"), on_result=reporter.deliver,
+        on_progress=on_progress or reporter.progress,
+        done=sampled(plan) if done is None and plan.max_targets else done,
+        stop_requested=stop_requested, shard=shard_map_for(plan), sibling=sibling,
+    )
+    if plan.max_targets and done is None:  # the progress bar's total: the sample's endpoints
+        engine.stats.probes -= engine.answered
+    return engine
 
 
 def run_scan(
@@ -173,84 +282,12 @@ def run_scan(
     vector: bool | None = None,
     banners: BannerSettings | None = None,
 ) -> ScanOutcome:
-    """Results stream to the writers and into a compact per-host tally; the full list is kept
-    only with keep_results, so memory follows the open ports, not the probes.
-    banners: open TCP ports are handed to the banner thread as they are found and reach the
-    writers once grabbed (rawscan/banners/phase.py)."""
+    """Run the plan's scan, its results to the writers (PortReporter); the transport is
+    closed however the scan ends."""
     outcome = ScanOutcome(plan, ScanStats(), ReportTally(open_only), [] if keep_results else None)
-    names = plan.targets.names
-    kept, tally, proto = outcome.results, outcome.tally, probe.proto
-
-    last: list[Any] = [-1, ""]  # the last target and its text: a port scan asks for it again and again
-    services: dict[int, str] = {}
-
-    def deliver(target: int, port: int, verdict: Verdict) -> None:
-        if target != last[0]:
-            last[0], last[1] = target, addr_to_str(target)
-        service = services.get(port)
-        if service is None:
-            service = services[port] = service_name(port, proto)
-        result = PortResult(last[1], proto, port, verdict.state, verdict.reason, verdict.ttl,
-                            service, names.get(target) if names else None)
-        if result.state == "open":
-            if grabbing is not None:
-                grabbing.submit(result)  # reported once its banner is in
-                return
-            if replies is not None:  # UDP: the reply that opened the port says what it is
-                result = udp_facts(result, replies.take(target, port))
-                if dns_identity is not None and port == DNS_PORT:
-                    dns_identity.submit(result)  # and a DNS server says its version
-                    return
-        emit(result)
-
-    def emit(result: PortResult) -> None:
-        tally.add(result)
-        if kept is not None:
-            kept.append(result)
-        for writer in writers:
-            writer.write(result)
-
-    grabbing = replies = dns_identity = None
-    if banners is not None and proto == "tcp":
-        from .banners.phase import BannerPhase
-
-        grabbing = BannerPhase(banners)
-        outcome.banners = grabbing.stats
-    elif banners is not None:
-        from .banners.dns import DNS_PORT
-        from .banners.phase import BannerPhase
-        from .banners.udp import ReplyKeeper, udp_facts
-
-        probe = replies = ReplyKeeper(probe)  # type: ignore[assignment]  # a ProbeModule by delegation
-        dns_identity = BannerPhase(banners, dns=True)  # open 53/udp: version.bind
-        outcome.banners = dns_identity.stats
-    phases = [phase for phase in (grabbing, dns_identity) if phase is not None]
-
-    flushing = [w.flush for w in writers if hasattr(w, "flush")]
-
-    def progress(stats: ScanStats) -> None:
-        for phase in phases:
-            for result in phase.ready():
-                emit(result)
-        for flush in flushing:  # results on disk within a progress tick, not only at the end
-            flush()
-        if on_progress is not None:
-            on_progress(stats)
-
-    engine = Engine(
-        probe=probe, targets=plan.targets, ports=plan.ports, transport=transport,
-        options=ScanOptions(rate=plan.rate, retries=plan.retries, timeout=plan.timeout,
-                            sources=len(plan.sources),
-                            defeat_icmp_ratelimit=plan.defeat_icmp_ratelimit,
-                            max_rate=plan.max_rate,
-                            vector=hot_path_choice() if vector is None else vector,
-                            bandwidth=plan.bandwidth, sharing=max(1, plan.workers)),
-        order_key=derive_key(plan.seed, "order"), on_result=deliver, on_progress=progress,
-        done=sampled(plan) if done is None and plan.max_targets else done,
-        stop_requested=stop_requested, shard=shard_map_for(plan),
-    )
-    if plan.max_targets and done is None:  # the progress bar's total: the sample's endpoints
-        engine.stats.probes -= engine.answered
+    reporter = PortReporter(outcome, probe, writers, banners, on_progress)
+    engine = engine_for(plan, reporter, transport, done=done, stop_requested=stop_requested,
+                        vector=vector)
     ran = False
     try:
         outcome.stats = engine.run()
@@ -258,6 +295,5 @@ def run_scan(
     finally:
         transport.close()
         outcome.decided = engine.decided
-        for phase in phases:  # every handed-over port is reported, grabbed or not
-            phase.finish(emit, stop_requested, wait=ran and not outcome.stats.interrupted)
+        reporter.finish(stop_requested, wait=ran and not outcome.stats.interrupted)
     return outcome

@@ -328,14 +328,27 @@ class SimulatedNetwork:
     def close(self) -> None:
         self.closed = True
 
+    def sibling(self) -> SimulatedNetwork:
+        """Another transport onto the same hosts (handler, rtt, loss, ICMP rate limit): what
+        scan(..., discover=True) runs host discovery over, in a thread of its own beside the
+        port scan (so a handler with state must take calls from two threads). Named hosts
+        answer the TCP pings (SYN 443, ACK 80) as their ports would; hosts not named are
+        down."""
+        limit = self._icmp
+        twin = SimulatedNetwork(self.handler, rtt=self.rtt, loss=self.loss,
+                                icmp_rate_limit=limit.per_second if limit else None,
+                                icmp_burst=limit.burst if limit else 6,
+                                seed=self._random.randrange(1 << 30))
+        return twin
+
     # --- running a scan over it ---
 
     def scan(self, kind: str, targets: str | Sequence[str],
              ports: str | Iterable[int] | None = None,
              **options: Unpack[LiveOptions]) -> ScanResult:
         """Run a rawscan port scan ("syn", "udp", "ack", "fin", "null", "xmas") over this
-        network, with rawscan.syn's
-        options; pcap= records it for rawscan.replay. Sources default to 198.18.0.1 and
+        network, with rawscan.syn's options; pcap= records it for rawscan.replay; discover=True
+        runs host discovery over sibling() beside it. Sources default to 198.18.0.1 and
         2001:2::1. No root, nothing leaves the machine."""
         from .api.public import PORT_SCANS, scan_over
         from .errors import RawscanError

@@ -5,7 +5,6 @@ host's result without printing (discovery/report.py is the command line's report
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from os import PathLike
@@ -38,55 +37,27 @@ def prepare_ping(
     blocklist: PathLike[str] | str | None = None, no_default_blocklist: bool = False,
 ) -> LiveScan:
     """rawscan ping's options checked in the CLI's order, and its discovery plan."""
-    from ..limits import check_scan_numbers, confirm_large_scan
-    from ..plan import ScanPlan, random_seed
-    from ..privileges import require_raw_sockets
+    from ..plan import ScanPlan
     from ..probes.ping import DEFAULT_PROBES, parse_probes, probes_text
-    from ..sources import source_port_for, sources_for
-    from ..targets import read_target_file, select_targets
-    from ..timing import resolve as resolve_timing
-    from .plans import _blocklist, _check_interface, _sources
+    from .checks import go_ahead, network_settings, plan_fields, select_live_targets
 
     kinds = parse_probes(probes or DEFAULT_PROBES)
-    specs = list(targets or [])
-    if input_list is not None:
-        specs += read_target_file(str(input_list))
-    if not specs:
-        raise RawscanError("no targets given (name hosts on the command line or with -iL FILE)")
-    excluded = [x for x in (exclude or "").split(",") if x.strip()]
-    if excludefile is not None:
-        excluded += read_target_file(str(excludefile))
-    if ipv6 and all_families:
-        raise RawscanError("give -6 or --all-families, not both")
-    family = "all" if all_families else "6" if ipv6 else "4"
-    # the same hygiene as a port scan: a sweep is where the reserved blocks matter most
-    selection = select_targets(specs, exclude=excluded, allow_large=allow_large,
-                               family=family, blocklist=_blocklist(blocklist,
-                                                                   no_default_blocklist))
-    target_set = selection.targets
-    if target_set.first_of(socket.AF_INET6) is not None and not any(k.for_family(True) for k in kinds):
+    selection = select_live_targets(
+        targets, input_list, exclude, excludefile, ipv6=ipv6, all_families=all_families,
+        allow_large=allow_large, blocklist=blocklist, no_default_blocklist=no_default_blocklist)
+    if (selection.targets.first_of(socket.AF_INET6) is not None
+            and not any(k.for_family(True) for k in kinds)):
         raise RawscanError(f"--probes {probes_text(kinds)} sends nothing to IPv6 hosts (ICMPv6 "
                            f"has no timestamp request): add echo, syn:PORT, ack:PORT or udp:PORT")
-    if interface is not None:
-        _check_interface(interface)
-    if rate is not None and max_rate is not None:
-        raise RawscanError("give --rate (a fixed rate) or --max-rate (an adaptive one's ceiling), not both")
-    settings = resolve_timing(timing, rate, retries, timeout, max_rate)
-    check_scan_numbers(settings.rate, settings.max_rate, settings.timeout)
-    sources = sources_for(target_set, _sources(source)) if source else None
-    confirm_large_scan(len(target_set), len(kinds), settings.max_rate or settings.rate,
-                       allow_large, ask, adaptive=settings.adaptive)
-    if require_privilege:
-        require_raw_sockets()
-    seed = random_seed() if seed is None else seed
+    network = network_settings(selection, interface=interface, timing=timing, rate=rate,
+                               max_rate=max_rate, retries=retries, timeout=timeout,
+                               source=source)
+    go_ahead(len(selection.targets), len(kinds), network.timing, allow_large=allow_large,
+             ask=ask, require_privilege=require_privilege)
     plan = ScanPlan(
-        scan="ping", targets=target_set, ports=tuple(range(len(kinds))), seed=seed,
-        sources=sources or sources_for(target_set, interface=interface),
-        source_port=source_port or source_port_for(seed), ttl=ttl, rate=settings.rate,
-        retries=settings.retries, timeout=settings.timeout, started=time.time(),
-        argv=tuple(argv), fixed_source_port=source_port is not None,
-        max_rate=settings.max_rate, probes=probes_text(kinds), send_ip=send_ip,
-        blocklisted=selection.blocked, blocklisted_reserved=selection.blocked_default,
+        scan="ping", ports=tuple(range(len(kinds))), probes=probes_text(kinds), send_ip=send_ip,
+        **plan_fields(selection, network, seed=seed, interface=interface,
+                      source_port=source_port, ttl=ttl, argv=argv),
     )
     return LiveScan(plan, interface, Path(pcap) if pcap is not None else None, resume_file)
 
@@ -107,8 +78,7 @@ def run_ping(plan: ScanPlan, probe: ProbeModule, transport: Transport, output: O
              on_host: Callable[[HostResult], None] | None = None, **_ignored: Any) -> PingRun:
     """A runner for api/live.run_live: discovery over the transport (and ARP / NDP for the
     hosts on a link, as rawscan ping asks them), every host's result kept, nothing printed."""
-    from ..discovery.report import _ask_neighbours, _merge_neighbours, _neighbour_links
-    from ..discovery.run import run_discovery
+    from ..discovery.sweep import open_neighbours, sweep
     from ..output.hosts import ip_key
 
     found: list[HostResult] = []
@@ -119,18 +89,16 @@ def run_ping(plan: ScanPlan, probe: ProbeModule, transport: Transport, output: O
             on_host(result)
 
     try:
-        links, by_iface, done = _neighbour_links(plan, transport, done)
+        neighbours, done = open_neighbours(plan, transport, done)
     except BaseException:
         transport.close()
         raise
-    never = lambda: False  # noqa: E731  # a KeyboardInterrupt ends the call instead
     if before_scan is not None:
         before_scan()
-    asked = _ask_neighbours(plan, links, by_iface, collect, never) if links else []
-    outcome = run_discovery(plan, probe, transport, collect, None, None, done)
-    _merge_neighbours(outcome, asked)
-    return PingRun(plan, sorted(found, key=lambda r: ip_key(r.ip)), outcome,
-                   getattr(collect, "neighbours", None))
+    # no stop_requested: a KeyboardInterrupt ends the call instead
+    swept = sweep(plan, probe, transport, neighbours, collect, done=done)
+    return PingRun(plan, sorted(found, key=lambda r: ip_key(r.ip)), swept.outcome,
+                   swept.neighbours)
 
 
 def ping_footer_lines(s: ScanStats, neighbours: str | None) -> list[str]:

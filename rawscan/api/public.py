@@ -62,6 +62,7 @@ class LiveOptions(_TargetOptions, total=False):
     workers: int
     metadata_file: Pathish
     discover: bool
+    discover_probes: str
 
 
 class PingOptions(_TargetOptions, total=False):
@@ -263,18 +264,22 @@ def scan_over(network: Transport | None, kind: str, targets: list[str],
     sharding = Sharding.from_options(rest.pop("shards", None), rest.pop("shard", None),  # type: ignore[arg-type]
                                      rest.pop("workers", None), rest.get("max_targets"))  # type: ignore[arg-type]
     metadata = rest.pop("metadata_file", None)
-    discover = bool(rest.pop("discover", False))
+    discover_probes = rest.pop("discover_probes", None)
+    discover = bool(rest.pop("discover", False)) or discover_probes is not None
+    if discover_probes is not None:  # bad input first, as the CLI checks it
+        from ..probes.ping import parse_probes
+
+        parse_probes(str(discover_probes), "--discover-probes")
     metadata_path = str(metadata) if metadata is not None else None
     scan = prepare_live_scan(kind, targets=targets, ports=port_text, argv=argv,
                              require_privilege=network is None, **rest)  # type: ignore[arg-type]
     plan, note = sharding.apply(scan.plan, options.get("seed") is not None,
                                 options.get("source_port"))
     finished: FinishedRun
-    notes: list[str] = []
-    if discover and (sharding.workers or network is not None):
-        raise RawscanError("--discover with --workers is not supported: give one of them"
-                           if sharding.workers else "discover= runs host discovery over raw "
-                           "sockets: not on a simulated network")
+    if discover and (sharding.workers or plan.shards):
+        from ..discovery.first import DISCOVER_NOT_SHARDED
+
+        raise RawscanError(DISCOVER_NOT_SHARDED)
     if sharding.workers:
         if network is not None:
             raise RawscanError("workers= forks processes over raw sockets: not on a simulated "
@@ -292,11 +297,15 @@ def scan_over(network: Transport | None, kind: str, targets: list[str],
         if discover:  # the up hosts only (discovery/first.py)
             from ..discovery.first import discovering_quietly
 
-            scan_plan = discovering_quietly(run_plan, scan.interface, notes)
+            # a simulated network answers discovery's probes on a sibling of its own
+            pings = getattr(network, "sibling", None)
+            scan_plan = discovering_quietly(run_plan, scan.interface,
+                                            pings() if pings is not None else None,
+                                            str(discover_probes) if discover_probes else None)
         finished = run_live(plan, scan.interface, scan.pcap, OutputOptions(), scan_plan,
                             banners=scan.banners, give_up_root=False, network=network,
                             keep_results=True, metadata_path=metadata_path, shard_note=note)
-    return _scan_result(finished, source=" ".join(argv), notes=notes)
+    return _scan_result(finished, source=" ".join(argv))
 
 
 def _command_line(kind: str, targets: list[str], ports: str | None,

@@ -6,23 +6,22 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
-from ..errors import RawscanError, one_line
+from .run_files import RunFiles, Warn, open_run, save_progress, write_metadata
 
 if TYPE_CHECKING:
     from ..banners import BannerSettings
     from ..compare import ResultSet
     from ..compare.changes import Change
     from ..engine import ScanStats
-    from ..output import failures
+    from ..output import ResultWriter, RunInfo, failures
     from ..output.options import OutputOptions
     from ..plan import ScanPlan
     from ..probes.base import ProbeModule
-    from ..resume import ResumeFile
     from ..scan import ScanOutcome
     from ..transports.base import Transport
 
@@ -52,11 +51,11 @@ class FinishedRun:
         from .summary import summary_lines
 
         s = self.outcome.stats
-        return summary_lines(
+        return [*self.outcome.notes, *summary_lines(
             s, hosts=hosts_scanned(self.plan), hosts_up=self.outcome.tally.hosts_up,
             silence_state=self.silence_state,
             banners=self.outcome.banners.summary() if self.outcome.banners is not None else None,
-            output_failed=bool(self.written.failed))
+            output_failed=bool(self.written.failed))]
 
     @property
     def exit_code(self) -> int:
@@ -65,9 +64,6 @@ class FinishedRun:
         if self.changes:
             return EXIT_DIFFERENT
         return self.written.exit_code
-
-
-Warn = Callable[[str], None]
 
 
 def run_plan(
@@ -92,93 +88,97 @@ def run_plan(
     result (a --baseline keeps them anyway). metadata_path: --metadata-file; shard_note: the
     start line about the shard (--shards, --workers); runner: what runs the scan in place of
     scan.run_scan (--workers: rawscan/workers.py)."""
-    from .. import __version__
-    from ..interrupts import request_stop
-    from ..output import RunInfo, RunSummary, failures
-    from ..output.options import open_writers
-    from ..scan import hosts_scanned, run_scan
+    from ..scan import run_scan
 
-    try:  # everything that can fail on bad input, before a single probe is sent
-        options.destinations()
-        baseline = _load_baseline(options)
-        info = RunInfo(
-            scan=plan.scan, proto=probe.proto, ports=tuple(plan.ports),
-            total_hosts=hosts_scanned(plan), argv=tuple(plan.argv),
-            started=plan.started or time.time(), open_only=options.open_only,
-            banners=banners is not None,
-        )
-        if plan.shards and not plan.workers:  # --shards: every output names plan and shard
-            import dataclasses
-
-            from ..output.shardinfo import shard_record
-
-            info = dataclasses.replace(info, shard=shard_record(plan, probe.proto))
-        resume_path = _check_resume(resume_path, options, warn)
-        metadata = _open_metadata(metadata_path, options)
-        writers = open_writers(options, info)
-    except BaseException:
-        transport.close()
-        raise
-    try:  # opened now, with the user's rights, while root may still be needed to reach it
-        resume = _open_resume(resume_path, options, warn)
-    except BaseException:
-        for writer in writers:
-            writer.close()
-        transport.close()
-        raise
-    written = failures.begin_stopping(request_stop, resume is not None)
+    files, info = open_run(options, transport, lambda: _run_info(plan, probe, options, banners),
+                           _open_port_writers, resume_path=resume_path, warn=warn,
+                           metadata_path=metadata_path)
     if announce is not None:
-        from .summary import start_line
-
-        from ..scope import scope_lines
-
-        announce([start_line(plan, probe.proto, __version__)]
-                 + ([_shard_line(plan, shard_note)] if plan.shards else [])
-                 + ([banners.describe()] if banners is not None else [])
-                 + scope_lines(plan, probe))  # blocklist, --max-targets, --bandwidth
+        announce(_start_lines(plan, probe, banners, shard_note))
     with hold():
-        try:
+        with _finally(stop_progress), files.abandoned_on_failure():
             if before_scan is not None:
                 before_scan()
-            outcome = (runner or run_scan)(plan, probe, transport, writers, on_progress=on_progress,
-                               stop_requested=stop_requested,
-                               keep_results=keep_results or baseline is not None,
-                               open_only=options.open_only, done=done, banners=banners)
-        except BaseException:
-            for writer in writers:
-                writer.close()  # no summary: each format marks itself unfinished, and stays valid
-            if resume is not None:
-                resume.close()
-            raise
-        finally:
-            if stop_progress is not None:
-                stop_progress()
-        s = outcome.stats
-        written.on_file_failure = None  # from here on an output's failure stops nothing
-        written.consequence = ("the scan had ended; the other outputs are whole"
-                               if not s.interrupted else written.consequence)
-        for writer in writers:
-            writer.close(RunSummary(elapsed=s.elapsed, interrupted=s.interrupted))
-        if metadata is not None:
-            _write_metadata(metadata, plan, probe.proto, s, info.started,
-                            "stopped" if written.failed else
-                            "interrupted" if s.interrupted else "done", warn)
+            outcome = (runner or run_scan)(
+                plan, probe, transport, files.writers, on_progress=on_progress,
+                stop_requested=stop_requested,
+                keep_results=keep_results or files.baseline is not None,
+                open_only=options.open_only, done=done, banners=banners)
         try:
-            finished = FinishedRun(plan, probe.proto, probe.silence().state, outcome, written,
-                                   baseline)
-            if s.interrupted and resume is not None:
-                finished.resume_note = _save_progress(resume, plan, outcome.decided)
-            if baseline is not None and not s.interrupted:
-                from ..compare import ResultSet
-                from ..compare.changes import compare
-
-                finished.changes = compare(baseline, ResultSet.of(outcome.results or [],
-                                                                  "this scan"))
+            finished = _finish(files, plan, probe, outcome, info.started, warn)
             if report is not None:
                 report(finished)
         finally:
-            if resume is not None:
-                resume.close()
+            files.close_resume()
+    return finished
+
+
+def _open_port_writers(options: OutputOptions, info: RunInfo) -> list[ResultWriter]:
+    from ..output.options import open_writers
+
+    return open_writers(options, info)
+
+
+def _run_info(plan: ScanPlan, probe: ProbeModule, options: OutputOptions,
+              banners: BannerSettings | None) -> RunInfo:
+    """What the writers are told before the first result; under --shards every output also
+    names the plan and its shard."""
+    from ..output import RunInfo
+    from ..output.shardinfo import shard_record
+    from ..scan import hosts_scanned
+
+    return RunInfo(
+        scan=plan.scan, proto=probe.proto, ports=tuple(plan.ports),
+        total_hosts=hosts_scanned(plan), argv=tuple(plan.argv),
+        started=plan.started or time.time(), open_only=options.open_only,
+        banners=banners is not None,
+        shard=shard_record(plan, probe.proto) if plan.shards and not plan.workers else None)
+
+
+def _start_lines(plan: ScanPlan, probe: ProbeModule, banners: BannerSettings | None,
+                 shard_note: str | None) -> list[str]:
+    from .. import __version__
+    from ..scope import scope_lines
+    from .summary import start_line
+
+    return ([start_line(plan, probe.proto, __version__)]
+            + ([_shard_line(plan, shard_note)] if plan.shards else [])
+            + ([banners.describe()] if banners is not None else [])
+            + scope_lines(plan, probe))  # blocklist, --max-targets, --bandwidth
+
+
+@contextlib.contextmanager
+def _finally(then: Callable[[], None] | None) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        if then is not None:
+            then()
+
+
+def _finish(files: RunFiles[ResultWriter], plan: ScanPlan, probe: ProbeModule,
+            outcome: ScanOutcome, started: float, warn: Warn | None) -> FinishedRun:
+    """The scan has ended: the outputs closed whole, the metadata written, and the finished
+    run with its resume note (interrupted) or its changes against the baseline."""
+    s, written = outcome.stats, files.written
+    if not s.interrupted:
+        written.consequence = "the scan had ended; the other outputs are whole"
+    files.end_outputs(s)
+    if files.metadata is not None:
+        write_metadata(files.metadata, plan, probe.proto, s, started,
+                       "stopped" if written.failed else
+                       "interrupted" if s.interrupted else "done", warn)
+    finished = FinishedRun(plan, probe.proto, probe.silence().state, outcome, written,
+                           files.baseline)
+    if s.interrupted and files.resume is not None:
+        # outcome.plan: what was scanned (--discover: the hosts found up)
+        finished.resume_note = save_progress(files.resume, outcome.plan, outcome.decided)
+    if files.baseline is not None and not s.interrupted:
+        from ..compare import ResultSet
+        from ..compare.changes import compare
+
+        finished.changes = compare(files.baseline, ResultSet.of(outcome.results or [],
+                                                                "this scan"))
     return finished
 
 
@@ -186,90 +186,3 @@ def _shard_line(plan: ScanPlan, note: str | None) -> str:
     from .sharding import shard_note
 
     return note or shard_note(plan)
-
-
-def _open_metadata(path: str | None, options: OutputOptions) -> TextIO | None:
-    """--metadata-file, opened (safely, as the outputs are) before the scan, written after."""
-    if path is None:
-        return None
-    if path in ("", "-"):
-        raise RawscanError("--metadata-file needs a file name (it is not written to stdout)")
-    from ..output.files import file_identity, open_output
-
-    for _kind, output in options.destinations():
-        if file_identity(output) == file_identity(path):
-            raise RawscanError(f"--metadata-file '{path}' and the output '{output}' are the "
-                               f"same file")
-    return open_output(path, kind="metadata", force=options.force)
-
-
-def _write_metadata(out: TextIO, plan: ScanPlan, proto: str, stats: ScanStats, started: float,
-                    exit_state: str, warn: Warn | None) -> None:
-    from ..output.shardinfo import metadata_document
-
-    try:
-        with out:
-            out.write(metadata_document(plan, proto, stats, started, exit_state))
-    except OSError as exc:
-        if warn is not None:
-            warn(f"cannot write the metadata file: {one_line(exc.strerror or exc)}")
-
-
-def _load_baseline(output: OutputOptions) -> ResultSet | None:
-    if not output.baseline:
-        return None
-    from ..compare.load import load_results  # (xml.etree and friends)
-
-    return load_results(output.baseline)
-
-
-def _check_resume(path: str | None, options: OutputOptions, warn: Warn | None) -> str | None:
-    """Before any output is emptied: the resume file may be written, and is none of them.
-    Returns the path to open, or None when the default one cannot be (a warning says so: a
-    scan from a directory the user cannot write to still runs, as nmap's always does)."""
-    if path is None:
-        return None
-    from ..output.files import check_output, file_identity
-    from ..resume import DEFAULT_PATH
-
-    for _kind, output in options.destinations():
-        if file_identity(output) == file_identity(path):
-            raise RawscanError(f"the resume file '{path}' and the output '{output}' are the "
-                               f"same file")
-    try:
-        check_output(path, "resume", force=options.force)
-    except RawscanError as exc:
-        if path != DEFAULT_PATH:
-            raise
-        _warn_no_resume(exc, warn)
-        return None
-    return path
-
-
-def _warn_no_resume(exc: RawscanError, warn: Warn | None) -> None:
-    if warn is not None:
-        warn(f"an interrupted scan will not be resumable: {one_line(exc)} "
-             f"(give --resume-file FILE)")
-
-
-def _open_resume(path: str | None, options: OutputOptions, warn: Warn | None) -> ResumeFile | None:
-    if path is None:
-        return None
-    from ..resume import DEFAULT_PATH, ResumeFile
-
-    try:
-        return ResumeFile(path, options.force)
-    except RawscanError as exc:
-        if path != DEFAULT_PATH:
-            raise
-        _warn_no_resume(exc, warn)
-        return None
-
-
-def _save_progress(resume: ResumeFile, plan: ScanPlan, decided: bytes) -> str:
-    try:
-        resume.save(plan, decided)
-    except OSError as exc:
-        return (f"rawscan: warning: cannot write the resume file '{resume.path}': "
-                f"{one_line(exc.strerror or exc)}")
-    return f"To finish this scan: rawscan resume {resume.path}"

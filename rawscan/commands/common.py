@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from ..compare.changes import Change
     from ..plan import ScanPlan
     from ..results import PortResult
-    from ..resume import ResumeFile
     from ..probes.base import ProbeModule
     from ..banners import BannerSettings
     from ..transports.base import Transport
@@ -78,11 +77,23 @@ def _output_parameters(
     """The output options, declared once; with_output_options() adds them to a command."""
 
 
+# rawscan ping's records are hosts, not ports: the options that say so, in its words
+_PER_HOST = {
+    "json_out": Annotated[Optional[str], typer.Option("-oJ", help="Write JSON Lines, one object per host ('-': stdout).")],
+    "open_only": Annotated[bool, typer.Option("--open", help="Show and write only the hosts that are up.")],
+    "baseline": Annotated[Optional[str], typer.Option(
+        "--baseline", metavar="FILE",
+        help="Compare the finished discovery with this earlier result; exit 1 if hosts changed.")],
+}
+
+
 def with_output_options(
-    command: Callable[..., None], *, baseline: bool = True
+    command: Callable[..., None], *, baseline: bool = True, per_host: bool = False
 ) -> Callable[..., None]:
-    """Give a command every output option; it receives them as one OutputOptions, `output`."""
-    extra = [p for p in inspect.signature(_output_parameters, eval_str=True).parameters.values()
+    """Give a command every output option; it receives them as one OutputOptions, `output`.
+    per_host: its records are hosts (rawscan ping), and the help says so."""
+    extra = [p.replace(annotation=_PER_HOST[p.name]) if per_host and p.name in _PER_HOST else p
+             for p in inspect.signature(_output_parameters, eval_str=True).parameters.values()
              if baseline or p.name != "baseline"]
     names = {p.name for p in extra}
     own = [p for p in inspect.signature(command, eval_str=True).parameters.values()
@@ -197,31 +208,5 @@ def _report_baseline(console: Console, baseline: ResultSet, changes: list[Change
     print_changes(console, changes, {**baseline.names, **now.names})
 
 
-# --- for rawscan ping's report (rawscan/discovery/report.py), which runs its own loop ---
-
 def _warn(message: str) -> None:
     print(f"rawscan: warning: {message}", file=sys.stderr)
-
-
-def _load_baseline(options: OutputOptions) -> ResultSet | None:
-    from ..api.running import _load_baseline as load
-
-    return load(options)
-
-
-def _check_resume(path: str | None, options: OutputOptions) -> str | None:
-    from ..api.running import _check_resume as check
-
-    return check(path, options, _warn)
-
-
-def _open_resume(path: str | None, options: OutputOptions) -> ResumeFile | None:
-    from ..api.running import _open_resume as open_resume
-
-    return open_resume(path, options, _warn)
-
-
-def _save_progress(console: Console, resume: ResumeFile, plan: ScanPlan, decided: bytes) -> None:
-    from ..api.running import _save_progress as save
-
-    print_lines(console, [save(resume, plan, decided)])

@@ -14,7 +14,7 @@ from .scan import _options
 # the live scans' options that mean nothing without ports
 _NOT_FOR_PING = {"ports", "data_hex", "data_string", "defeat_icmp_ratelimit", "banners",
                  "banner_timeout", "banner_concurrency",
-                 "bandwidth", "max_targets", "discover",
+                 "bandwidth", "max_targets", "discover", "discover_probes",
                  "shards", "shard", "workers", "metadata_file"}  # shards split ports: scans only
 
 ProbesOpt = Annotated[
@@ -61,4 +61,4 @@ _command.__signature__ = inspect.Signature(_shared + [_own, _send_ip, _output]) 
 _command.__doc__ = ("Host discovery (nmap -sn): ICMP echo, TCP SYN to 443, TCP ACK to 80 and "
                     "ICMP timestamp per host; up at the first checked answer, else down.")
 _command.__name__ = "ping"
-ping = with_output_options(_command)
+ping = with_output_options(_command, per_host=True)

@@ -61,7 +61,8 @@ def _options(
     no_default_blocklist: Annotated[bool, typer.Option("--no-default-blocklist", help="Scan the IANA special-purpose ranges (private, loopback, multicast, documentation, reserved ...) also where a target only overlaps one; a target wholly inside one is scanned anyway.")] = False,
     bandwidth: Annotated[Optional[str], typer.Option("--bandwidth", help="At most this many bits per second on the wire, e.g. 10M (K, M, G suffixes, as zmap's -B; each probe counted as its Ethernet frame); a ceiling of the adaptive rate. Not with --rate.")] = None,
     max_targets: Annotated[Optional[str], typer.Option("--max-targets", help="Probe at most this many endpoints (host x port), or this percentage of them (e.g. 1000, 0.1%): a random sample keyed by the seed, as zmap's -n.")] = None,
-    discover: Annotated[bool, typer.Option("--discover", help="Host discovery first (rawscan ping's probes: ICMP echo, SYN 443, ACK 80, ICMP timestamp); only the hosts found up are port scanned. Default: every host is scanned (nmap -Pn).")] = False,
+    discover: Annotated[bool, typer.Option("--discover", help="Host discovery first (rawscan ping's probes: ICMP echo, SYN 443, ACK 80, ICMP timestamp); only the hosts found up are port scanned, each as soon as it is found. Default: every host is scanned (nmap -Pn).")] = False,
+    discover_probes: Annotated[Optional[str], typer.Option("--discover-probes", help="--discover with these probes (rawscan ping's --probes: echo, timestamp, syn:PORT, ack:PORT, udp:PORT; nmap's -PE -PP -PS -PA -PU); implies --discover.")] = None,
     shards: Annotated[Optional[int], typer.Option("--shards", min=1, max=MAX_SHARDS, help="Split the endpoints (host x port) into N shards of one plan, one per machine; scan the one --shard names. The seed is derived from the plan unless --seed is given.")] = None,
     shard: Annotated[Optional[int], typer.Option("--shard", min=0, max=MAX_SHARDS - 1, help="Which shard this run scans, 0..N-1 (default with --shards: $JOB_COMPLETION_INDEX, as a Kubernetes Indexed Job sets it).")] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", min=1, max=64, help="Scan in N processes on this machine (one shard each), results merged into the outputs as they come.")] = None,
@@ -98,7 +99,12 @@ def _scan(kind: str, *, output: OutputOptions, **options: Any) -> None:
     from ..api.plans import prepare_live_scan
     from ..limits import terminal_ask
 
-    discover = options.pop("discover", False)
+    discover_probes = options.pop("discover_probes", None)
+    discover = options.pop("discover", False) or discover_probes is not None
+    if discover_probes is not None:  # bad input, before anything else is checked
+        from ..probes.ping import parse_probes
+
+        parse_probes(discover_probes, "--discover-probes")
     from ..api.sharding import Sharding
 
     sharding = Sharding.from_options(options.pop("shards", None), options.pop("shard", None),
@@ -107,11 +113,12 @@ def _scan(kind: str, *, output: OutputOptions, **options: Any) -> None:
     scan = prepare_live_scan(kind, **options, argv=tuple(sys.argv[1:]), ask=terminal_ask())
     plan, shard_note = sharding.apply(scan.plan, options.get("seed") is not None,
                                       options.get("source_port"))
-    if sharding.workers:
-        if discover:
-            from ..errors import RawscanError
+    if discover and (sharding.workers or plan.shards):
+        from ..discovery.first import DISCOVER_NOT_SHARDED
+        from ..errors import RawscanError
 
-            raise RawscanError("--discover with --workers is not supported: give one of them")
+        raise RawscanError(DISCOVER_NOT_SHARDED)
+    if sharding.workers:
         from .workers import run_workers
 
         run_workers(plan, sharding.workers, scan.interface, scan.pcap, output,
@@ -119,13 +126,13 @@ def _scan(kind: str, *, output: OutputOptions, **options: Any) -> None:
         return
     _run_live(plan, scan.interface, scan.pcap, output, scan.resume_file,
               banners=scan.banners, discover=discover, metadata_path=metadata_file,
-              shard_note=shard_note)
+              shard_note=shard_note, discover_probes=discover_probes)
 
 
 def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: OutputOptions,
               resume_path: str | None = None, done: bytes | None = None,
               banners: Any = None, discover: bool = False, metadata_path: str | None = None,
-              shard_note: str | None = None) -> None:
+              shard_note: str | None = None, discover_probes: str | None = None) -> None:
     from ..api.live import run_live
     from ..resume import DEFAULT_PATH
 
@@ -136,7 +143,7 @@ def _run_live(plan: ScanPlan, interface: str | None, pcap: Path | None, output: 
     if discover:  # --discover: the up hosts only (rawscan/discovery/first.py)
         from ..discovery.first import discovering
 
-        report = discovering(report, interface)
+        report = discovering(report, interface, discover_probes)
     extra: dict[str, Any] = {}
     if metadata_path is not None or plan.shards:  # --metadata-file, --shards
         extra.update(metadata_path=metadata_path, shard_note=shard_note)

@@ -1,161 +1,84 @@
-"""--discover on the port scans: host discovery first, then only the hosts that are up are
-port scanned (nmap's default; without it every host is scanned, as nmap -Pn).
-
-Two phases, one after the other: the port scan starts once discovery has ended. (Scanning each
-host as it is found would need an engine whose target set grows while it runs; the engine
-walks a fixed set in a keyed order, so the phases are not pipelined.)"""
+"""--discover on the port scans: host discovery, and only the hosts found up are port scanned
+(nmap's default; without it every host is scanned, as nmap -Pn). Each host found up is port
+scanned while discovery goes on (rawscan/discovery/pipeline.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..addresses import V6
 from ..cookies import derive_key
 from ..plan import ScanPlan
-from ..addresses import parse_addr
-from ..targets import TargetSet
-
-if TYPE_CHECKING:
-    from rich.console import Console
+from .pipeline import Opened, PipelinedScan
 
 DISCOVERY_SEED_PURPOSE = "discovery"
+DISCOVER_NOT_SHARDED = ("--discover with --shards or --workers is not supported (each shard "
+                        "would find its own up hosts): give one of them")
 
 
-def discovery_plan(plan: ScanPlan) -> ScanPlan:
+def discovery_plan(plan: ScanPlan, probes: str | None = None) -> ScanPlan:
     """The ping plan a port scan's --discover runs: same targets, sources, timing and TTL, its
-    own seed (derived from the scan's) and source port range."""
+    own seed (derived from the scan's) and source port range; probes: --discover-probes."""
     from ..probes.ping import DEFAULT_PROBES, probes_text, parse_probes
 
-    kinds = parse_probes(DEFAULT_PROBES)
+    kinds = parse_probes(probes or DEFAULT_PROBES, "--discover-probes")
     seed = int.from_bytes(derive_key(plan.seed, DISCOVERY_SEED_PURPOSE)[:8], "big") >> 1
     sport = plan.source_port + 16 if plan.source_port + 31 <= 65535 else plan.source_port - 16
     return dataclasses.replace(plan, scan="ping", ports=tuple(range(len(kinds))), seed=seed,
                                source_port=sport, fixed_source_port=False,
-                               probes=probes_text(kinds), payload_hex=None, banner_timeout=None)
+                               probes=probes_text(kinds), payload_hex=None, banner_timeout=None,
+                               shards=0, shard=0, workers=0, max_targets=None)
 
 
-def up_targets(targets: TargetSet, up: list[str]) -> TargetSet:
-    """The hosts found up, as a target set (names kept)."""
-    addresses = sorted(parse_addr(ip) for ip in up)
-    ranges: list[tuple[int, int]] = []
-    for a in addresses:
-        if ranges and ranges[-1][1] + 1 == a and (a >= V6) == (ranges[-1][0] >= V6):
-            ranges[-1] = (ranges[-1][0], a)
-        else:
-            ranges.append((a, a))
-    names = {a: n for a, n in targets.names.items() if a in set(addresses)}
-    return TargetSet(tuple(ranges), names)
+def discovering(report: Callable[..., None], interface: str | None,
+                probes: str | None = None) -> Callable[..., None]:
+    """A runner for api/live.run_live: opens discovery's sockets (root is still held), then
+    hands the scan to report (the CLI's run_and_report) with the pipelined runner, which
+    starts discovery once every output is open and root is given up."""
 
-
-def find_up(plan: ScanPlan, opened: tuple[ScanPlan, Any, Any],
-            on_progress: Callable[[Any], None] | None = None,
-            stop_requested: Callable[[], bool] | None = None) -> tuple[list[str], Any, Any]:
-    """Run discovery over its own transport (opened: its plan, probe and transport): the up
-    hosts' addresses, the discovery outcome and its probe module. Nothing printed."""
-    from .hosts import HostResult
-    from .run import run_discovery
-
-    ping, probe, transport = opened
-    up: list[str] = []
-
-    def on_host(result: HostResult) -> None:
-        if result.up:
-            up.append(result.ip)
-
-    outcome = run_discovery(ping, probe, transport, on_host, on_progress, stop_requested)
-    return up, outcome, probe
-
-
-def discovery_line(plan: ScanPlan, up: list[str], outcome: Any, probe: Any) -> str:
-    """The report's line about a finished discovery (the CLI's, and the library's summary)."""
-    s = outcome.stats
-    reasons = ", ".join(f"{r} {n}" for r, n in sorted(outcome.down_reasons.items(), key=lambda kv: -kv[1]))
-    skipped = len(plan.targets) - len(up)
-    return (f"Discovery ({', '.join(k.text for k in probe.kinds)}; {s.sent} probes, "
-            f"{s.elapsed:.2f} s): {len(up)} of {len(plan.targets)} host(s) up; "
-            f"{skipped} skipped as down" + (f" ({reasons})" if reasons else "")
-            + "; port scan of the up hosts follows")
-
-
-def discover(plan: ScanPlan, opened: tuple[ScanPlan, Any, Any], console: Console,
-             quiet: bool) -> ScanPlan | None:
-    """Run discovery over its own raw sockets (opened: its plan, probe and transport); the
-    port scan's plan reduced to the up hosts (None when interrupted: nothing is port scanned)."""
-    from ..interrupts import requested
-    from ..output.progress import ScanProgress
-
-    from rich.console import Console as RichConsole
-
-    progress = ScanProgress(RichConsole(stderr=True), enabled=not quiet)
-    try:
-        up, outcome, probe = find_up(plan, opened, progress.update, requested)
-    finally:
-        progress.stop()
-    if outcome.stats.interrupted:
-        console.print(f"Discovery interrupted: {len(up)} host(s) found up so far; nothing was "
-                      f"port scanned")
-        return None
-    console.print(discovery_line(plan, up, outcome, probe))
-    return dataclasses.replace(plan, targets=up_targets(plan.targets, up))
-
-
-def discovering(report: Callable[..., None], interface: str | None) -> Callable[..., None]:
-    """A runner for api/live.run_live that first gives up root (before_scan), runs discovery
-    over its own sockets, then hands the port scan of the up hosts to report. The port scan's
-    own sockets are already open, so root is given up once, before any reply is parsed."""
-
-    def run(plan: ScanPlan, probe: Any, transport: Any, output: Any, *,
-            before_scan: Callable[[], None] | None = None, **options: Any) -> None:
-        import typer
-        from rich.console import Console
-
-        from ..output.options import check_outputs
-
-        try:
-            check_outputs(output)  # refused now, before any probe
-            discovery_transport = _open(plan, interface)
-            if before_scan is not None:
-                before_scan()
-            console = Console(stderr=output.human_to_stderr, highlight=False, soft_wrap=True)
-            found = discover(plan, discovery_transport, console, output.quiet)
-        except BaseException:
-            transport.close()
-            raise
-        if found is None:
-            transport.close()
-            raise typer.Exit(130)
-        report(found, probe, transport, output, before_scan=None, **options)
+    def run(plan: ScanPlan, probe: Any, transport: Any, output: Any, **options: Any) -> None:
+        _with_discovery(plan, transport, interface, None, probes,
+                        lambda runner: report(plan, probe, transport, output,
+                                              runner=runner, **options))
 
     return run
 
 
 def discovering_quietly(runner: Callable[..., Any], interface: str | None,
-                        notes: list[str]) -> Callable[..., Any]:
-    """The library's discovering(): discovery first over its own sockets, its line put in
-    notes, then runner (api/running.run_plan) port scans the up hosts; nothing printed."""
+                        network: Any = None, probes: str | None = None) -> Callable[..., Any]:
+    """The library's discovering(): runner is api/running.run_plan; the discovery line is
+    the first of the result's summary lines. network: discovery's transport in place of raw
+    sockets (a SimulatedNetwork's sibling)."""
 
-    def run(plan: ScanPlan, probe: Any, transport: Any, output: Any, *,
-            before_scan: Callable[[], None] | None = None, **options: Any) -> Any:
-        try:
-            opened = _open(plan, interface)
-            if before_scan is not None:
-                before_scan()
-            up, outcome, ping_probe = find_up(plan, opened)
-        except BaseException:
-            transport.close()
-            raise
-        notes.append(discovery_line(plan, up, outcome, ping_probe))
-        found = dataclasses.replace(plan, targets=up_targets(plan.targets, up))
-        return runner(found, probe, transport, output, before_scan=None, **options)
+    def run(plan: ScanPlan, probe: Any, transport: Any, output: Any, **options: Any) -> Any:
+        return _with_discovery(plan, transport, interface, network, probes,
+                               lambda pipelined: runner(plan, probe, transport, output,
+                                                        runner=pipelined, **options))
 
     return run
 
 
-def _open(plan: ScanPlan, interface: str | None) -> Any:
+def _with_discovery(plan: ScanPlan, transport: Any, interface: str | None, network: Any,
+                    probes: str | None, scan: Callable[[PipelinedScan], Any]) -> Any:
+    try:
+        opened = _open(plan, interface, network, probes)
+    except BaseException:
+        transport.close()
+        raise
+    pipelined = PipelinedScan(opened)
+    try:
+        return scan(pipelined)
+    finally:
+        if not pipelined.started:  # refused before a probe: the runner never closed it
+            opened[2].close()
+
+
+def _open(plan: ScanPlan, interface: str | None, network: Any = None,
+          probes: str | None = None) -> Opened:
     from ..scan import probe_for
     from ..transports.live import LiveTransport
 
-    ping = discovery_plan(plan)
-    return ping, probe_for(ping), LiveTransport(probe_for(ping).bpf_filter(), interface)
+    ping = discovery_plan(plan, probes)
+    probe = probe_for(ping)
+    return ping, probe, network or LiveTransport(probe.bpf_filter(), interface)

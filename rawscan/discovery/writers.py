@@ -5,6 +5,7 @@ per host. --open keeps only the hosts that are up."""
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -122,11 +123,18 @@ class HostGrepableWriter(HostWriter):
                 f"{elapsed:.2f} seconds\n")
 
 
+@functools.lru_cache(maxsize=1024)
+def _status_xml(status: str, reason: str, ttl: int) -> str:
+    return f"<host><status{_attrs(state=status, reason=reason, reason_ttl=ttl)}/>"
+
+
 def host_xml(result: HostResult) -> str:
-    """One <host>: status with reason and TTL, addresses (the MAC too), names, times."""
-    status = _attrs(state=result.status, reason=result.reason, reason_ttl=result.ttl or 0)
-    lines = [f"<host><status{status}/>",
-             f"<address{_attrs(addr=result.ip, addrtype=addr_type(result.ip))}/>"]
+    """One <host>: status with reason and TTL, addresses (the MAC too), names, times.
+    (A sweep writes one a host: the status line is cached, and an address, which is the
+    text addr_to_str made of a number, and numbers need no quoting.)"""
+    ip = result.ip
+    lines = [_status_xml(result.status, result.reason, result.ttl or 0),
+             f'<address addr="{ip}" addrtype="{addr_type(ip)}"/>']
     if result.mac:
         lines.append(f"<address{_attrs(addr=result.mac.upper(), addrtype='mac')}/>")
     lines.append("<hostnames>")
@@ -135,7 +143,8 @@ def host_xml(result: HostResult) -> str:
     lines.append("</hostnames>")
     if result.rtt is not None:
         micros = max(1, int(result.rtt * 1e6))
-        lines.append(f"<times{_attrs(srtt=micros, rttvar=max(micros // 2, 5000), to=max(100000, micros * 3))}/>")
+        lines.append(f'<times srtt="{micros}" rttvar="{max(micros // 2, 5000)}" '
+                     f'to="{max(100000, micros * 3)}"/>')
     return "\n".join(lines + ["</host>"]) + "\n"
 
 

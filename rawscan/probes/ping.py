@@ -65,7 +65,7 @@ class Kind:
         return not (v6 and self.name == "timestamp")
 
 
-def parse_probes(spec: str) -> tuple[Kind, ...]:
+def parse_probes(spec: str, option: str = "--probes") -> tuple[Kind, ...]:
     """'echo,timestamp,syn:443,ack:80,udp:40125' -> kinds (duplicates once, order kept).
     syn/ack/udp without a port take nmap's defaults (80, 80, 40125)."""
     defaults = {"syn": 80, "ack": 80, "udp": 40125}
@@ -77,23 +77,23 @@ def parse_probes(spec: str) -> tuple[Kind, ...]:
         name = {"pe": "echo", "pp": "timestamp", "ps": "syn", "pa": "ack", "pu": "udp",
                 "icmp": "echo"}.get(name.lstrip("-"), name)
         if name not in NMAP_NAMES:
-            raise RawscanError(f"--probes: '{word}' is not a probe (echo, timestamp, syn:PORT, "
+            raise RawscanError(f"{option}: '{word}' is not a probe (echo, timestamp, syn:PORT, "
                                f"ack:PORT, udp:PORT)")
         if name in ("echo", "timestamp"):
             if port_text:
-                raise RawscanError(f"--probes: {name} takes no port ('{word}')")
+                raise RawscanError(f"{option}: {name} takes no port ('{word}')")
             kind = Kind(name)
         else:
             if port_text and not (port_text.isascii() and port_text.isdigit()
                                   and 1 <= int(port_text) <= 65535):
-                raise RawscanError(f"--probes: '{word}': the port must be 1-65535")
+                raise RawscanError(f"{option}: '{word}': the port must be 1-65535")
             kind = Kind(name, int(port_text) if port_text else defaults[name])
         if kind not in kinds:
             kinds.append(kind)
     if not kinds:
-        raise RawscanError("--probes names no probe")
+        raise RawscanError(f"{option} names no probe")
     if len(kinds) > MAX_KINDS:
-        raise RawscanError(f"--probes names {len(kinds)} probes; at most {MAX_KINDS}")
+        raise RawscanError(f"{option} names {len(kinds)} probes; at most {MAX_KINDS}")
     return tuple(kinds)
 
 
