@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from rawscan.cookies import Cookie, derive_key
 from rawscan.engine import Engine, ScanOptions
 from rawscan.payloads import payload_for
 from rawscan.probes.udp import UdpProbe
-from rawscan.results import Verdict
 from rawscan.retry_policy import RetryPolicy, RoundReport, looks_rate_limited
-from rawscan.targets import TargetSet, ip_to_int
+from rawscan.targets import ip_to_int
 
+from tests.support.engine import cookie, run_engine, states
 from tests.support.simnet import IcmpRateLimit, SimulatedUdpHost
 
-DST = ip_to_int("198.18.0.2")
 LAYOUT = {7: "open", 53: "open", 1900: "open", 81: "drop", 82: "drop", 83: "admin"}
 EXPECTED = {7: ("open", "udp-response"), 53: ("open", "udp-response"), 1900: ("open", "udp-response"),
             81: ("open|filtered", "no-response"), 82: ("open|filtered", "no-response"),
@@ -20,18 +18,10 @@ EXPECTED = {7: ("open", "udp-response"), 53: ("open", "udp-response"), 1900: ("o
 
 
 def scan(net: SimulatedUdpHost, ports: list[int], sources: int = 1, **options: object) -> tuple[dict[int, tuple[str, str]], Engine]:
-    got: dict[int, tuple[str, str]] = {}
-
-    def collect(_t: int, port: int, verdict: Verdict) -> None:
-        assert port not in got
-        got[port] = (verdict.state, verdict.reason)
-
     source_ips = tuple(ip_to_int(f"198.18.0.{i}") for i in range(1, sources + 1))
-    engine = Engine(UdpProbe(source_ips, Cookie(derive_key(3, "cookie")), payload_for),
-                    TargetSet(((DST, DST),), {}), tuple(ports), net,
-                    ScanOptions(sources=sources, **options), derive_key(3, "order"), collect)  # type: ignore[arg-type]
-    engine.run()
-    return got, engine
+    results, engine = run_engine(net, ports, ScanOptions(sources=sources, **options), seed=3,  # type: ignore[arg-type]
+                                 probe=UdpProbe(source_ips, cookie(3), payload_for))
+    return states(results), engine
 
 
 def expected(ports: list[int]) -> dict[int, tuple[str, str]]:

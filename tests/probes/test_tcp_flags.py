@@ -17,6 +17,8 @@ from rawscan.probes.tcp_flags import FLAG_SCANS, FlagsProbe
 from rawscan.targets import TargetSet
 from rawscan.vector import frames_from
 
+from tests.support.engine import run_engine
+
 LAB4 = 0xC6120000  # 198.18.0.0/15
 LAB6 = V6 | 0x2001_0002_0000_0000_0000_0000_0000_0000  # 2001:2::/48
 v4_address = st.integers(LAB4, LAB4 + (1 << 17) - 1)
@@ -220,22 +222,18 @@ class LinuxLikeHost:
 
 @pytest.mark.parametrize("scan", sorted(FLAG_SCANS))
 def test_engine_decides_alike_on_both_hot_paths(scan: str) -> None:
-    from rawscan.engine import Engine, ScanOptions
+    from rawscan.engine import ScanOptions
 
     layout = {22: "open", 80: "stateful", 81: "admin", 443: "open", 1000: "stateful"}
     targets = TargetSet(((LAB4 + 256, LAB4 + 257),))
     ports = tuple(range(1, 301)) + (443, 1000)
     runs = []
     for vector in (False, True):
-        results: dict[tuple[int, int], tuple[str, str]] = {}
         host = LinuxLikeHost(layout, loss_every=17)
-        engine = Engine(probe=probe_of(scan, SRC, 3), targets=targets, ports=ports,
-                        transport=host.net, options=ScanOptions(rate=100000, vector=vector),
-                        order_key=derive_key(3, "order"),
-                        on_result=lambda t, p, v: results.__setitem__((t, p), (v.state, v.reason)))
-        stats = engine.run()
-        assert stats.vector is vector and stats.stray == 0
-        runs.append(results)
+        results, engine = run_engine(host.net, ports, ScanOptions(rate=100000, vector=vector), seed=3,
+                                     probe=probe_of(scan, SRC, 3), targets=targets)
+        assert engine.stats.vector is vector and engine.stats.stray == 0
+        runs.append({endpoint: (v.state, v.reason) for endpoint, v in results.items()})
     assert runs[0] == runs[1]
     silent = "filtered" if scan == "ack" else "open|filtered"
     rst = "unfiltered" if scan == "ack" else "closed"
