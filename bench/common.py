@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from tests.support.lab import SERVICES, TARGET_IP, Lab, LabSpec
+from tests.support.lab import SERVICES, TARGET_IP, Lab, LabSpec, target_mac
 from tests.support.rawscan_cli import rawscan_command
 
 GNU_TIME = "/usr/bin/time"
@@ -276,12 +276,6 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
 
 
 # --- the lab around a run ---
-
-
-def target_mac(lab: Lab) -> str:
-    r = subprocess.run(["ip", "-n", lab.target_ns, "-j", "link", "show", "dev", lab.target_iface],
-                       capture_output=True, text=True, check=True, timeout=30)
-    return str(json.loads(r.stdout)[0]["address"])
 
 
 def without_resolver(lab: Lab) -> None:

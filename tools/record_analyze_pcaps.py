@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.lab import TARGET_IP, Lab, LabSpec, lab_unavailable_reason
+from tests.support.lab import TARGET_IP, Lab, LabSpec, lab_unavailable_reason, target_mac
 from tests.support.lab_layouts import SYN_SMALL, FirewallLayout
 from tests.support.tool_reports import hping3_states, masscan_json_states, nmap_xml_states
 
@@ -86,10 +86,6 @@ class Recording:
     spec: LabSpec | None = None  # the lab, when not LAB
 
 
-def _target_mac(lab: Lab) -> str:
-    return lab.exec_target(["cat", f"/sys/class/net/{lab.target_iface}/address"]).stdout.strip()
-
-
 # nmap -sA and -sF against a stateful firewall (open and closed ports behind it), drops, rejects
 NMAP_FIREWALL = FirewallLayout(ports=range(1, 101), open=(22, 80), stateful=(80, 40, 41, 42),
                                drop=(23,), admin=(25,), port=(70,))
@@ -112,7 +108,7 @@ RECORDINGS: dict[str, Recording] = {
     ),
     "analyze-masscan": Recording(
         lambda lab, out: ["masscan", "-p1-200", lab.target_ip, "--rate", "200", "--wait", "2",
-                          "--interface", lab.scanner_iface, "--router-mac", _target_mac(lab),
+                          "--interface", lab.scanner_iface, "--router-mac", target_mac(lab),
                           "--show", "closed", "-oJ", str(out)],
         ".masscan.json", lambda p: masscan_json_states(p) == answered_only(tcp_truth(range(1, 201))),
     ),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.lab import lab_unavailable_reason
+from tests.support.lab import lab_unavailable_reason, target_mac
 from tests.support.lab_discovery import ANYIP_HOSTS, ANYIP_HOSTS6, EXPECTED, EXPECTED6, NO_ECHO, NO_ECHO6, DiscoveryLab
 from tests.support.rawscan_cli import rawscan_command, read_jsonl
 from tests.support.xml_checks import assert_valid_against_dtd, libnmap_report, ndiff_state_differences
@@ -59,8 +59,6 @@ def test_every_host_gets_its_status_and_reason(lab: DiscoveryLab, tmp_path: Path
 
 
 def lab_mac(lab: DiscoveryLab) -> str:
-    from bench.common import target_mac
-
     return target_mac(lab).upper()
 
 

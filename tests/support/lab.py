@@ -527,3 +527,9 @@ class Lab:
                 _stop(process)
         while self._created:
             _del_netns(self._created.pop())
+
+
+def target_mac(lab: Lab) -> str:
+    """The MAC address of the target's end of the veth: what a tool that writes its own
+    Ethernet frames (masscan, zmap, a bench run) must send to."""
+    return str(lab.exec_target(["cat", f"/sys/class/net/{lab.target_iface}/address"]).stdout.strip())
