@@ -50,18 +50,64 @@ def addr_from_bytes(raw: bytes) -> int:
     return V6 | value if len(raw) == 16 else value
 
 
-def parse_addr(text: str) -> int:
-    """A literal address of either family (IPv6 may be bracketed); ValueError if it is not one."""
-    if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1]
-    if ":" in text:
-        if "%" in text:
-            raise ValueError(f"scoped IPv6 address '{text}' is not supported")
-        try:
-            return V6 | int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
-        except OSError:
-            raise ValueError(f"invalid IPv6 address '{text}'") from None
+def address_order(text: str) -> tuple[int, str]:
+    """Sort key for a host given as text (result files, diffs): IPv4 hosts, then IPv6, each
+    numerically, then anything that is no address, by its text."""
     try:
+        return parse_addr(text), ""
+    except ValueError:
+        return 2 * V6, text
+
+
+def parse_addr(text: str) -> int:
+    """A literal address of either family (IPv6 may be bracketed) as a tagged int;
+    ValueError saying why it is not one. (The one address parser: parse_ipv4, parse_ipv6.)"""
+    if ":" in text or text.startswith("[") or text.endswith("]"):
+        return parse_ipv6(text)
+    return parse_ipv4(text)
+
+
+def parse_ipv4(text: str) -> int:
+    """A strict dotted quad (no '127.1' shorthand, no leading zeros: inet_aton would read
+    '010' as octal 8) as an int; ValueError saying why not."""
+    try:  # inet_pton accepts exactly these, and is the fast way
         return int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
-    except OSError:
-        raise ValueError(f"invalid IPv4 address '{text}'") from None
+    except (OSError, ValueError):
+        pass
+    parts = text.split(".")
+    if len(parts) != 4:
+        raise ValueError("expected four dot-separated octets")
+    for part in parts:
+        parse_octet(part)  # raises with the reason
+    raise ValueError(f"invalid IPv4 address '{text}'")
+
+
+def parse_octet(text: str) -> int:
+    """One decimal octet (of an address, or of a target pattern's range); ValueError with the
+    reason."""
+    if not text:
+        raise ValueError("empty octet")
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"octet '{text}' is not a number")
+    if len(text) > 1 and text[0] == "0":
+        raise ValueError(f"octet '{text}' has a leading zero")
+    if len(text) > 3 or int(text) > 255:  # length first: int() of 5,000 digits raises
+        raise ValueError("octet out of range")
+    return int(text)
+
+
+def parse_ipv6(text: str) -> int:
+    """An IPv6 literal, bracketed or not, as a tagged int; ValueError saying why not (a
+    scoped address, with its %zone, is refused: the zone is no part of the address)."""
+    if text.startswith("[") or text.endswith("]"):
+        if not (text.startswith("[") and text.endswith("]")):
+            raise ValueError("unbalanced '[' or ']'")
+        text = text[1:-1]
+        if ":" not in text:
+            raise ValueError("brackets are for IPv6 addresses only")
+    if "%" in text:
+        raise ValueError("scoped IPv6 addresses (with %zone) are not supported")
+    try:
+        return V6 | int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
+    except (OSError, ValueError):
+        raise ValueError(f"'{text}' is not an IPv6 address") from None

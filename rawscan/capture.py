@@ -23,7 +23,7 @@ import gzip
 import struct
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, NamedTuple, cast
+from typing import Any, BinaryIO, NamedTuple, cast
 
 from .errors import RawscanError, one_line
 
@@ -529,9 +529,10 @@ class _Interface(NamedTuple):  # a tuple: unpacked per packet, cheaper than attr
 def _pcapng(src: _Source, buf: bytes, ahead: int, path: str = "") -> Generator[PacketBatch | None, None, None]:
     """A pcapng stream's packets in batches (_pcap reads pcap's records): the loop over blocks.
 
-    One function on purpose: it runs per block, so the unpackers, the batch's lists and the
-    interface table stay locals, and each block kind is a branch rather than a call. Damage
-    raises _Damage after the packets before it were yielded."""
+    Longer than the rest on purpose: it runs per block, so the unpackers, the batch's lists
+    and the interface table stay locals and an Enhanced Packet Block (the usual one) is read
+    inline; the rarer blocks are calls (_section, _simple_packet, _old_packet, _other_block).
+    Damage raises _Damage after the packets before it were yielded."""
     base = 0  # stream offset of buf[0]
     pos = 0
     number = 0
@@ -541,10 +542,7 @@ def _pcapng(src: _Source, buf: bytes, ahead: int, path: str = "") -> Generator[P
     ends: list[int] = []
     try:
         yield None  # primed by open_capture
-        endian = "<"
-        u32 = struct.Struct(endian + "I").unpack_from
-        hdr = struct.Struct(endian + "II").unpack_from
-        epb = struct.Struct(endian + "5I").unpack_from
+        endian, u32, hdr, epb = _unpackers("<")
         interfaces: list[_Interface] = []
         while True:
             if len(buf) - pos < 12:
@@ -560,13 +558,7 @@ def _pcapng(src: _Source, buf: bytes, ahead: int, path: str = "") -> Generator[P
                     raise _Damage(f"block header cut short ({len(buf)} of 12 bytes)")
             btype, blen = hdr(buf, pos)
             if btype == _SHB_TYPE:  # new section: the byte order may change
-                order = _BYTE_ORDER.get(buf[pos + 8 : pos + 12])
-                if order is None:
-                    raise _Damage("section header with a bad byte-order mark")
-                endian = order
-                u32 = struct.Struct(endian + "I").unpack_from
-                hdr = struct.Struct(endian + "II").unpack_from
-                epb = struct.Struct(endian + "5I").unpack_from
+                endian, u32, hdr, epb = _unpackers(_section(buf, pos))
                 interfaces = []
                 blen = u32(buf, pos + 4)[0]
             if (
@@ -594,29 +586,12 @@ def _pcapng(src: _Source, buf: bytes, ahead: int, path: str = "") -> Generator[P
                     raise _Damage("enhanced packet block too short")
                 iid, hi, lo, caplen, _ = epb(buf, body)
                 start = body + 20
-            elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
-                if blen < 16:
-                    raise _Damage("simple packet block too short")
-                iid, hi, lo = 0, 0, 0
-                caplen = min(u32(buf, body)[0], end - body - 4)
-                if interfaces and interfaces[0].snaplen:  # SPB data is cut at the snaplen
-                    caplen = min(caplen, interfaces[0].snaplen)
-                start = body + 4
-            elif btype == 2:  # obsolete Packet Block
-                if blen < 32:
-                    raise _Damage("packet block too short")
-                iid, _, hi, lo, caplen, _ = struct.unpack_from(endian + "HHIIII", buf, body)
-                start = body + 20
+            elif btype == 3:
+                iid, hi, lo, caplen, start = _simple_packet(buf, body, end, blen, u32, interfaces)
+            elif btype == 2:
+                iid, hi, lo, caplen, start = _old_packet(buf, body, blen, endian)
             else:
-                if btype == 1:
-                    interface = _parse_idb(buf, body, end, endian)
-                    if abs(interface.tsoffset) > MAX_TSOFFSET:
-                        _warn(f"capture '{path}': interface {len(interfaces)}'s if_tsoffset of "
-                              f"{interface.tsoffset} seconds is no start time; ignored")
-                        interface = interface._replace(tsoffset=0)
-                    interfaces.append(interface)
-                elif btype == _SHB_TYPE:
-                    _check_shb(buf, body, end, endian)
+                _other_block(btype, buf, body, end, endian, interfaces, path)
                 pos = end + 4
                 continue
 
@@ -641,6 +616,57 @@ def _pcapng(src: _Source, buf: bytes, ahead: int, path: str = "") -> Generator[P
         raise _damage(exc, number + 1, base + pos) from None
     finally:
         src.close()
+
+
+_Unpack = Callable[[bytes, int], tuple[Any, ...]]
+
+
+def _unpackers(endian: str) -> tuple[str, _Unpack, _Unpack, _Unpack]:
+    """A section's byte order and its unpackers: a u32, a block header, an EPB's fields."""
+    return (endian, struct.Struct(endian + "I").unpack_from,
+            struct.Struct(endian + "II").unpack_from, struct.Struct(endian + "5I").unpack_from)
+
+
+def _section(buf: bytes, pos: int) -> str:
+    """A section header block's byte order, from its byte-order mark."""
+    order = _BYTE_ORDER.get(buf[pos + 8 : pos + 12])
+    if order is None:
+        raise _Damage("section header with a bad byte-order mark")
+    return order
+
+
+def _simple_packet(buf: bytes, body: int, end: int, blen: int, u32: _Unpack,
+                   interfaces: list[_Interface]) -> tuple[int, int, int, int, int]:
+    """A Simple Packet Block: interface 0, no timestamp; (iid, hi, lo, caplen, start)."""
+    if blen < 16:
+        raise _Damage("simple packet block too short")
+    caplen = min(u32(buf, body)[0], end - body - 4)
+    if interfaces and interfaces[0].snaplen:  # SPB data is cut at the snaplen
+        caplen = min(caplen, interfaces[0].snaplen)
+    return 0, 0, 0, caplen, body + 4
+
+
+def _old_packet(buf: bytes, body: int, blen: int, endian: str) -> tuple[int, int, int, int, int]:
+    """The obsolete Packet Block: (iid, hi, lo, caplen, start)."""
+    if blen < 32:
+        raise _Damage("packet block too short")
+    iid, _, hi, lo, caplen, _ = struct.unpack_from(endian + "HHIIII", buf, body)
+    return iid, hi, lo, caplen, body + 20
+
+
+def _other_block(btype: int, buf: bytes, body: int, end: int, endian: str,
+                 interfaces: list[_Interface], path: str) -> None:
+    """A block that holds no packet: an interface description is added to the section's
+    table, a section header checked; any other kind is skipped."""
+    if btype == 1:
+        interface = _parse_idb(buf, body, end, endian)
+        if abs(interface.tsoffset) > MAX_TSOFFSET:
+            _warn(f"capture '{path}': interface {len(interfaces)}'s if_tsoffset of "
+                  f"{interface.tsoffset} seconds is no start time; ignored")
+            interface = interface._replace(tsoffset=0)
+        interfaces.append(interface)
+    elif btype == _SHB_TYPE:
+        _check_shb(buf, body, end, endian)
 
 
 def _warn(message: str) -> None:

@@ -46,8 +46,10 @@ class PathCounters:
 class RateController:
     """Probes per second for the next window. Fixed when the user gave --rate."""
 
-    def __init__(self, start: float, ceiling: float, floor: float, adaptive: bool = True) -> None:
+    def __init__(self, start: float, ceiling: float, floor: float, adaptive: bool = True,
+                 window_probes: int = WINDOW_PROBES) -> None:
         self.ceiling = ceiling
+        self.window_probes = window_probes  # --workers: each worker's share of WINDOW_PROBES
         self.floor = min(floor, ceiling)
         self.adaptive = adaptive
         self.rate = min(start, ceiling) if adaptive else ceiling
@@ -79,7 +81,7 @@ class RateController:
         began, first = self._window_start
         length = now - began
         sent = counters.sent - first.sent
-        if length < max(WINDOW_MIN, RTT_WINDOWS * rtt) or sent < WINDOW_PROBES:
+        if length < max(WINDOW_MIN, RTT_WINDOWS * rtt) or sent < self.window_probes:
             return self.rate
         self._window_start = (now, counters)
         lossy = self._lossy(began, now, first, counters, rtt)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .bandwidth import batch_bits
-from .congestion import (ADAPTIVE_FLOOR, PathCounters, RateController, next_rate,
-                         retries_lose_replies)
+from .congestion import (ADAPTIVE_FLOOR, WINDOW_PROBES, PathCounters, RateController,
+                         next_rate, retries_lose_replies)
 from .cyclic import CyclicOrder
 from .pacing import Pacer
 from .probes.base import ProbeModule
@@ -71,7 +71,7 @@ class ScanOptions:
     max_rate: float | None = None  # set: the rate adapts to the path, up to this ceiling
     vector: bool | None = None  # numpy batches: None decides by the scan's size
     bandwidth: float | None = None  # --bandwidth: bits per second on the wire (bandwidth.py)
-    sharing: int = 1  # processes sending at this rate each (--workers): batches sized at their sum
+    sharing: int = 1  # processes sharing the scan's rate (--workers): batches sized at their sum
 
 
 @dataclass
@@ -182,7 +182,10 @@ class Engine:
         options = self.options
         adaptive = options.max_rate is not None
         ceiling = options.max_rate if options.max_rate is not None else options.rate
-        self._control = RateController(options.rate, ceiling, ADAPTIVE_FLOOR, adaptive)
+        # --workers: each sends its share of the rate, so a window is its share of the probes
+        # (judged as soon as one process's would be)
+        self._control = RateController(options.rate, ceiling, ADAPTIVE_FLOOR, adaptive,
+                                       max(1, WINDOW_PROBES // options.sharing))
         self.stats.adaptive, self.stats.max_rate = adaptive, ceiling if adaptive else 0.0
 
     def _make_batcher(self) -> Any:

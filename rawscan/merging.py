@@ -279,12 +279,16 @@ def _own_ports(shard: ShardInput, ip: str, ports: tuple[int, ...]) -> list[int]:
     assert shard.record is not None
     from .cookies import derive_key
     from .shards import ShardMap
-    from .targets import ip_to_int
+    from .addresses import parse_addr
 
     targets = _targets_of(shard.record)
     if targets is None:
         return []
-    host = targets.index(ip_to_int(ip))
+    try:
+        address = parse_addr(ip)
+    except ValueError as exc:
+        raise RawscanError(f"'{shard.path}': host '{ip[:60]}' is not an address ({exc})") from None
+    host = targets.index(address)
     if host is None:
         return []
     total = len(targets) * len(ports)

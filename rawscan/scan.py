@@ -281,13 +281,20 @@ def run_scan(
     stop_requested: Callable[[], bool] | None = None,
     vector: bool | None = None,
     banners: BannerSettings | None = None,
+    on_verdict: Callable[[int, int, Verdict], None] | None = None,
 ) -> ScanOutcome:
     """Run the plan's scan, its results to the writers (PortReporter); the transport is
-    closed however the scan ends."""
+    closed however the scan ends. on_verdict: each endpoint's verdict goes there instead, as
+    the engine gives it (no result, tally or writer here: a --workers worker, whose parent's
+    PortReporter makes the results)."""
+    if on_verdict is not None and banners is not None:
+        raise ValueError("on_verdict leaves out the banner phase: give one or the other")
     outcome = ScanOutcome(plan, ScanStats(), ReportTally(open_only), [] if keep_results else None)
     reporter = PortReporter(outcome, probe, writers, banners, on_progress)
     engine = engine_for(plan, reporter, transport, done=done, stop_requested=stop_requested,
                         vector=vector)
+    if on_verdict is not None:
+        engine.on_result = on_verdict
     ran = False
     try:
         outcome.stats = engine.run()

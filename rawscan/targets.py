@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from rawscan.addresses import IPV4_MAX, V6, V6_MASK, addr_to_str
+from rawscan.addresses import IPV4_MAX, V6, V6_MASK, addr_to_str, parse_ipv4, parse_ipv6, parse_octet
 from rawscan.blocklist import Blocklist, default_blocks
 from rawscan.errors import RawscanError
 from rawscan.limits import LARGE_SCAN_LIMIT, LARGE_V6_SCAN_LIMIT, large_address_count
@@ -35,7 +35,6 @@ __all__ = [
     "MAX_TARGETS",
     "TargetError",
     "TargetSet",
-    "ip_to_int",
     "Selection",
     "TargetFile",
     "parse_targets",
@@ -57,7 +56,7 @@ _MAX_ADDR = V6 | V6_MASK  # the highest IPv6 address, tagged
 # Specs made only of these characters are address patterns, anything else is a host name
 # (or, with a ':' or '[', an IPv6 address: host names never hold either).
 _PATTERN_CHARS = re.compile(r"[0-9.,*-]+")
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # no leading zero, as _octet
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # no leading zero, as parse_octet
 _PLAIN_V4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")  # one address: -iL's usual line
 
 Range = tuple[int, int]
@@ -68,40 +67,6 @@ Resolver = Callable[[str], list[str]]
 
 class TargetError(RawscanError):
     """A target or exclude specification the user gave cannot be used."""
-
-
-def ip_to_int(s: str) -> int:
-    """Strict dotted-quad IPv4 to int (no '127.1' shorthand, no leading zeros)."""
-    parts = s.split(".")
-    if len(parts) != 4:
-        raise TargetError(f"invalid IPv4 address '{s}'")
-    n = 0
-    for part in parts:
-        try:
-            octet = _octet(part)
-        except ValueError:
-            raise TargetError(f"invalid IPv4 address '{s}'") from None
-        n = (n << 8) | octet
-    return n
-
-
-# addresses.addr_to_str is the one address-to-text function; this name stays only for the tests
-# other sessions are writing today (the tests' re-layout removes it)
-int_to_ip = addr_to_str
-
-
-def _octet(text: str) -> int:
-    """One decimal octet; raises ValueError with the reason."""
-    if not text:
-        raise ValueError("empty octet")
-    if not (text.isascii() and text.isdigit()):
-        raise ValueError(f"octet '{text}' is not a number")
-    # inet_aton would read '010' as octal 8; refuse rather than guess which host is meant.
-    if len(text) > 1 and text[0] == "0":
-        raise ValueError(f"octet '{text}' has a leading zero")
-    if len(text) > 3 or int(text) > 255:  # length first: int() of 5,000 digits raises
-        raise ValueError("octet out of range")
-    return int(text)
 
 
 def _family_bits(addr: int) -> int:
@@ -350,13 +315,13 @@ def _octet_set(text: str) -> list[Range]:
             a, sep, b = item.partition("-")
             if "-" in b:
                 raise ValueError(f"bad octet range '{item}'")
-            lo = _octet(a) if a else 0
-            hi = _octet(b) if b else 255
+            lo = parse_octet(a) if a else 0
+            hi = parse_octet(b) if b else 255
             if lo > hi:
                 raise ValueError(f"reversed octet range '{item}'")
             runs.append((lo, hi))
         else:
-            v = _octet(item)
+            v = parse_octet(item)
             runs.append((v, v))
     return list(_merge(runs))
 
@@ -426,7 +391,7 @@ class _Parser:
 
     def _ranges(self, spec: str) -> list[Range]:
         if _PLAIN_V4.fullmatch(spec):  # the pattern parser's answer, faster (README, Design figures)
-            addr = int.from_bytes(socket.inet_aton(spec), "big")
+            addr = parse_ipv4(spec)
             return [(addr, addr)]
         if "/" in spec:
             return self._prefix(spec)
@@ -435,17 +400,17 @@ class _Parser:
                 first, _, last = spec.partition("-")
                 if not (_looks_v6(first) and _looks_v6(last)):
                     raise ValueError("both ends of an IPv6 range must be full IPv6 addresses")
-                lo, hi = _v6_addr(first), _v6_addr(last)
+                lo, hi = _v6_target(first), _v6_target(last)
                 if lo > hi:
                     raise ValueError("range start is after its end")
                 return [(lo, hi)]
-            addr = _v6_addr(spec)
+            addr = _v6_target(spec)
             return [(addr, addr)]
         if not _PATTERN_CHARS.fullmatch(spec):
             return [(addr, addr) for addr in self._host(spec)]
         halves = spec.split("-")
         if len(halves) == 2 and halves[0].count(".") == 3 and halves[1].count(".") == 3:
-            lo, hi = _single(halves[0]), _single(halves[1])
+            lo, hi = parse_ipv4(halves[0]), parse_ipv4(halves[1])
             if lo > hi:
                 raise ValueError("range start is after its end")
             return [(lo, hi)]
@@ -464,9 +429,9 @@ class _Parser:
         if not base:
             raise ValueError("missing address before '/'")
         if _looks_v6(base):
-            addrs = [_v6_addr(base)]
+            addrs = [_v6_target(base)]
         elif _PATTERN_CHARS.fullmatch(base):
-            addrs = [_single(base)]
+            addrs = [parse_ipv4(base)]
         else:
             addrs = self._host(base)
         out = []
@@ -494,8 +459,8 @@ class _Parser:
         found: list[int] = []
         for answer in answers:
             try:
-                addr = _v6_addr(answer) if ":" in answer else ip_to_int(answer)
-            except (TargetError, ValueError):
+                addr = _v6_target(answer) if ":" in answer else parse_ipv4(answer)
+            except ValueError:
                 continue  # e.g. a scoped link-local answer
             wanted = {"4": addr <= _IPV4_MAX, "6": addr >= V6, "all": True}[self._family]
             if wanted and addr not in found:
@@ -520,34 +485,14 @@ def _looks_v6(text: str) -> bool:
     return ":" in text or text.startswith("[")
 
 
-def _v6_addr(text: str) -> int:
-    """An IPv6 literal, bracketed or not, as a tagged int; ValueError saying why not."""
-    if text.startswith("[") or text.endswith("]"):
-        if not (text.startswith("[") and text.endswith("]")):
-            raise ValueError("unbalanced '[' or ']'")
-        text = text[1:-1]
-        if ":" not in text:
-            raise ValueError("brackets are for IPv6 addresses only")
-    if "%" in text:
-        raise ValueError("scoped IPv6 addresses (with %zone) are not supported")
-    try:
-        raw = socket.inet_pton(socket.AF_INET6, text)
-    except OSError:
-        raise ValueError(f"'{text}' is not an IPv6 address") from None
-    if raw[:12] == b"\0" * 10 + b"\xff\xff":  # ::ffff:a.b.c.d: the kernel refuses to send to it
-        v4 = socket.inet_ntop(socket.AF_INET, raw[12:])
-        raise ValueError(f"an IPv4-mapped IPv6 address is not sent to as such: scan {v4}")
-    return V6 | int.from_bytes(raw, "big")
-
-
-def _single(text: str) -> int:
-    parts = text.split(".")
-    if len(parts) != 4:
-        raise ValueError("expected four dot-separated octets")
-    n = 0
-    for part in parts:
-        n = (n << 8) | _octet(part)
-    return n
+def _v6_target(text: str) -> int:
+    """An IPv6 literal as a target: an IPv4-mapped one is refused (the kernel refuses to
+    send to it), saying which IPv4 address to scan instead."""
+    addr = parse_ipv6(text)
+    if addr >> 32 == (V6 | 0xFFFF << 32) >> 32:  # ::ffff:a.b.c.d
+        raise ValueError(f"an IPv4-mapped IPv6 address is not sent to as such: scan "
+                         f"{addr_to_str(addr & IPV4_MAX)}")
+    return addr
 
 
 def _count(ranges: Iterable[Range]) -> int:

@@ -77,19 +77,19 @@ Handler = Callable[[Probe], Union[Iterable[Union[Reply, bytes]], None]]
 
 def parse_probe(packet: bytes, when: float = 0.0) -> Probe:
     """The fields of an IPv4 or IPv6 probe (no extension headers: rawscan sends none)."""
-    import ipaddress
+    from .addresses import addr_from_bytes, addr_to_str
 
     version = packet[0] >> 4
     if version == 6:
         proto_no, ttl = packet[6], packet[7]
-        src = str(ipaddress.IPv6Address(packet[8:24]))
-        dst = str(ipaddress.IPv6Address(packet[24:40]))
+        src = addr_to_str(addr_from_bytes(packet[8:24]))
+        dst = addr_to_str(addr_from_bytes(packet[24:40]))
         body = packet[40:]
     else:
         header = (packet[0] & 0x0F) * 4
         proto_no, ttl = packet[9], packet[8]
-        src = str(ipaddress.IPv4Address(packet[12:16]))
-        dst = str(ipaddress.IPv4Address(packet[16:20]))
+        src = addr_to_str(addr_from_bytes(packet[12:16]))
+        dst = addr_to_str(addr_from_bytes(packet[16:20]))
         body = packet[header:]
     proto = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp"}.get(proto_no, f"proto-{proto_no}")
     sport = dport = seq = ack = flags = 0
@@ -433,17 +433,10 @@ def exposure_differences(result: ScanResult, expected: ExposureSpec) -> list[Cha
         want = want if want is not None else host_spec.get("other")
         if want is not None:
             differ(p.ip, p.proto, p.port, want, p.state, p.host)
-    changes.sort(key=lambda c: (_address_order(c.ip), c.proto, c.port))
+    from .addresses import address_order
+
+    changes.sort(key=lambda c: (address_order(c.ip), c.proto, c.port))
     return changes
-
-
-def _address_order(ip: str) -> tuple[int, str]:
-    from .addresses import V6, parse_addr
-
-    try:
-        return parse_addr(ip), ""
-    except ValueError:
-        return 2 * V6, ip
 
 
 def difference_lines(changes: Sequence[Change]) -> list[str]:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .engine import ScanStats
 from .errors import RawscanError
 from .plan import ScanPlan
-from .results import PortResult
+from .results import PortResult, Verdict
 from .shards import shard_size
 
 if TYPE_CHECKING:
@@ -40,12 +40,19 @@ SOURCE_PORTS_PER_WORKER = 16  # a SYN scan's retries use 16 source ports (scan.S
 
 
 def worker_plan(plan: ScanPlan, k: int) -> ScanPlan:
-    """Worker k's plan: shard k, and (TCP without -g) its own range of source ports."""
+    """Worker k's plan: shard k, (TCP without -g) its own range of source ports, and its
+    share of the rate: the workers together send at the plan's --rate, start and ceiling of
+    the adaptive rate, and --bandwidth (as one process would; masscan's and zmap's threads
+    share theirs too)."""
     source_port = plan.source_port
     if not plan.fixed_source_port and plan.scan != "udp":
         low, span = 1024, 65536 - 1024 - SOURCE_PORTS_PER_WORKER
         source_port = low + (plan.source_port - low + SOURCE_PORTS_PER_WORKER * k) % span
-    return dataclasses.replace(plan, shard=k, source_port=source_port)
+    n = max(1, plan.workers)
+    return dataclasses.replace(
+        plan, shard=k, source_port=source_port, rate=plan.rate / n,
+        max_rate=None if plan.max_rate is None else plan.max_rate / n,
+        bandwidth=None if plan.bandwidth is None else plan.bandwidth / n)
 
 
 def split_progress(plan: ScanPlan, decided: bytes | None) -> list[bytes | None]:
@@ -110,10 +117,12 @@ class _Runner:
                  done: bytes | None = None, stop_requested: Callable[[], bool] | None = None,
                  banners: Any = None, **_: Any) -> ScanOutcome:
         from .output.tally import ReportTally
-        from .scan import ScanOutcome
+        from .scan import PortReporter, ScanOutcome
 
         outcome = ScanOutcome(plan, ScanStats(), ReportTally(open_only),
                               [] if keep_results else None)
+        # the workers' verdicts made into results as one process makes them
+        reporter = PortReporter(outcome, probe, writers, None, None)
         started = time.monotonic()
         children = [self._start(k, banners) for k in range(plan.workers)]
         from .privileges import drop_privileges
@@ -148,13 +157,12 @@ class _Runner:
                     buffer = buffers[k]
                     buffer += chunk
                     for kind, payload in _frames(buffer):
-                        if kind == "results":
+                        if kind == "verdicts":
+                            for target, port, verdict in zip(*payload):
+                                reporter.deliver(target, port, verdict)
+                        elif kind == "results":  # --banners: made around the worker's phase
                             for result in map(_result, payload):
-                                outcome.tally.add(result)
-                                if outcome.results is not None:
-                                    outcome.results.append(result)
-                                for writer in writers:
-                                    writer.write(result)
+                                reporter.emit(result)
                         elif kind == "progress":
                             latest[k] = payload
                         elif kind == "done":
@@ -233,6 +241,30 @@ def _frames(buffer: bytearray) -> list[tuple[str, Any]]:
     return out
 
 
+class _VerdictPipe:
+    """A worker's only output without --banners: the engine's verdicts as they come, a batch
+    at a time as three lists (pickled in C, the batch's few distinct Verdict objects once
+    each). The parent's PortReporter makes the results, so no work is done twice."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.targets: list[int] = []
+        self.ports: list[int] = []
+        self.verdicts: list[Verdict] = []
+
+    def __call__(self, target: int, port: int, verdict: Verdict) -> None:
+        self.targets.append(target)
+        self.ports.append(port)
+        self.verdicts.append(verdict)
+        if len(self.targets) >= FLUSH_RESULTS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.targets:
+            _send(self.fd, "verdicts", (self.targets, self.ports, self.verdicts))
+            self.targets, self.ports, self.verdicts = [], [], []
+
+
 class _PipeWriter:
     """A worker's only output: results to the parent, a batch at a time."""
 
@@ -289,13 +321,19 @@ def _worker(plan: ScanPlan, interface: str | None, done: bytes | None, banners: 
     ring = _ring_frame(probe.reply_bytes) if uses_batches(plan) else None
     transport = LiveTransport(probe.bpf_filter(), interface, ring_frame=ring)
     drop_privileges()
-    pipe = _PipeWriter(fd)
+    pipe = _PipeWriter(fd)  # --banners: results, made here around the banner phase
+    verdicts = _VerdictPipe(fd) if banners is None else None
 
     def progress(stats: ScanStats) -> None:
+        if verdicts is not None:
+            verdicts.flush()
         _send(fd, "progress", stats)
 
-    outcome = run_scan(plan, probe, transport, [pipe], on_progress=progress,
-                       stop_requested=requested, done=done, banners=banners)
+    outcome = run_scan(plan, probe, transport, [pipe] if verdicts is None else [],
+                       on_progress=progress, stop_requested=requested, done=done,
+                       banners=banners, on_verdict=verdicts)
+    if verdicts is not None:
+        verdicts.flush()
     pipe.close()
     _send(fd, "done", (outcome.stats, outcome.decided))
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from rawscan.addresses import parse_addr
 from rawscan.bandwidth import batch_bits, frame_bits, parse_bandwidth
 from rawscan.cookies import derive_key
 from rawscan.engine import ScanOptions
@@ -15,13 +16,13 @@ from rawscan.limits import parse_max_targets, sample_bitmap
 from rawscan.pacing import Pacer
 from rawscan.plan import ScanPlan
 from rawscan.scan import probe_for, run_scan, sampled
-from rawscan.targets import TargetSet, ip_to_int
+from rawscan.targets import TargetSet
 
 from tests.support.rawscan_cli import one_error_line, rawscan_command
 from tests.support.simnet import SimulatedNetwork
 from tests.support.engine import run_engine
 
-SRC, DST = ip_to_int("198.18.0.1"), ip_to_int("198.18.0.2")
+SRC, DST = parse_addr("198.18.0.1"), parse_addr("198.18.0.2")
 
 
 
@@ -137,7 +138,7 @@ def test_a_scan_with_max_targets_probes_and_reports_only_its_sample(hot_path: st
     assert len(probed) == 1000
     again = sampled(plan)  # what a replay or a resume of this plan leaves out
     chosen = {i for i in range(4096) if not again[i >> 3] >> (i & 7) & 1}
-    assert {plan.targets.index(ip_to_int(ip)) * 64 + port - 1 for ip, port in reported} == chosen
+    assert {plan.targets.index(parse_addr(ip)) * 64 + port - 1 for ip, port in reported} == chosen
     assert ScanPlan.from_json(plan.to_json(), "x").max_targets == 1000
     assert derive_key(plan.seed, "sample") != derive_key(plan.seed, "order")
 

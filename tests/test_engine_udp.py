@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from rawscan.addresses import parse_addr
 from rawscan.engine import Engine, ScanOptions
 from rawscan.payloads import payload_for
 from rawscan.probes.udp import UdpProbe
 from rawscan.retry_policy import RetryPolicy, RoundReport, looks_rate_limited
-from rawscan.targets import ip_to_int
 
 from tests.support.engine import cookie, run_engine, states
 from tests.support.simnet import IcmpRateLimit, SimulatedUdpHost
@@ -18,7 +18,7 @@ EXPECTED = {7: ("open", "udp-response"), 53: ("open", "udp-response"), 1900: ("o
 
 
 def scan(net: SimulatedUdpHost, ports: list[int], sources: int = 1, **options: object) -> tuple[dict[int, tuple[str, str]], Engine]:
-    source_ips = tuple(ip_to_int(f"198.18.0.{i}") for i in range(1, sources + 1))
+    source_ips = tuple(parse_addr(f"198.18.0.{i}") for i in range(1, sources + 1))
     results, engine = run_engine(net, ports, ScanOptions(sources=sources, **options), seed=3,  # type: ignore[arg-type]
                                  probe=UdpProbe(source_ips, cookie(3), payload_for))
     return states(results), engine

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP
 
+from rawscan.addresses import parse_addr
 from rawscan.commands.sharding import Sharding
 from rawscan.cookies import derive_key
 from rawscan.engine import Engine, ScanOptions
@@ -19,13 +20,13 @@ from rawscan.errors import RawscanError
 from rawscan.plan import ScanPlan
 from rawscan.results import Verdict
 from rawscan.shards import Permutation, ShardMap, derived_seed, fingerprint, shard_size
-from rawscan.targets import TargetSet, ip_to_int
+from rawscan.targets import TargetSet
 
 from tests.support.engine import run_engine
 from tests.support.simnet import SimulatedNetwork
 
-SRC = ip_to_int("198.18.0.1")
-BASE = ip_to_int("198.18.0.2")
+SRC = parse_addr("198.18.0.1")
+BASE = parse_addr("198.18.0.2")
 
 
 @given(size=st.integers(1, 3000), key=st.binary(min_size=1, max_size=8))
@@ -99,7 +100,7 @@ def _scan(targets: TargetSet, shard: ShardMap | None, loss: float = 0.0, seed: i
 
 def _endpoint(targets: TargetSet, packet: bytes) -> int:
     ip = IP(packet)
-    host = targets.index(ip_to_int(ip.dst))
+    host = targets.index(parse_addr(ip.dst))
     assert host is not None
     return host * len(PORTS) + PORTS.index(ip[TCP].dport)
 

@@ -10,19 +10,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rawscan.addresses import V6, addr_to_str, parse_addr
+from rawscan.addresses import V6, addr_to_str, parse_addr, parse_ipv4
 from rawscan.errors import RawscanError
 from rawscan.targets import (
     FAMILIES,
     MAX_TARGETS,
     TargetError,
     TargetSet,
-    ip_to_int,
     parse_targets,
     read_target_file,
 )
 
-BASE = ip_to_int("198.18.0.0")
+BASE = parse_addr("198.18.0.0")
 
 
 def ips(ts: TargetSet) -> list[str]:
@@ -42,13 +41,13 @@ def fake_resolver(table: dict[str, list[str]]) -> tuple[Callable[[str], list[str
 
 
 def test_ip_conversions() -> None:
-    assert ip_to_int("0.0.0.0") == 0
-    assert ip_to_int("255.255.255.255") == 2**32 - 1
-    assert ip_to_int("198.18.0.2") == (198 << 24) | (18 << 16) | 2
-    assert addr_to_str(ip_to_int("10.1.2.3")) == "10.1.2.3"
+    assert parse_ipv4("0.0.0.0") == 0
+    assert parse_ipv4("255.255.255.255") == 2**32 - 1
+    assert parse_ipv4("198.18.0.2") == (198 << 24) | (18 << 16) | 2
+    assert addr_to_str(parse_ipv4("10.1.2.3")) == "10.1.2.3"
     for bad in ["1.2.3", "1.2.3.4.5", "1.2.3.256", "1.2.3.x", "1.2.3.04", "", "1..2.3"]:
-        with pytest.raises(TargetError):
-            ip_to_int(bad)
+        with pytest.raises(ValueError):
+            parse_ipv4(bad)
     with pytest.raises(ValueError):
         addr_to_str(2**32)
     with pytest.raises(ValueError):
@@ -84,7 +83,7 @@ def test_valid_specs(spec: str, expected: list[str]) -> None:
 
 def test_octet_wildcards_collapse_to_one_range() -> None:
     ts = parse_targets(["10.0-3.*.*"])
-    assert ts.ranges == ((ip_to_int("10.0.0.0"), ip_to_int("10.3.255.255")),)
+    assert ts.ranges == ((parse_addr("10.0.0.0"), parse_addr("10.3.255.255")),)
     assert len(parse_targets(["198.18.0.-"])) == 256
     # Non-contiguous product: one range per (second, third) octet pair.
     ts = parse_targets(["198.18-19.0-1.1-5"])
@@ -167,7 +166,7 @@ def test_empty_results() -> None:
 def test_large_sets_need_allow_large_and_are_not_expanded() -> None:
     slash8 = parse_targets(["10.0.0.0/8"])  # exactly 2**24: allowed
     assert len(slash8) == 2**24
-    assert slash8.ranges == ((ip_to_int("10.0.0.0"), ip_to_int("10.255.255.255")),)
+    assert slash8.ranges == ((parse_addr("10.0.0.0"), parse_addr("10.255.255.255")),)
     with pytest.raises(TargetError, match="--allow-large"):
         parse_targets(["10.0.0.0/7"])
     with pytest.raises(TargetError, match="--allow-large"):
@@ -178,10 +177,10 @@ def test_large_sets_need_allow_large_and_are_not_expanded() -> None:
     assert len(everything) == 2**32
     assert everything.address(0) == 0
     assert everything.address(2**32 - 1) == 2**32 - 1
-    assert ip_to_int("8.8.8.8") in everything
+    assert parse_addr("8.8.8.8") in everything
     almost = parse_targets(["0.0.0.0/0"], exclude=["10.0.0.0/8"], allow_large=True)
     assert len(almost) == 2**32 - 2**24
-    assert almost.address(ip_to_int("10.0.0.0")) == ip_to_int("11.0.0.0")
+    assert almost.address(parse_addr("10.0.0.0")) == parse_addr("11.0.0.0")
 
 
 def test_address_index_matches_iteration() -> None:
@@ -343,8 +342,8 @@ def test_index_is_the_inverse_of_address() -> None:
     targets = parse_targets(["198.18.0.1-3", "198.18.1.250-255", "198.19.0.0/30"])
     for i in range(len(targets)):
         assert targets.index(targets.address(i)) == i
-    for outside in (ip_to_int("198.18.0.0"), ip_to_int("198.18.0.4"), ip_to_int("198.18.1.249"),
-                    ip_to_int("198.19.0.4"), 0, 2**32 - 1):
+    for outside in (parse_addr("198.18.0.0"), parse_addr("198.18.0.4"), parse_addr("198.18.1.249"),
+                    parse_addr("198.19.0.4"), 0, 2**32 - 1):
         assert targets.index(outside) is None
 
 
@@ -503,8 +502,8 @@ def test_addr_to_str_both_families() -> None:
     for bad in (2**32, V6 - 1, 2**129, -1):  # between the families, or outside both
         with pytest.raises(ValueError):
             addr_to_str(bad)
-    with pytest.raises(TargetError):
-        ip_to_int("2001:2::1")  # ip_to_int stays strictly IPv4
+    with pytest.raises(ValueError):
+        parse_ipv4("2001:2::1")  # parse_ipv4 stays strictly IPv4
 
 
 def test_targetset_refuses_ranges_across_families() -> None:

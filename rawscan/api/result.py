@@ -144,13 +144,10 @@ class Change:
         return change_line(self, {})
 
 
-def _order(p: Port) -> tuple[int, str, str, int]:
-    from ..addresses import V6, parse_addr
+def _order(p: Port) -> tuple[tuple[int, str], str, int]:
+    from ..addresses import address_order
 
-    try:
-        return parse_addr(p.ip), "", p.proto, p.port
-    except ValueError:
-        return 2 * V6, p.ip, p.proto, p.port
+    return address_order(p.ip), p.proto, p.port
 
 
 class ScanResult:

@@ -11,9 +11,9 @@ beyond the certificate's fixed shape, and anything unexpected is a CertificateEr
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from dataclasses import dataclass
 
+from ..addresses import addr_from_bytes, addr_to_str
 from .text import printable
 
 MAX_SANS = 64  # names kept from subjectAltName (the count says how many there were)
@@ -131,7 +131,7 @@ def _general_name(tag: int, raw: bytes) -> str | None:
     if tag == 0x82:
         return "DNS:" + printable(raw.decode("latin-1"), MAX_NAME)
     if tag == 0x87 and len(raw) in (4, 16):
-        return f"IP:{ipaddress.ip_address(raw)}"
+        return f"IP:{addr_to_str(addr_from_bytes(raw))}"
     if tag == 0x81:
         return "email:" + printable(raw.decode("latin-1"), MAX_NAME)
     if tag == 0x86:

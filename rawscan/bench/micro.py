@@ -29,25 +29,32 @@ def per_call(work: Callable[[], object], repeat: int, number: int = 20_000) -> f
     return min(timeit.repeat(work, number=number, repeat=repeat)) / number * 1e6
 
 
-def rows(repeat: int) -> list[tuple[str, str, str, float]]:
-    """(where, what, measured, us a call) for every figure."""
-    import numpy as np
-    from rich.console import Console
-    from scapy.layers.inet import IP
+Row = tuple[str, str, str, float]
+Add = Callable[..., None]  # add(where, what, measured, work, number=20_000)
 
-    from ..capture import CapturedPacket, _new_packet, _set_ip, _set_number, _set_time
-    from ..cookies import Cookie, derive_key
-    from ..cyclic import CyclicOrder
-    from ..output.jsonl import record_line
-    from ..output.table import host_block
-    from ..results import PortResult
-    from ..services import service_name
-    from ..wire import icmp_error, ip_header, ip_icmp_error
 
-    out: list[tuple[str, str, str, float]] = []
+def rows(repeat: int) -> list[Row]:
+    """(where, what, measured, us a call) for every figure, a module's rows at a time."""
+    out: list[Row] = []
 
     def add(where: str, what: str, measured: str, work: Callable[[], object], number: int = 20_000) -> None:
         out.append((where, what, measured, per_call(work, repeat, number)))
+
+    _wire(add)
+    _capture(add)
+    out.append(_cyclic_step(repeat))  # timed as a statement, as the engine runs it
+    _cookies(add)
+    _services(add)
+    _outputs(add)
+    _numpy(add)
+    _system_calls(add)
+    return out
+
+
+def _wire(add: Add) -> None:
+    from scapy.layers.inet import IP
+
+    from ..wire import icmp_error, ip_header, ip_icmp_error
 
     reply4 = tcp(DST, SRC, 80, 40000, RST, 0, 1)
     reply6 = tcp(DST6, SRC6, 80, 40000, RST, 0, 1)
@@ -60,6 +67,12 @@ def rows(repeat: int) -> list[tuple[str, str, str, float]]:
     add("wire.py", "ICMP error and its quote, IPv4", "ip_icmp_error()", lambda: ip_icmp_error(error, outer))
     add("wire.py", "", "icmp_error()", lambda: icmp_error(error, outer))  # type: ignore[arg-type]  # IPv4 here
 
+
+def _capture(add: Add) -> None:
+    from ..capture import CapturedPacket, _new_packet, _set_ip, _set_number, _set_time
+
+    reply4 = tcp(DST, SRC, 80, 40000, RST, 0, 1)
+
     def fresh_packet() -> CapturedPacket:
         pkt = _new_packet(CapturedPacket)
         _set_number(pkt, 1)
@@ -70,12 +83,20 @@ def rows(repeat: int) -> list[tuple[str, str, str, float]]:
     add("capture.py", "a CapturedPacket", "__new__ and slot setters", fresh_packet)
     add("capture.py", "", "its frozen dataclass __init__", lambda: CapturedPacket(1, 2.0, reply4))
 
+
+def _cyclic_step(repeat: int) -> Row:
+    from ..cyclic import CyclicOrder
+
     order = CyclicOrder(1 << 30, b"key")
     steps = 200_000
     walk = timeit.repeat("x = x * g % p", setup=f"x, g, p = {order.start}, {order.generator}, {order.prime}",
                          number=steps, repeat=repeat)
-    out.append(("cyclic.py", "one step of the probe order", "x * g % p, as the engine inlines it",
-                min(walk) / steps * 1e6))
+    return ("cyclic.py", "one step of the probe order", "x * g % p, as the engine inlines it",
+            min(walk) / steps * 1e6)
+
+
+def _cookies(add: Add) -> None:
+    from ..cookies import Cookie, derive_key
 
     cookie = Cookie(derive_key(1, "cookie"))
     cookie(SRC, DST, 40000, 80)  # tables made
@@ -85,9 +106,21 @@ def rows(repeat: int) -> list[tuple[str, str, str, float]]:
     add("cookies.py", "", "Cookie(): host value cached, two table reads",
         lambda: cookie(SRC, DST, 40000, 80))
 
+
+def _services(add: Add) -> None:
+    from ..services import service_name
+
     add("services.py", "a port's service name", "service_name() (/etc/services read once)",
         lambda: service_name(443, "tcp"))
     add("services.py", "", "socket.getservbyport()", lambda: _service_or_none(443), 2_000)
+
+
+def _outputs(add: Add) -> None:
+    from rich.console import Console
+
+    from ..output.jsonl import record_line
+    from ..output.table import host_block
+    from ..results import PortResult
 
     result = PortResult("198.18.0.2", "tcp", 443, "open", "syn-ack", 64, "https")
     add("output/jsonl.py", "a JSON Lines record", "record_line()", lambda: record_line(result))
@@ -99,10 +132,16 @@ def rows(repeat: int) -> list[tuple[str, str, str, float]]:
         lambda: console.file.write(block))
     add("output/table.py", "", "console.print()", lambda: console.print(block), 500)
 
+
+def _numpy(add: Add) -> None:
+    import numpy as np
+
     small, large = np.zeros(1, np.uint32), np.zeros(4096, np.uint32)
     add("engine.py (VECTOR_MIN_BATCH)", "a numpy operation", "on 1 element", lambda: small & 7)
     add("engine.py (VECTOR_MIN_BATCH)", "", "on 4,096 elements", lambda: large & 7)
 
+
+def _system_calls(add: Add) -> None:
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         datagram = bytes(40)
@@ -110,7 +149,6 @@ def rows(repeat: int) -> list[tuple[str, str, str, float]]:
             lambda: udp.sendto(datagram, ("127.0.0.1", 9)), 5_000)
     finally:
         udp.close()
-    return out
 
 
 def _service_or_none(port: int) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..addresses import V6, parse_addr
+from ..addresses import address_order
 from ..output import OPEN_STATES
 from . import PortKey, ResultSet
 
@@ -27,13 +27,9 @@ class Change:
         return "changed"
 
 
-def _order(key: PortKey) -> tuple[int, str, str, int]:
-    """IPv4 hosts, then IPv6 (numerically), then anything that is no address, by text."""
+def _order(key: PortKey) -> tuple[tuple[int, str], str, int]:
     ip, proto, port = key
-    try:
-        return parse_addr(ip), "", proto, port
-    except ValueError:
-        return 2 * V6, ip, proto, port
+    return address_order(ip), proto, port
 
 
 def _matters(before: str | None, after: str | None) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from ..output.hosts import ip_key
+from ..addresses import address_order
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -26,18 +26,13 @@ def host_states_of(results: ResultSet) -> dict[str, str]:
 
 def host_changes(before: dict[str, str], after: dict[str, str]) -> list[HostChange]:
     changes = []
-    for ip in sorted(set(before) | set(after), key=_order):
+    for ip in sorted(set(before) | set(after), key=address_order):
         old, new = before.get(ip), after.get(ip)
         if (old or "down") != (new or "down"):
             changes.append(HostChange(ip, old, new))
     return changes
 
 
-def _order(ip: str) -> tuple[int, str]:
-    try:
-        return ip_key(ip), ""
-    except ValueError:
-        return 1 << 130, ip
 
 
 def print_host_changes(console: Console, changes: list[HostChange],

@@ -74,6 +74,11 @@ class Discovery(threading.Thread):
                 self.ended = True
                 self._ready.notify()
 
+    @property
+    def completed(self) -> bool:
+        """Discovery ended having given every host every chance (not stopped, no error)."""
+        return self.ended and self.outcome is not None and not self.outcome.stats.interrupted
+
     def _stopping(self) -> bool:
         return self._abort.is_set() or (self._user_stop is not None and self._user_stop())
 
@@ -139,7 +144,7 @@ class PipelinedScan:
             while True:
                 hosts = discovery.take(not waves, stop_requested)
                 if not hosts:
-                    interrupted = not discovery.ended
+                    interrupted = not discovery.completed
                     break
                 wave = dataclasses.replace(plan, targets=up_targets(plan.targets, hosts))
                 engine = engine_for(wave, reporter, transport, stop_requested=stop_requested,
@@ -172,11 +177,9 @@ class PipelinedScan:
         if discovery.outcome is not None:
             outcome.notes.append(discovery_line(plan, discovery.found, discovery.outcome,
                                                 self.opened[1], pipelined=True))
-        if interrupted:
-            outcome.notes.append(f"Discovery {'had' if discovery.ended else 'had not'} ended: "
-                                 f"{len(discovery.found)} host(s) found up"
-                                 + ("" if discovery.ended else
-                                    "; hosts not yet found are in no resume file"))
+        if interrupted and not discovery.completed:
+            outcome.notes.append(f"Discovery had not ended: {len(discovery.found)} host(s) found "
+                                 f"up so far; hosts it had not found are in no resume file")
         return outcome
 
 

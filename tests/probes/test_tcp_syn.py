@@ -9,9 +9,9 @@ from rawscan.classify import classify_icmp, classify_silence, classify_tcp
 from rawscan.cookies import Cookie, derive_key
 from rawscan.probes.base import Flow
 from rawscan.probes.tcp_syn import SynProbe
-from rawscan.targets import ip_to_int
+from rawscan.addresses import parse_addr
 
-SRC, DST = ip_to_int("198.18.0.1"), ip_to_int("198.18.0.2")
+SRC, DST = parse_addr("198.18.0.1"), parse_addr("198.18.0.2")
 SPORT = 40001
 
 
@@ -114,7 +114,7 @@ def test_reply_to_other_source_port_is_ignored(probe: SynProbe) -> None:
 
 
 def test_own_probe_looped_back_is_not_a_split_handshake() -> None:
-    local = ip_to_int("127.0.0.1")
+    local = parse_addr("127.0.0.1")
     probe = SynProbe((local,), 40000, Cookie(derive_key(3, "cookie")))
     assert probe.parse_reply(probe.build(local, 40000)) is None
 
@@ -192,7 +192,7 @@ def test_each_try_leaves_from_its_own_source_port() -> None:
 
 
 def test_own_probes_to_our_source_ports_looped_back_are_not_replies() -> None:
-    local = ip_to_int("127.0.0.1")
+    local = parse_addr("127.0.0.1")
     probe = SynProbe((local,), 40000, Cookie(derive_key(3, "cookie")), sport_span=16)
     for port in range(40000, 40016):
         for attempt in range(16):

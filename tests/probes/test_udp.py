@@ -18,9 +18,9 @@ from rawscan.cookies import Cookie, derive_key
 from rawscan.payloads import BUILDERS, EMPTY, payload_for, user_payload
 from rawscan.probes.base import Flow
 from rawscan.probes.udp import UdpProbe
-from rawscan.targets import ip_to_int
+from rawscan.addresses import parse_addr
 
-SRC, DST = ip_to_int("198.18.0.1"), ip_to_int("198.18.0.2")
+SRC, DST = parse_addr("198.18.0.1"), parse_addr("198.18.0.2")
 
 
 @pytest.fixture
@@ -162,14 +162,14 @@ def test_icmp_quoting_a_forged_probe_is_dropped(probe: UdpProbe) -> None:
 
 
 def test_own_probe_looped_back_is_not_a_reply() -> None:
-    local = ip_to_int("127.0.0.1")
+    local = parse_addr("127.0.0.1")
     probe = UdpProbe((local,), Cookie(derive_key(3, "cookie")), payload_for)
     for port in (7, 40000, 50000, 60000):
         assert probe.parse_reply(probe.build(local, port)) is None
 
 
 def test_several_sources_rotate_per_attempt_and_all_are_ours() -> None:
-    sources = tuple(ip_to_int(f"198.18.0.{i}") for i in range(1, 9))
+    sources = tuple(parse_addr(f"198.18.0.{i}") for i in range(1, 9))
     probe = UdpProbe(sources, Cookie(derive_key(5, "cookie")), payload_for)
     used = {IP(probe.build(DST, 631, attempt)).src for attempt in range(8)}
     assert len(used) == 8

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rawscan.addresses import parse_addr
 from rawscan.cookies import Cookie, derive_key
 from rawscan.engine import Engine, ScanOptions
 from rawscan.probes.base import ProbeModule
 from rawscan.probes.tcp_syn import SynProbe
 from rawscan.results import Verdict
 from rawscan.shards import ShardMap
-from rawscan.targets import TargetSet, ip_to_int
+from rawscan.targets import TargetSet
 from rawscan.transports.base import Transport
 
-SRC, DST = ip_to_int("198.18.0.1"), ip_to_int("198.18.0.2")  # the lab's scanner and target
+SRC, DST = parse_addr("198.18.0.1"), parse_addr("198.18.0.2")  # the lab's scanner and target
 SOURCE_PORT = 40000
 Results = dict[tuple[int, int], Verdict]  # (target, port) -> its verdict
 
