@@ -9,7 +9,9 @@ send errors. Loss is any of:
 - a send error (the qdisc or the driver refused: ENOBUFS);
 - replies falling behind: packets delivered in this window, against probes sent one RTT
   earlier, fall clearly below the best yield seen (a policer or an overflowing queue on the
-  way back). Random loss lowers every window's yield alike, so it is not taken for congestion.
+  way back) (--workers: and the next window does not make up the shortfall, else the replies
+  were only late, waiting for a busy core). Random loss lowers every window's yield alike, so
+  it is not taken for congestion.
 Slow start doubles the rate per window up to the first loss; from then on the rate grows by
 GROWTH per window up to near the rate of the last loss, then by PROBE_GROWTH (a plateau, as
 in CUBIC), and backs off by BACKOFF at each loss, within [floor, ceiling].
@@ -47,9 +49,12 @@ class RateController:
     """Probes per second for the next window. Fixed when the user gave --rate."""
 
     def __init__(self, start: float, ceiling: float, floor: float, adaptive: bool = True,
-                 window_probes: int = WINDOW_PROBES) -> None:
+                 window_probes: int = WINDOW_PROBES, patient: bool = False) -> None:
         self.ceiling = ceiling
         self.window_probes = window_probes  # --workers: each worker's share of WINDOW_PROBES
+        # patient: a window short of replies is loss only if the next does not make it up
+        # (--workers: more sending threads than cores, so replies are often late, not lost)
+        self.patient = patient
         self.floor = min(floor, ceiling)
         self.adaptive = adaptive
         self.rate = min(start, ceiling) if adaptive else ceiling
@@ -61,6 +66,7 @@ class RateController:
         self._good_rates: deque[float] = deque(maxlen=16)  # rates of recent loss-free windows
         self._loss_rate = 0.0  # the rate at which loss was last seen
         self._retry_cap = ceiling  # lost_in_retries: no window grows past it for the scan's rest
+        self._short: tuple[float, int] | None = None  # the last window's (asked, got), if short
 
     @property
     def path_rate(self) -> float:
@@ -93,6 +99,8 @@ class RateController:
             at = min(self.rate, achieved)
             self._loss_rate = at if not self._loss_rate else 0.5 * (self._loss_rate + at)
             self.rate = max(self.floor, at * factor)
+        elif self._short is not None:
+            pass  # a short window: the rate holds until the next says late or lost
         else:
             self._good_rates.append(min(self.rate, achieved))
             if self.slow_start:
@@ -142,8 +150,22 @@ class RateController:
                 # far below where loss was seen and still short: the target answers less
                 # now (or the best was luck), so that is the yield to expect
                 self._best_yield = 0.5 * (self._best_yield + observed)
+                self._short = None
                 return False
-            return True
+            if not self.patient:
+                return True
+            # One short window may be replies late, not lost: on a busy machine (--workers)
+            # the target's kernel work on a veth, or our reading, waits for a core, and the
+            # replies come in the next window. Loss is a shortfall the next does not make up.
+            # (Not for one process: behind a policer it would find a lower path rate.)
+            if self._short is None:
+                self._short = (asked, got)
+                return False
+            asked_before, got_before = self._short
+            self._short = None
+            both = min(1.0, (got + got_before) / (asked + asked_before))
+            return both < self._best_yield * (1 - YIELD_TOLERANCE)
+        self._short = None
         self._best_yield = max(self._best_yield, observed)
         return False
 

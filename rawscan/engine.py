@@ -185,7 +185,8 @@ class Engine:
         # --workers: each sends its share of the rate, so a window is its share of the probes
         # (judged as soon as one process's would be)
         self._control = RateController(options.rate, ceiling, ADAPTIVE_FLOOR, adaptive,
-                                       max(1, WINDOW_PROBES // options.sharing))
+                                       max(1, WINDOW_PROBES // options.sharing),
+                                       patient=options.sharing > 1)
         self.stats.adaptive, self.stats.max_rate = adaptive, ceiling if adaptive else 0.0
 
     def _make_batcher(self) -> Any:

@@ -202,7 +202,7 @@ def _plan_identity(plan: ScanPlan, with_seed: bool) -> dict[str, Any]:
 
     identity: dict[str, Any] = {
         "scan": plan.scan,
-        "targets": [list(r) for r in plan.targets.ranges],
+        "targets": _ranges_digest(plan),
         "ports": compress_ports(plan.ports),
         "shards": plan.shards,
         "ttl": plan.ttl,
@@ -217,6 +217,15 @@ def _plan_identity(plan: ScanPlan, with_seed: bool) -> dict[str, Any]:
     if with_seed:
         identity["seed"] = plan.seed
     return identity
+
+
+def _ranges_digest(plan: ScanPlan) -> str:
+    """The targets' ranges, hashed packed (a huge -iL's JSON was slow to make)."""
+    from .ranges import RangeList
+
+    ranges = plan.targets.ranges
+    packed = (ranges if isinstance(ranges, RangeList) else RangeList.from_sorted(ranges)).packed()
+    return hashlib.blake2b(packed, digest_size=16, person=b"rawscan-targets").hexdigest()
 
 
 def _digest(identity: dict[str, Any], person: bytes, size: int) -> bytes:

@@ -29,6 +29,7 @@ from .results import PortResult, Verdict
 from .shards import shard_size
 
 if TYPE_CHECKING:
+    from .banners.phase import BannerStats
     from .output import ResultWriter
     from .probes.base import ProbeModule
     from .scan import ScanOutcome
@@ -130,7 +131,7 @@ class _Runner:
         if self.give_up_root:
             drop_privileges()  # the workers have their sockets; the parent only writes files
         latest: dict[int, ScanStats] = {}
-        final: dict[int, tuple[ScanStats, bytes]] = {}
+        final: dict[int, tuple[ScanStats, bytes, BannerStats | None]] = {}
         errors: list[str] = []
         flushing = [w.flush for w in writers if hasattr(w, "flush")]
         forwarded = False
@@ -187,6 +188,7 @@ class _Runner:
         stats = [final[k][0] for k in range(len(children))]
         outcome.stats = combined(stats, time.monotonic() - started)
         outcome.decided = b"".join(final[k][1] for k in range(len(children)))
+        outcome.banners = combined_banners([final[k][2] for k in range(len(children))])
         return outcome
 
     def _start(self, k: int, banners: Any) -> tuple[int, int]:
@@ -335,7 +337,7 @@ def _worker(plan: ScanPlan, interface: str | None, done: bytes | None, banners: 
     if verdicts is not None:
         verdicts.flush()
     pipe.close()
-    _send(fd, "done", (outcome.stats, outcome.decided))
+    _send(fd, "done", (outcome.stats, outcome.decided, outcome.banners))
 
 
 _SUMMED = ("probes", "sent", "retransmitted", "received", "matched", "duplicates", "stray",
@@ -361,4 +363,17 @@ def combined(parts: list[ScanStats], elapsed: float) -> ScanStats:
     out.estimated_loss = (sum(s.estimated_loss * s.matched for s in parts) / answered
                           if answered else 0.0)
     out.elapsed = elapsed
+    return out
+
+
+def combined_banners(parts: list[BannerStats | None]) -> BannerStats | None:
+    """The workers' banner phases as one scan's (--banners' summary line): counts summed, the
+    wait the longest (they waited at the same time)."""
+    given = [p for p in parts if p is not None]
+    if not given:
+        return None
+    out = dataclasses.replace(given[0])
+    for name in ("submitted", "identified", "with_reply", "tls", "cut_by_bound"):
+        setattr(out, name, sum(getattr(p, name) for p in given))
+    out.waited = max(p.waited for p in given)
     return out

@@ -14,10 +14,13 @@ STEP = 0.001  # seconds per simulated tick
 
 def drive(control: RateController, seconds: float, capacity: float | None = None,
           loss: float = 0.0, answer: float = 1.0, rtt: float = 0.0005,
-          drops_over: float | None = None, seed: int = 1) -> list[float]:
+          drops_over: float | None = None, seed: int = 1,
+          stall_every: float | None = None, stall: float = 0.0) -> list[float]:
     """Send at the controller's rate; replies come back one RTT later, through a policer of
     `capacity` replies/s (None: no policer), random loss and a target answering `answer`
-    of the probes. drops_over: the kernel drops replies above this rate (counted)."""
+    of the probes. drops_over: the kernel drops replies above this rate (counted).
+    stall_every: every so often, for `stall` seconds, replies wait (a busy core: the
+    target's kernel work on a veth) and then all come at once, none lost."""
     rnd = random.Random(seed)
     sent = delivered = dropped = 0
     in_flight: list[tuple[float, int]] = []
@@ -29,8 +32,9 @@ def drive(control: RateController, seconds: float, capacity: float | None = None
         probes = int(control.rate * STEP + rnd.random())
         sent += probes
         in_flight.append((now + rtt, probes))
-        arrived = sum(n for t, n in in_flight if t <= now)
-        in_flight = [(t, n) for t, n in in_flight if t > now]
+        stalled = stall_every is not None and now % stall_every < stall
+        arrived = 0 if stalled else sum(n for t, n in in_flight if t <= now)
+        in_flight = in_flight if stalled else [(t, n) for t, n in in_flight if t > now]
         replies = sum(1 for _ in range(arrived) if rnd.random() < answer and rnd.random() >= loss)
         if capacity is not None:
             credit = min(credit + capacity * STEP, capacity * STEP * 2)
@@ -63,6 +67,21 @@ def test_a_policer_is_found_and_stayed_near() -> None:
     assert control.losses > 0
     assert 10_000 < mean < 26_000, mean
     assert 12_000 < control.path_rate < 24_000
+
+
+def test_late_replies_are_not_loss_but_a_policer_still_is() -> None:
+    """Patient (--workers): a window whose replies are late (they come in the next window) is
+    not loss; a policer's shortfall, which the next window does not make up, still is."""
+    control = RateController(5000, 300_000, 1000, patient=True)
+    drive(control, 1.0, stall_every=0.1, stall=0.012)
+    assert control.losses == 0 and control.rate == 300_000
+    hasty = RateController(5000, 300_000, 1000)  # one process: every short window is loss
+    drive(hasty, 1.0, stall_every=0.1, stall=0.012)
+    assert hasty.losses > 0
+    policed = RateController(5000, 300_000, 1000, patient=True)
+    rates = drive(policed, 3.0, capacity=20_000, stall_every=0.1, stall=0.012)
+    assert policed.losses > 0
+    assert 10_000 < sum(rates[1500:]) / 1500 < 26_000
 
 
 def test_kernel_drops_back_off_at_once() -> None:

@@ -200,3 +200,19 @@ def test_shard_refusals_are_one_line(tmp_path: Path) -> None:
     # test_bandwidth.py::test_sampled_shards_merge_whole
     (tmp_path / "plain.jsonl").write_text('{"ip":"198.18.0.2","proto":"tcp","port":22,"state":"open"}\n')
     one_error_line(run("merge", "plain.jsonl"), "names no plan")
+
+
+def test_the_fingerprint_hashes_every_range_and_stays_stable() -> None:
+    """Packed ranges, not their JSON (a huge -iL): any one range moved changes it, IPv6 ones
+    too, and the value is pinned: a changed fingerprint makes this version's shards refuse
+    to merge with another build's, so it changes only with a reason (and a new version)."""
+    from rawscan.addresses import V6
+
+    v6 = V6 | 0x2001_0002 << 96
+    many = tuple((BASE + 4 * i, BASE + 4 * i + (i % 3)) for i in range(20000)) + ((v6, v6 + 9),)
+    plan = _plan(targets=TargetSet(many, {}))
+    moved = [many[:7] + ((many[7][0] + 1, many[7][1]),) + many[8:],
+             many[:-1] + ((v6, v6 + 10),), many[:-1]]
+    prints = {fingerprint(_plan(targets=TargetSet(m, {}))) for m in moved}
+    assert len(prints | {fingerprint(plan)}) == len(moved) + 1
+    assert fingerprint(_plan()) == "272331f75e2b0d79"

@@ -49,6 +49,7 @@ def test_a_workers_batches_and_windows_are_sized_at_the_whole_rate() -> None:
                   for rate, n in ((60000.0, 1), (20000.0, 3)))
     assert share._batch_size(20000.0) == one._batch_size(60000.0)
     assert share._control.window_probes * 3 <= WINDOW_PROBES == one._control.window_probes
+    assert share._control.patient and not one._control.patient  # late replies are not loss
 
 
 def test_verdicts_through_the_pipe_make_the_results_one_process_writes() -> None:
@@ -94,3 +95,16 @@ def test_verdicts_through_the_pipe_make_the_results_one_process_writes() -> None
     assert made == want
     assert [r.as_dict() for r in made] == [r.as_dict() for r in want]
     assert len(outcome.tally.hosts) == 3 and outcome.tally.hosts_up == 2  # .11: silent
+
+
+def test_the_workers_banner_phases_add_up_to_one_summary() -> None:
+    from rawscan.banners.phase import BannerStats
+    from rawscan.workers import combined_banners
+
+    parts = [BannerStats(3, 1, 2, 1, 0, 0.4), None, BannerStats(5, 2, 4, 0, 1, 0.9)]
+    both = combined_banners(parts)
+    assert both is not None and both is not parts[0]
+    assert (both.submitted, both.identified, both.with_reply, both.tls, both.cut_by_bound,
+            both.waited) == (8, 3, 6, 1, 1, 0.9)
+    assert both.summary().startswith("Banners: 8 open port(s) connected, 6 answered")
+    assert combined_banners([None, None]) is None

@@ -36,7 +36,9 @@ def prepare_ping(
     require_privilege: bool = True,
     blocklist: PathLike[str] | str | None = None, no_default_blocklist: bool = False,
 ) -> LiveScan:
-    """rawscan ping's options checked in the CLI's order, and its discovery plan."""
+    """rawscan ping's options checked in the CLI's order, and its discovery plan: the same
+    steps as a port scan's (api/checks.py). The options both take are spelt out in each
+    signature, as the CLI names them; tests/test_plan_options.py holds them alike."""
     from ..plan import ScanPlan
     from ..probes.ping import DEFAULT_PROBES, parse_probes, probes_text
     from .checks import go_ahead, network_settings, plan_fields, select_live_targets
@@ -103,18 +105,9 @@ def run_ping(plan: ScanPlan, probe: ProbeModule, transport: Transport, output: O
 
 def ping_footer_lines(s: ScanStats, neighbours: str | None) -> list[str]:
     """The report's lines after the host table (the CLI's and ScanResult.summary's)."""
-    from .summary import rate_line
+    from .summary import probes_line, sending_lines
 
-    lines = [neighbours] if neighbours else []
-    lines.append(f"Probes: {s.sent - s.unsent} sent ({s.retransmitted} retransmitted) "
-                 f"in {s.rounds} round(s); {s.matched} replies matched, {s.duplicates} "
-                 f"duplicate, {s.stray} stray or forged dropped")
-    if s.send_rate:
-        lines.append(rate_line(s))
-    if s.unsent:
-        lines.append(f"Not sent: {s.unsent} probe(s) were refused by this host (no "
-                     f"route to the target, or its firewall): they never left")
-    return lines
+    return ([neighbours] if neighbours else []) + [probes_line(s)] + sending_lines(s)
 
 
 def ping_done_line(plan: ScanPlan, up: int, s: ScanStats) -> str:

@@ -47,23 +47,31 @@ def rate_line(s: ScanStats) -> str:
     return line
 
 
+def probes_line(s: ScanStats) -> str:
+    """What was sent and what came back (a port scan's report and ping's)."""
+    return (f"Probes: {s.sent - s.unsent} sent ({s.retransmitted} retransmitted) in {s.rounds} "
+            f"round(s); {s.matched} replies matched, {s.duplicates} duplicate, {s.stray} stray "
+            f"or forged dropped")
+
+
+def sending_lines(s: ScanStats) -> list[str]:
+    """The rate the path allowed, and the probes this host refused to send (when any)."""
+    lines = [rate_line(s)] if s.send_rate else []
+    if s.unsent:
+        lines.append(f"Not sent: {s.unsent} probe(s) were refused by this host (no route to "
+                     f"the target, or its firewall): they never left")
+    return lines
+
+
 def summary_lines(s: ScanStats, *, hosts: int, hosts_up: int, silence_state: str,
                   banners: str | None = None, output_failed: bool = False) -> list[str]:
     """What the report says after the table: probes, rate, what is unsure, how it ended.
     silence_state: the state of a port that got no reply (filtered, open|filtered);
     banners: the banner phase's summary line, when --banners ran."""
-    lines = [
-        f"Probes: {s.sent - s.unsent} sent ({s.retransmitted} retransmitted) in {s.rounds} "
-        f"round(s); {s.matched} replies matched, {s.duplicates} duplicate, {s.stray} stray or "
-        f"forged dropped"
-    ]
+    lines = [probes_line(s)]
     if banners is not None:
         lines.append(banners)
-    if s.send_rate:
-        lines.append(rate_line(s))
-    if s.unsent:
-        lines.append(f"Not sent: {s.unsent} probe(s) were refused by this host (no route to "
-                     f"the target, or its firewall): they never left")
+    lines += sending_lines(s)
     if s.unanswered and not s.interrupted:
         tries = f"{s.rounds} tr{'y' if s.rounds == 1 else 'ies'}"
         if s.matched == 0:

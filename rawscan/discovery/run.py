@@ -40,11 +40,27 @@ class DiscoveryOutcome:
             self.results.append(result)
 
 
+def done_bits(plan: ScanPlan, done: bytes | None) -> bytearray:
+    """The engine's decided bits to start from: a resumed scan's, or none."""
+    return bytearray(done) if done is not None else bytearray((len(plan.targets) * len(plan.ports) + 7) // 8)
+
+
+def host_done(bits: bytearray, host: int, nports: int) -> bool:
+    """Are all of a host's endpoints (one a probe kind) decided?"""
+    return all(bits[i >> 3] >> (i & 7) & 1 for i in range(host * nports, (host + 1) * nports))
+
+
+def mark_host(bits: bytearray, host: int, nports: int) -> None:
+    """Decide all of a host's endpoints: the engine sends it nothing."""
+    for i in range(host * nports, (host + 1) * nports):
+        bits[i >> 3] |= 1 << (i & 7)
+
+
 def never_sent(plan: ScanPlan, probe: ProbeModule, done: bytes | None) -> bytes:
     """Endpoints decided before the scan: a resumed scan's, and the probes that do not apply
     to a host (an IPv6 host gets no timestamp request)."""
     nports = len(plan.ports)
-    bits = bytearray(done) if done is not None else bytearray((len(plan.targets) * nports + 7) // 8)
+    bits = done_bits(plan, done)
     skip = [i for i in range(nports) if not probe.applies(V6, i)]
     first = plan.targets.first_of(socket.AF_INET6)
     if skip and first is not None:
@@ -65,10 +81,14 @@ def run_discovery(
 ) -> DiscoveryOutcome:
     """Up hosts reach on_host at their first checked answer; down hosts once the scan is over
     (an interrupted scan reports no host down: it was not given every chance)."""
+    from ..probes.ping import PingProbe
+
+    if not isinstance(probe, PingProbe):
+        raise TypeError("host discovery runs a PingProbe")
     outcome = DiscoveryOutcome(plan, results=[] if keep_results else None)
     names = plan.targets.names
-    rtts: dict[int, float] = getattr(probe, "rtts", {})
-    probe.now = transport.clock.now  # type: ignore[attr-defined]  # a PingProbe times its answers
+    rtts = probe.rtts  # each up host's round-trip time, from its first checked answer
+    probe.now = transport.clock.now
 
     def emit(target: int, verdict: Verdict) -> None:
         result = HostResult(addr_to_str(target), verdict.state, verdict.reason, verdict.ttl,

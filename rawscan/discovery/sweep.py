@@ -49,19 +49,19 @@ def open_neighbours(plan: ScanPlan, transport: Transport, done: bytes | None
         return None, done
     from .neighbours import onlink, open_links
 
+    from .run import done_bits, host_done, mark_host
+
     nports = len(plan.ports)
-    bits = bytearray(done) if done is not None else bytearray((len(plan.targets) * nports + 7) // 8)
+    bits = done_bits(plan, done)
     by_iface: dict[str, list[int]] = {}
     for iface, hosts in onlink(plan.targets).items():
         for host in hosts:
             index = plan.targets.index(host)
             assert index is not None
-            first = index * nports
-            if all(bits[i >> 3] >> (i & 7) & 1 for i in range(first, first + nports)):
+            if host_done(bits, index, nports):
                 continue  # a resumed scan's host, reported by the first run
             by_iface.setdefault(iface, []).append(host)
-            for i in range(first, first + nports):
-                bits[i >> 3] |= 1 << (i & 7)
+            mark_host(bits, index, nports)
     if not by_iface:
         return None, done
     return Neighbours(open_links(by_iface, plan.sources), by_iface), bytes(bits)

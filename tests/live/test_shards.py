@@ -137,11 +137,19 @@ def test_two_workers_are_exact_and_resume_after_sigterm(tmp_path: Path) -> None:
         rest = lab.exec_scanner([rawscan_command(), "resume", str(tmp_path / "rawscan.resume"),
                                  "-q", "-oJ", str(tmp_path / "rest.jsonl")], env=ENV, cwd=tmp_path)
         assert rest.returncode == 0, rest.stderr
+        grabbed = lab.exec_scanner([rawscan_command(), "syn", lab.target_ip, "-p", PORTS, "-q",
+                                    "--workers", "2", "--banners", "--banner-timeout", "0.5",
+                                    "-oJ", str(tmp_path / "b.jsonl")], env=ENV, cwd=tmp_path)
+        assert grabbed.returncode == 0, grabbed.stderr
     assert port_states(read_jsonl(tmp_path / "w.jsonl")) == expected
     assert_valid_against_dtd(tmp_path / "w.xml")
     first, second = (port_states(read_jsonl(tmp_path / n)) for n in ("cut.jsonl", "rest.jsonl"))
     assert first and second and not first.keys() & second.keys()
     assert {**first, **second} == expected
+    opened = sum(state == "open" for state, _why in expected.values())
+    # the banner summary one process prints: both workers' phases added up
+    assert f"Banners: {opened} open port(s) connected" in grabbed.stdout, grabbed.stdout[-400:]
+    assert port_states(read_jsonl(tmp_path / "b.jsonl")) == expected
 
 
 def test_udp_shards_merge_into_the_whole_scan(tmp_path: Path) -> None:
