@@ -1,4 +1,4 @@
-"""Shared test setup: the `live` marker and the namespace-lab fixture."""
+"""Shared test setup: the `live` marker, the namespace-lab fixture, the engine's hot paths."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from lab import Lab, LabSpec, lab_unavailable_reason, sweep_leftovers
+from tests.support.lab import Lab, LabSpec, lab_unavailable_reason, sweep_leftovers
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,3 +45,13 @@ def make_lab() -> Iterator[Callable[..., Lab]]:
     finally:
         for lab in reversed(labs):
             lab.close()
+
+
+@pytest.fixture(params=["per-item", "numpy"])
+def hot_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test runs on each of the engine's hot paths, per item and numpy batches, whatever
+    the scan's size: the two must decide alike."""
+    import rawscan.engine
+
+    monkeypatch.setattr(rawscan.engine, "VECTOR_MIN_ENDPOINTS", 0 if request.param == "numpy" else 1 << 60)
+    return str(request.param)

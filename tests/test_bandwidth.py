@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import rawscan.engine
+from rawscan.addresses import parse_addr
 from rawscan.bandwidth import batch_bits, frame_bits, parse_bandwidth
 from rawscan.cookies import derive_key
 from rawscan.engine import ScanOptions
@@ -16,19 +16,14 @@ from rawscan.limits import parse_max_targets, sample_bitmap
 from rawscan.pacing import Pacer
 from rawscan.plan import ScanPlan
 from rawscan.scan import probe_for, run_scan, sampled
-from rawscan.addresses import parse_addr
 from rawscan.targets import TargetSet
-from rawscan_cli import one_error_line, rawscan_command
-from simnet import SimulatedNetwork
-from test_engine import run
+
+from tests.support.rawscan_cli import one_error_line, rawscan_command
+from tests.support.simnet import SimulatedNetwork
+from tests.support.engine import run_engine
 
 SRC, DST = parse_addr("198.18.0.1"), parse_addr("198.18.0.2")
 
-
-@pytest.fixture(params=["per-item", "numpy"])
-def hot_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setattr(rawscan.engine, "VECTOR_MIN_ENDPOINTS", 0 if request.param == "numpy" else 1 << 60)
-    return str(request.param)
 
 
 @pytest.mark.parametrize("text, bits", [("10M", 1e7), ("1.5G", 1.5e9), ("500k", 5e5),
@@ -77,7 +72,7 @@ def test_the_pacer_holds_bits_on_the_wire_to_the_bandwidth(sizes: list[int]) -> 
 def test_a_scan_at_a_bandwidth_takes_its_bits_time(hot_path: str) -> None:
     """600 SYNs of 672 bits at 403,200 bit/s: 1 s of sending, whatever the (adaptive) rate."""
     net = SimulatedNetwork({22: "open"}, rtt=0.001)
-    results, engine = run(net, range(1, 601), ScanOptions(rate=5000.0, max_rate=300_000.0,
+    results, engine = run_engine(net, range(1, 601), ScanOptions(rate=5000.0, max_rate=300_000.0,
                                                           bandwidth=403_200.0, timeout=0.0))
     assert len(results) == 600
     assert 0.97 <= engine.stats.elapsed <= 1.1, engine.stats.elapsed

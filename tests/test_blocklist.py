@@ -15,7 +15,8 @@ from rawscan.blocklist import SPECIAL_PURPOSE, Blocklist, cidr_range, default_bl
 from rawscan.errors import RawscanError
 from rawscan.plan import ScanPlan
 from rawscan.targets import TargetError, select_targets
-from rawscan_cli import one_error_line, rawscan_command, read_jsonl
+
+from tests.support.rawscan_cli import one_error_line, rawscan_command, read_jsonl
 
 DEFAULT = Blocklist()
 

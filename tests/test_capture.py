@@ -26,7 +26,8 @@ from rawscan.capture import (
     CaptureTruncated,
     read_ip_packets,
 )
-from analyze_helpers import read_bulk
+
+from tests.support.captures import read_bulk
 
 T0 = 1_700_000_000
 

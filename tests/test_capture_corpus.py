@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from rawscan.capture import CaptureError, read_ip_packets
-from analyze_helpers import read_bulk
-from deadline import Hung, deadline
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "tcpdump-tests"
+from tests.support.captures import read_bulk
+from tests.support.deadline import Hung, deadline
+from tests.support.paths import CORPUS
+
 FILES = sorted(p for p in CORPUS.iterdir() if p.is_file()) if CORPUS.is_dir() else []
 ABSENT = pytest.mark.skip(reason=f"tcpdump test corpus not found at {CORPUS}")
 

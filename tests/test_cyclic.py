@@ -11,16 +11,13 @@ from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP
 
 import rawscan.engine
-from rawscan.cookies import Cookie, derive_key
+from rawscan.cookies import derive_key
 from rawscan.cyclic import CyclicOrder, is_probable_prime, safe_prime_above
-from rawscan.engine import Engine, ScanOptions
-from rawscan.probes.tcp_syn import SynProbe
-from rawscan.addresses import parse_addr
-from rawscan.targets import TargetSet
+from rawscan.engine import ScanOptions
 from rawscan.vector import WALK_BLOCK, _walk_slow, walk_blocks
-from simnet import SimulatedNetwork
 
-SRC, DST = parse_addr("198.18.0.1"), parse_addr("198.18.0.2")
+from tests.support.engine import run_engine
+from tests.support.simnet import SimulatedNetwork
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 64, 1000, 65535])
@@ -68,9 +65,7 @@ def test_the_engines_walk_sends_in_the_cyclic_order(vector: bool, monkeypatch: p
     monkeypatch.setattr(rawscan.engine, "VECTOR_MIN_ENDPOINTS", 0 if vector else 1 << 60)
     ports = tuple(range(1, 701))
     net = SimulatedNetwork({})  # every port closed: one round
+    run_engine(net, ports, ScanOptions(retries=0), seed=7)
     key = derive_key(7, "order")
-    engine = Engine(SynProbe((SRC,), 40000, Cookie(derive_key(7, "cookie"))),
-                    TargetSet(((DST, DST),), {}), ports, net, ScanOptions(retries=0), key)
-    engine.run()
     sent = [IP(p)[TCP].dport for p in net.sent]
     assert sent == [ports[i] for i in CyclicOrder(len(ports), key + bytes([0]))]

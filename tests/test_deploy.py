@@ -16,7 +16,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "kubernetes"
+from tests.support.paths import REPO
+
+DEPLOY = REPO / "deploy" / "kubernetes"
 MANIFESTS = sorted(DEPLOY.glob("*.yaml"))
 SHARD_OPTIONS = {"--shards", "--metadata-file"}
 VERSIONS = ("1.31.0", "1.37.0")  # backoffLimitPerIndex and FailIndex are GA from 1.33, beta in 1.31

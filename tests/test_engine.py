@@ -5,52 +5,23 @@ from __future__ import annotations
 import pytest
 from scapy.layers.inet import IP, TCP
 
-import rawscan.engine
-
-from rawscan.cookies import Cookie, derive_key
-from rawscan.engine import Engine, ScanOptions
-from rawscan.probes.tcp_syn import SynProbe
-from rawscan.results import Verdict
-from rawscan.addresses import parse_addr
+from rawscan.engine import ScanOptions
 from rawscan.targets import TargetSet
-from simnet import SimulatedNetwork
 
-SRC, DST = parse_addr("198.18.0.1"), parse_addr("198.18.0.2")
+from tests.support.engine import DST, run_engine, states
+from tests.support.simnet import SimulatedNetwork
+
 LAYOUT = {22: "open", 80: "open", 81: "drop", 82: "admin", 83: "host", 443: "open"}
 EXPECTED = {22: ("open", "syn-ack"), 80: ("open", "syn-ack"), 81: ("filtered", "no-response"),
             82: ("filtered", "admin-prohibited"), 83: ("filtered", "host-prohibited"), 443: ("open", "syn-ack")}
 
 
-@pytest.fixture(autouse=True, params=["per-item", "numpy"])
-def hot_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test here runs on both hot paths: they must decide alike."""
-    monkeypatch.setattr(rawscan.engine, "VECTOR_MIN_ENDPOINTS", 0 if request.param == "numpy" else 1 << 60)
-    return str(request.param)
-
-
-def run(net: SimulatedNetwork, ports: range | list[int], options: ScanOptions = ScanOptions(),
-        seed: int = 5, targets: TargetSet | None = None) -> tuple[dict[tuple[int, int], Verdict], Engine]:
-    results: dict[tuple[int, int], Verdict] = {}
-
-    def collect(target: int, port: int, verdict: Verdict) -> None:
-        assert (target, port) not in results, "each port is reported once"
-        results[(target, port)] = verdict
-
-    engine = Engine(
-        probe=SynProbe((SRC,), 40000, Cookie(derive_key(seed, "cookie"))),
-        targets=targets or TargetSet(((DST, DST),), {}), ports=tuple(ports), transport=net,
-        options=options, order_key=derive_key(seed, "order"), on_result=collect,
-    )
-    engine.run()
-    return results, engine
-
-
-def states(results: dict[tuple[int, int], Verdict]) -> dict[int, tuple[str, str]]:
-    return {port: (v.state, v.reason) for (_t, port), v in results.items()}
+# every test here runs on both hot paths (conftest.hot_path): they must decide alike
+pytestmark = pytest.mark.usefixtures("hot_path")
 
 
 def test_every_reply_kind_maps_to_its_state() -> None:
-    results, engine = run(SimulatedNetwork(LAYOUT), range(1, 1001))
+    results, engine = run_engine(SimulatedNetwork(LAYOUT), range(1, 1001))
     got = states(results)
     assert len(got) == 1000
     for port in range(1, 1001):
@@ -62,14 +33,14 @@ def test_every_reply_kind_maps_to_its_state() -> None:
 
 def test_each_probe_is_sent_once_per_round_in_permuted_order() -> None:
     net = SimulatedNetwork({})
-    run(net, range(1, 501))
+    run_engine(net, range(1, 501))
     ports = [IP(p)[TCP].dport for p in net.sent]
     assert sorted(ports) == list(range(1, 501))
     assert ports != sorted(ports)
 
 
 def wrong_ports(loss: float, seed: int) -> tuple[int, int]:
-    results, engine = run(SimulatedNetwork(LAYOUT, loss=loss, seed=seed), range(1, 1001), seed=seed)
+    results, engine = run_engine(SimulatedNetwork(LAYOUT, loss=loss, seed=seed), range(1, 1001), seed=seed)
     got = states(results)
     wrong = sum(got[p] != EXPECTED.get(p, ("closed", "reset")) for p in range(1, 1001))
     return wrong, engine.stats.rounds
@@ -90,7 +61,7 @@ def test_retries_adapt_to_twenty_percent_loss() -> None:
 
 def test_retries_are_bounded() -> None:
     net = SimulatedNetwork({p: "drop" for p in range(1, 11)})
-    results, engine = run(net, range(1, 11), ScanOptions(retries=3))
+    results, engine = run_engine(net, range(1, 11), ScanOptions(retries=3))
     assert {v.reason for v in results.values()} == {"no-response"}
     assert engine.stats.rounds == 2  # the first retry got nothing back: silence is real
     assert len(net.sent) == 20
@@ -101,51 +72,51 @@ def test_stray_and_forged_replies_are_counted_never_classified() -> None:
     for port in range(1, 101):  # SYN-ACKs with wrong acknowledgement numbers, for every port
         forged = IP(src="198.18.0.2", dst="198.18.0.1") / TCP(sport=port, dport=40000, flags="SA", ack=port)
         net.inject(0.001 * port, bytes(forged))
-    results, engine = run(net, range(1, 101))
+    results, engine = run_engine(net, range(1, 101))
     assert set(states(results).values()) == {("filtered", "no-response")}
     assert engine.stats.stray == 100
 
 
 def test_late_duplicates_do_not_change_a_result() -> None:
     net = SimulatedNetwork({22: "open"}, rtt=0.01)
-    results, engine = run(net, [22])
+    results, engine = run_engine(net, [22])
     probe = IP(net.sent[0])
     rst = IP(src=probe.dst, dst=probe.src) / TCP(sport=22, dport=40000, flags="RA", ack=probe[TCP].seq + 1)
     net2 = SimulatedNetwork({22: "open", 9: "drop"}, rtt=0.01)  # port 9 keeps the scan waiting
     net2.inject(0.5, bytes(rst))  # a later RST for an already open port
-    results2, engine2 = run(net2, [9, 22], ScanOptions(timeout=1.0))
+    results2, engine2 = run_engine(net2, [9, 22], ScanOptions(timeout=1.0))
     assert states(results2)[22] == ("open", "syn-ack")
     assert engine2.stats.duplicates == 1
 
 
 def test_icmp_then_response_upgrades_but_response_never_downgrades() -> None:
     net = SimulatedNetwork({22: "admin"})
-    results, _ = run(net, [22])
+    results, _ = run_engine(net, [22])
     probe = IP(net.sent[0])
     synack = IP(src=probe.dst, dst=probe.src) / TCP(sport=22, dport=40000, flags="SA", ack=probe[TCP].seq + 1)
     net2 = SimulatedNetwork({22: "admin", 9: "drop"})
     net2.inject(0.2, bytes(synack))
     net2.inject(0.3, bytes(IP(net.sent[0])))  # ICMP-free echo of nothing: a stray
-    results2, _ = run(net2, [9, 22])
+    results2, _ = run_engine(net2, [9, 22])
     assert states(results2)[22] == ("open", "syn-ack")
 
 
 def test_pacing_is_exact_at_low_rates() -> None:
     net = SimulatedNetwork({}, rtt=0.001)
-    _results, engine = run(net, range(1, 201), ScanOptions(rate=100, timeout=0.0))
+    _results, engine = run_engine(net, range(1, 201), ScanOptions(rate=100, timeout=0.0))
     # 200 probes at 100/s: the last leaves 1.99 s after the first
     assert 1.98 <= engine.stats.elapsed <= 2.05
 
 
 def test_scan_ends_when_every_probe_is_answered() -> None:
     net = SimulatedNetwork({}, rtt=0.002)
-    _results, engine = run(net, range(1, 11), ScanOptions(rate=1000, timeout=5.0))
+    _results, engine = run_engine(net, range(1, 11), ScanOptions(rate=1000, timeout=5.0))
     assert engine.stats.elapsed < 0.1  # not the 5 s timeout
 
 
 def test_interrupt_keeps_what_was_learned() -> None:
     net = SimulatedNetwork({p: "open" for p in range(1, 101)}, rtt=0.0001, interrupt_after=50)
-    results, engine = run(net, range(1, 101), ScanOptions(rate=100))
+    results, engine = run_engine(net, range(1, 101), ScanOptions(rate=100))
     assert engine.stats.interrupted
     assert 40 <= len(results) <= 50  # answered ones only; unsent ports are not called filtered
     assert all(v.state == "open" for v in results.values())
@@ -154,7 +125,7 @@ def test_interrupt_keeps_what_was_learned() -> None:
 def test_several_hosts_share_the_permutation() -> None:
     targets = TargetSet(((DST, DST + 3),), {})
     net = SimulatedNetwork({22: "open"})
-    results, _ = run(net, [21, 22, 23], targets=targets)
+    results, _ = run_engine(net, [21, 22, 23], targets=targets)
     assert len(results) == 12
     assert {t for (t, p), v in results.items() if v.state == "open"} == {DST, DST + 1, DST + 2, DST + 3}
 
@@ -165,7 +136,7 @@ class RateLimitedIcmp(SimulatedNetwork):
 
     def __init__(self, ports: dict[int, str]) -> None:
         super().__init__(ports)
-        from simnet import IcmpRateLimit
+        from tests.support.simnet import IcmpRateLimit
 
         self.limit = IcmpRateLimit()
 
@@ -183,7 +154,7 @@ def test_a_syn_scan_does_not_sit_out_icmp_rate_limits() -> None:
     """ICMP error or silence: filtered either way, so no round waits a token period (1 s)
     for a reason; the ports whose errors were held back say no-response."""
     layout = {p: "admin" for p in range(1, 41)}
-    results, engine = run(RateLimitedIcmp(layout), range(1, 41), ScanOptions(timeout=1.0))
+    results, engine = run_engine(RateLimitedIcmp(layout), range(1, 41), ScanOptions(timeout=1.0))
     assert {v.state for v in results.values()} == {"filtered"}
     reasons = [v.reason for v in results.values()]
     assert reasons.count("admin-prohibited") >= 6  # the burst got through
@@ -199,7 +170,7 @@ def test_a_small_scan_measures_its_round_trip_whichever_port_answers() -> None:
     # with no sample, every round waited the whole --timeout.
     net = SimulatedNetwork({25: "drop", 80: "open", 443: "open"}, rtt=0.01)
     began = net.clock.now()
-    results, engine = run(net, [25, 80, 443])
+    results, engine = run_engine(net, [25, 80, 443])
     assert states(results)[25] == ("filtered", "no-response")
     assert engine.stats.retransmitted >= 1
     # round 0 waits --timeout (1 s: nothing timed yet here), the retries what the RTT allows
@@ -233,7 +204,7 @@ def test_an_adaptive_scan_slows_down_for_a_policer_that_drops_from_the_first_pro
     # them, "the path allowed about 9,724 probes/s (no loss seen)"; nmap -sS found every one.
     layout = {22: "open", 80: "open", 443: "open"}
     net = PolicedNetwork(layout, per_second=300)
-    results, engine = run(net, range(1, 2001), ScanOptions(rate=5000, max_rate=300_000))
+    results, engine = run_engine(net, range(1, 2001), ScanOptions(rate=5000, max_rate=300_000))
     got = states(results)
     wrong = [p for p in range(1, 2001) if got[p][0] != layout.get(p, "closed")]
     assert wrong == []

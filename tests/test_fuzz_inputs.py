@@ -1,14 +1,14 @@
 """Hostile input, fuzzed with hypothesis: the port parser, the capture reader, `rawscan analyze`
 (captures and their FILE.json sidecars) and the whole `syn`/`udp` command line.
 
-Each example must end, within a per-example deadline (tests/deadline.py), in a result or the
+Each example must end, within a per-example deadline (tests/support/deadline.py), in a result or the
 code's own error type (PortError, CaptureError; for the CLI exit 0 or one `rawscan: error:`
 line, or an option value typer itself rejects, which it reports with its usage text): never
 another exception, a traceback, a message of several lines, or a hang. Every bug these found
 has a plain regression test below as well.
 
 Nothing here can send a packet: the CLI fuzz runs the commands in process under
-tests/no_send.py (the step that would open the transport hands back the finished ScanPlan,
+tests/support/no_send.py (the step that would open the transport hands back the finished ScanPlan,
 which is checked for sane values; raw and packet sockets are refused as a second guard; host
 names are answered locally).
 
@@ -27,18 +27,17 @@ import struct
 from pathlib import Path
 
 import pytest
-from analyze_helpers import run_analyze
-from deadline import deadline
-from no_send import assert_clean, run_cli
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from rawscan.capture import MAX_RECORD, CaptureError, CaptureTruncated, read_ip_packets
 from rawscan.ports import PortError, PortSpec, parse_ports
 
-ROOT = Path(__file__).resolve().parents[1]
-PCAPS = ROOT / "pcaps"
-CORPUS = ROOT.parent / "shared" / "corpus" / "tcpdump-tests"
+from tests.support.captures import run_analyze
+from tests.support.deadline import deadline
+from tests.support.no_send import assert_clean, run_cli
+from tests.support.paths import CORPUS, PCAPS
+
 # One of each shape the reader knows: Ethernet + 802.1Q, Linux cooked, BSD loopback, raw IP,
 # nanosecond pcap, pcapng with several blocks.
 CORPUS_SEEDS = ("NHRP_registration.pcap", "babel.pcap", "ikev2four.pcap", "babel_rtt.pcap",

@@ -1,7 +1,7 @@
 """Huge inputs: a scan of more than 2^24 probes (hosts x ports) asks first, or is refused with a
 line naming --allow-large; a capture of any size is read in flat memory, gzip'd or not.
 
-Nothing here sends: the scan commands run in process under tests/no_send.py's guards (or in a
+Nothing here sends: the scan commands run in process under tests/support/no_send.py's guards (or in a
 child process that installs the same guards), against loopback targets.
 """
 
@@ -19,15 +19,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from no_send import run_cli
-from rawscan_cli import rawscan_command
 
 from rawscan.bench.pcapgen import ACK, PSH, RST, SYN, PcapWriter, tcp
 from rawscan.capture import read_ip_packets
 from rawscan.errors import RawscanError
 from rawscan.limits import LARGE_PROBE_LIMIT, confirm_large_scan, is_large
 
-TESTS = Path(__file__).resolve().parent
+from tests.support.no_send import run_cli
+from tests.support.paths import REPO
+from tests.support.rawscan_cli import rawscan_command
 
 # --- the rule ------------------------------------------------------------------------------
 
@@ -89,10 +89,9 @@ def test_large_scans_from_the_command_line(argv: list[str], allowed: bool) -> No
 
 
 # A child process with the same guards, run on a pseudo-terminal so the question is asked.
-_GUARDED_MAIN = f"""
+_GUARDED_MAIN = """
 import sys
-sys.path.insert(0, {str(TESTS)!r})
-from no_send import WouldSend, never_sending
+from tests.support.no_send import WouldSend, never_sending
 from rawscan.cli import app
 sys.argv[0] = "rawscan"
 try:
@@ -107,8 +106,9 @@ except WouldSend:
 def _on_a_terminal(argv: list[str], reply: bytes) -> tuple[int, str, bytes]:
     """(exit code, what the terminal showed, stdout) of a guarded rawscan answering `reply`."""
     master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen([sys.executable, "-c", _GUARDED_MAIN, *argv], stdin=slave,
-                            stderr=slave, stdout=subprocess.PIPE)
+                            stderr=slave, stdout=subprocess.PIPE, env=env)
     os.close(slave)
     shown = b""
     try:

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from lab import Lab, LabSpec
+from tests.support.lab import Lab, LabSpec
+from tests.support.paths import EXAMPLES
 
 pytest_plugins = ["pytester"]
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ci-replay"
+EXAMPLE = EXAMPLES / "ci-replay"
 TARGET = "198.18.0.2"
 
 

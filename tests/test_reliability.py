@@ -15,11 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rawscan_cli import one_error_line, rawscan_command
 
 from rawscan.errors import RawscanError
 
-PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
+from tests.support.paths import PCAPS
+from tests.support.rawscan_cli import one_error_line, rawscan_command
+
 SYN = PCAPS / "syn-every-reply-kind.pcap"
 NOBODY = 65534
 SUDO_NOBODY = {"SUDO_UID": str(NOBODY), "SUDO_GID": str(NOBODY)}
@@ -530,7 +531,7 @@ def _nmap_all_ports_xml(hosts: int, extra_open: dict[int, int] | None = None) ->
 
 
 def test_diff_keeps_summarised_ports_as_ranges(tmp_path: Path) -> None:
-    from deadline import deadline
+    from tests.support.deadline import deadline
 
     from rawscan.compare.changes import compare
     from rawscan.compare.load import load_results

@@ -14,12 +14,13 @@ import zlib
 from pathlib import Path
 
 import pytest
-from rawscan_cli import one_error_line, rawscan_command
 
 from rawscan import capture
 from rawscan.capture import CaptureTruncated, read_ip_packets
 
-PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
+from tests.support.paths import PCAPS
+from tests.support.rawscan_cli import one_error_line, rawscan_command
+
 SYN = PCAPS / "syn-every-reply-kind.pcap"
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets and namespaces need root")

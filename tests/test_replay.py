@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 from rawscan.capture import read_ip_packets
-from rawscan.cookies import derive_key
-from rawscan.engine import Engine, ScanOptions
+from rawscan.engine import ScanOptions
 from rawscan.plan import ScanPlan, sidecar_path
 from rawscan.scan import probe_for
 from rawscan.transports.replay import ReplayTransport
-from rawscan_cli import rawscan_command, read_jsonl
 
-PCAPS = Path(__file__).resolve().parents[1] / "pcaps"
+from tests.support.engine import run_engine
+from tests.support.paths import PCAPS
+from tests.support.rawscan_cli import rawscan_command, read_jsonl
+
 RECORDINGS = sorted(p for p in PCAPS.glob("*.pcap") if Path(sidecar_path(str(p))).exists())
 
 
@@ -66,9 +67,8 @@ def test_replay_regenerates_byte_identical_probes(capture: Path) -> None:
     done = never_sent(plan, probe, None) if plan.scan == "ping" else None
     from rawscan.shards import shard_map_for
 
-    Engine(probe, plan.targets, plan.ports, transport,
-           ScanOptions(plan.rate, plan.retries, plan.timeout), derive_key(plan.seed, "order"),
-           done=done, shard=shard_map_for(plan)).run()
+    run_engine(transport, plan.ports, ScanOptions(plan.rate, plan.retries, plan.timeout), seed=plan.seed,
+               probe=probe, targets=plan.targets, done=done, shard=shard_map_for(plan))
     if plan.scan == "ping":  # which of an up host's probes left before its answer: timing
         built = {probe.build(plan.targets.address(h), k, a) for h in range(len(plan.targets))
                  for k in plan.ports for a in range(plan.retries + 1)}

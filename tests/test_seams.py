@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import textwrap
 
-from rawscan.cookies import Cookie, derive_key
-from rawscan.engine import Engine, ScanOptions
+from rawscan.engine import ScanOptions
 from rawscan.probes.base import ProbeModule
-from rawscan.probes.tcp_syn import SynProbe
-from rawscan.results import Verdict
-from rawscan.addresses import parse_addr
-from rawscan.targets import TargetSet
 from rawscan.transports import base
 from rawscan.transports.base import Received, SendsOneByOne, Transport
 from rawscan.transports.replay import VirtualClock
 
-SRC, DST = parse_addr("198.18.0.1"), parse_addr("198.18.0.2")
+from tests.support.engine import DST, run_engine, states, syn_probe
 
 
 def docstring_example() -> type:
@@ -30,21 +25,13 @@ def docstring_example() -> type:
 def test_the_smallest_transport_in_the_docstring_runs_a_scan() -> None:
     """Its 'network' hands every probe back: our own SYNs are strays, every port silent."""
     transport: Transport = docstring_example()()
-    results: dict[int, Verdict] = {}
-    engine = Engine(
-        probe=SynProbe((SRC,), 40000, Cookie(derive_key(1, "cookie"))),
-        targets=TargetSet(((DST, DST),), {}), ports=(22, 80, 443), transport=transport,
-        options=ScanOptions(retries=1), order_key=derive_key(1, "order"),
-        on_result=lambda _t, port, verdict: results.__setitem__(port, verdict),
-    )
-    engine.run()
-    assert {p: (v.state, v.reason) for p, v in results.items()} == \
-        {p: ("filtered", "no-response") for p in (22, 80, 443)}
+    results, engine = run_engine(transport, (22, 80, 443), ScanOptions(retries=1), seed=1)
+    assert states(results) == {p: ("filtered", "no-response") for p in (22, 80, 443)}
     assert engine.stats.stray == engine.stats.sent == 6  # two rounds, every probe back
     assert transport.clock.now() > 0  # virtual time moved only through receive()
 
 
 def test_a_probe_module_probes_every_endpoint_and_decides_ports_by_default() -> None:
-    probe: ProbeModule = SynProbe((SRC,), 40000, Cookie(derive_key(1, "cookie")))
+    probe: ProbeModule = syn_probe(1)
     assert probe.decides_host is False
     assert all(probe.applies(DST, port) for port in (1, 80, 65535))

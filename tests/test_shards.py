@@ -12,18 +12,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP
 
-import rawscan.engine
+from rawscan.addresses import parse_addr
 from rawscan.commands.sharding import Sharding
-from rawscan.cookies import Cookie, derive_key
+from rawscan.cookies import derive_key
 from rawscan.engine import Engine, ScanOptions
 from rawscan.errors import RawscanError
 from rawscan.plan import ScanPlan
-from rawscan.probes.tcp_syn import SynProbe
 from rawscan.results import Verdict
 from rawscan.shards import Permutation, ShardMap, derived_seed, fingerprint, shard_size
-from rawscan.addresses import parse_addr
 from rawscan.targets import TargetSet
-from simnet import SimulatedNetwork
+
+from tests.support.engine import run_engine
+from tests.support.simnet import SimulatedNetwork
 
 SRC = parse_addr("198.18.0.1")
 BASE = parse_addr("198.18.0.2")
@@ -83,11 +83,6 @@ def test_four_shards_are_even_over_a_slash16_and_over_every_port(hosts: int, por
     assert len(set((part % 4).tolist())) == 4
 
 
-@pytest.fixture(params=["per-item", "numpy"])
-def hot_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setattr(rawscan.engine, "VECTOR_MIN_ENDPOINTS", 0 if request.param == "numpy" else 1 << 60)
-    return str(request.param)
-
 
 LAYOUT = {21: "open", 22: "open", 23: "drop", 25: "admin", 80: "open", 81: "closed", 443: "open"}
 PORTS = (21, 22, 23, 25, 80, 81, 443, 8080)
@@ -98,18 +93,8 @@ def _scan(targets: TargetSet, shard: ShardMap | None, loss: float = 0.0, seed: i
           done: bytes | None = None, interrupt_after: int | None = None, rate: float = 20000,
           ) -> tuple[dict[tuple[int, int], Verdict], Engine, SimulatedNetwork]:
     net = SimulatedNetwork(LAYOUT, rtt=0.002, loss=loss, seed=seed, interrupt_after=interrupt_after)
-    results: dict[tuple[int, int], Verdict] = {}
-
-    def collect(target: int, port: int, verdict: Verdict) -> None:
-        assert (target, port) not in results
-        results[(target, port)] = verdict
-
-    engine = Engine(probe=SynProbe((SRC,), 40000, Cookie(derive_key(seed, "cookie"))),
-                    targets=targets, ports=PORTS, transport=net,
-                    options=ScanOptions(rate=rate, retries=6, timeout=0.05),
-                    order_key=derive_key(seed, "order"), on_result=collect, shard=shard,
-                    done=done)
-    engine.run()
+    results, engine = run_engine(net, PORTS, ScanOptions(rate=rate, retries=6, timeout=0.05), seed=seed,
+                                 targets=targets, shard=shard, done=done)
     return results, engine, net
 
 
@@ -199,7 +184,7 @@ def test_shard_refusals_are_one_line(tmp_path: Path) -> None:
     import os
     import subprocess
 
-    from rawscan_cli import one_error_line, rawscan_command
+    from tests.support.rawscan_cli import one_error_line, rawscan_command
 
     env = {k: v for k, v in os.environ.items() if k != "JOB_COMPLETION_INDEX"}
 

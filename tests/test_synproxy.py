@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from lab import Lab, LabSpec, lab_unavailable_reason
-from output_checks import assert_valid_against_dtd
 from rawscan.output import RunInfo, RunSummary
 from rawscan.output.jsonl import JsonLinesWriter
 from rawscan.output.nmapxml import NmapXmlWriter
 from rawscan.output.table import host_block
 from rawscan.results import PortResult
 from rawscan.synproxy import SYN_PROXY_MIN_PORTS, syn_proxy
-from rawscan_cli import rawscan_command, read_jsonl
+
+from tests.support.lab import Lab, LabSpec, lab_unavailable_reason
+from tests.support.rawscan_cli import rawscan_command, read_jsonl
+from tests.support.xml_checks import assert_valid_against_dtd
 
 live = pytest.mark.skipif(lab_unavailable_reason() is not None,
                           reason=str(lab_unavailable_reason()))

@@ -3,17 +3,13 @@ slowing its retry rounds down when retransmissions get answers."""
 
 from __future__ import annotations
 
-
-from rawscan.cookies import Cookie, derive_key
-from rawscan.engine import Engine, ScanOptions
-from rawscan.probes.tcp_syn import SynProbe
-from rawscan.addresses import parse_addr
-from rawscan.targets import TargetSet
 from rawscan.congestion import MIN_FLOOR, next_rate
+from rawscan.engine import ScanOptions
+from rawscan.targets import TargetSet
 from rawscan.timing import TEMPLATES, resolve
-from simnet import SimulatedNetwork
 
-SRC, DST = parse_addr("198.18.0.1"), parse_addr("198.18.0.2")
+from tests.support.engine import DST, SRC, run_engine
+from tests.support.simnet import SimulatedNetwork
 
 
 def test_templates_get_faster_and_options_win() -> None:
@@ -43,10 +39,7 @@ def test_rate_halves_on_answered_retransmissions_and_recovers() -> None:
 
 def test_engine_slows_retry_rounds_under_loss() -> None:
     net = SimulatedNetwork({p: "open" for p in range(1, 2001)}, loss=0.3, seed=3)
-    engine = Engine(SynProbe((SRC,), 40000, Cookie(derive_key(1, "cookie"))),
-                    TargetSet(((DST, DST),), {}), tuple(range(1, 2001)), net,
-                    ScanOptions(rate=50_000), derive_key(1, "order"))
-    stats = engine.run()
+    stats = run_engine(net, range(1, 2001), ScanOptions(rate=50_000), seed=1)[1].stats
     assert stats.unanswered == 0
     assert stats.rounds >= 3 and 0 < stats.lowest_rate < 50_000
     assert 0.2 < stats.estimated_loss < 0.4
@@ -54,10 +47,7 @@ def test_engine_slows_retry_rounds_under_loss() -> None:
 
 def test_unanswered_ports_are_counted_with_an_estimate() -> None:
     net = SimulatedNetwork({p: "open" if p % 2 else "drop" for p in range(1, 201)}, loss=0.4, seed=5)
-    engine = Engine(SynProbe((SRC,), 40000, Cookie(derive_key(2, "cookie"))),
-                    TargetSet(((DST, DST),), {}), tuple(range(1, 201)), net,
-                    ScanOptions(rate=10_000, retries=2), derive_key(2, "order"))
-    stats = engine.run()
+    stats = run_engine(net, range(1, 201), ScanOptions(rate=10_000, retries=2), seed=2)[1].stats
     assert stats.unanswered >= 100  # the dropped half, plus opens lost three times
     assert stats.expected_missed > 0 and 0.2 < stats.estimated_loss < 0.6
 

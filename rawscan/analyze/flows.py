@@ -284,7 +284,7 @@ class FlowAnalyzer:
         here, with the state it touches in locals; every other kind goes to its method.
         (All kinds as methods cost 21% of the analysis pass: the commit that split them
         says how it was measured.) _datagram does for UDP probes what the PROBE branch
-        does; tests/test_analyze_batches.py holds both to the reference matcher."""
+        does; tests/analyze/test_batches.py holds both to the reference matcher."""
         from .packets import FLAGS, FOLLOW, ICMP, PROBE, REPLY, UDP
 
         p = parsed

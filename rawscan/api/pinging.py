@@ -38,7 +38,7 @@ def prepare_ping(
 ) -> LiveScan:
     """rawscan ping's options checked in the CLI's order, and its discovery plan: the same
     steps as a port scan's (api/checks.py). The options both take are spelt out in each
-    signature, as the CLI names them; tests/test_plan_options.py holds them alike."""
+    signature, as the CLI names them; tests/api/test_plan_options.py holds them alike."""
     from ..plan import ScanPlan
     from ..probes.ping import DEFAULT_PROBES, parse_probes, probes_text
     from .checks import go_ahead, network_settings, plan_fields, select_live_targets

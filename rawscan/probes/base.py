@@ -66,7 +66,7 @@ class ProbeModule(ABC):
       source address or port (pick_source), and must still accept replies to every attempt.
     - build_batch(targets, ports, attempt) returns exactly one probe per (target, port)
       pair, in the pairs' order, each byte-equal to build() of that pair (faster copies of
-      build() are held to it by tests/test_probe_bytes.py). The engine sends them in that
+      build() are held to it by tests/probes/test_batches.py). The engine sends them in that
       order; nothing else about the order is the module's business (the engine's cyclic walk
       chooses it).
     - Validation is apart from classification and keeps no per-probe state: parse_reply()

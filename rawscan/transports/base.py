@@ -81,7 +81,7 @@ class Transport(Protocol):
 
     Implementations: transports/live.py (raw sockets), transports/replay.py (a recorded
     scan, in virtual time), transports/recording.py (a pcap of another transport's
-    traffic), and the tests' simulated networks (tests/simnet.py). The smallest is a
+    traffic), and the tests' simulated networks (tests/support/simnet.py). The smallest is a
     SendsOneByOne subclass with a clock, send(), receive() and close():
 
         class Loopback(SendsOneByOne):
