@@ -297,15 +297,26 @@ def scan_over(network: Transport | None, kind: str, targets: list[str],
         if discover:  # the up hosts only (discovery/first.py)
             from ..discovery.first import discovering_quietly
 
-            # a simulated network answers discovery's probes on a sibling of its own
-            pings = getattr(network, "sibling", None)
-            scan_plan = discovering_quietly(run_plan, scan.interface,
-                                            pings() if pings is not None else None,
+            scan_plan = discovering_quietly(run_plan, scan.interface, _pings_over(network),
                                             str(discover_probes) if discover_probes else None)
         finished = run_live(plan, scan.interface, scan.pcap, OutputOptions(), scan_plan,
                             banners=scan.banners, give_up_root=False, network=network,
                             keep_results=True, metadata_path=metadata_path, shard_note=note)
     return _scan_result(finished, source=" ".join(argv))
+
+
+def _pings_over(network: Transport | None) -> Transport | None:
+    """Discovery's transport beside a port scan over `network`: the raw sockets (None), or a
+    simulated network's sibling (another transport onto the same hosts)."""
+    if network is None:
+        return None
+    from ..testing import SimulatedNetwork
+
+    if not isinstance(network, SimulatedNetwork):
+        raise RawscanError("discover= over a transport of your own is not supported: host "
+                           "discovery needs a second one (rawscan.testing.SimulatedNetwork has "
+                           "sibling())")
+    return network.sibling()
 
 
 def _command_line(kind: str, targets: list[str], ports: str | None,
