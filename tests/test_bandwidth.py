@@ -134,7 +134,7 @@ def test_a_scan_with_max_targets_probes_and_reports_only_its_sample(hot_path: st
     outcome = run_scan(plan, probe_for(plan), net, [Collect()])  # type: ignore[list-item]
     assert len(reported) == len(set(reported)) == 1000
     assert len(net.sent) == outcome.stats.sent and outcome.stats.probes == 1000
-    probed = {(p[16:20], int.from_bytes(p[22:24], "big")) for p in net.sent}
+    probed = {(p[16:20], int.from_bytes(p[22:24], "big")) for p in net.packets}
     assert len(probed) == 1000
     again = sampled(plan)  # what a replay or a resume of this plan leaves out
     chosen = {i for i in range(4096) if not again[i >> 3] >> (i & 7) & 1}

@@ -67,5 +67,5 @@ def test_the_engines_walk_sends_in_the_cyclic_order(vector: bool, monkeypatch: p
     net = SimulatedNetwork({})  # every port closed: one round
     run_engine(net, ports, ScanOptions(retries=0), seed=7)
     key = derive_key(7, "order")
-    sent = [IP(p)[TCP].dport for p in net.sent]
+    sent = [IP(p)[TCP].dport for p in net.packets]
     assert sent == [ports[i] for i in CyclicOrder(len(ports), key + bytes([0]))]

@@ -9,6 +9,7 @@ from rawscan.engine import ScanOptions
 from rawscan.targets import TargetSet
 
 from tests.support.engine import DST, run_engine, states
+from rawscan.testing import Probe
 from tests.support.simnet import SimulatedNetwork
 
 LAYOUT = {22: "open", 80: "open", 81: "drop", 82: "admin", 83: "host", 443: "open"}
@@ -34,7 +35,7 @@ def test_every_reply_kind_maps_to_its_state() -> None:
 def test_each_probe_is_sent_once_per_round_in_permuted_order() -> None:
     net = SimulatedNetwork({})
     run_engine(net, range(1, 501))
-    ports = [IP(p)[TCP].dport for p in net.sent]
+    ports = [IP(p)[TCP].dport for p in net.packets]
     assert sorted(ports) == list(range(1, 501))
     assert ports != sorted(ports)
 
@@ -80,7 +81,7 @@ def test_stray_and_forged_replies_are_counted_never_classified() -> None:
 def test_late_duplicates_do_not_change_a_result() -> None:
     net = SimulatedNetwork({22: "open"}, rtt=0.01)
     results, engine = run_engine(net, [22])
-    probe = IP(net.sent[0])
+    probe = IP(net.packets[0])
     rst = IP(src=probe.dst, dst=probe.src) / TCP(sport=22, dport=40000, flags="RA", ack=probe[TCP].seq + 1)
     net2 = SimulatedNetwork({22: "open", 9: "drop"}, rtt=0.01)  # port 9 keeps the scan waiting
     net2.inject(0.5, bytes(rst))  # a later RST for an already open port
@@ -92,11 +93,11 @@ def test_late_duplicates_do_not_change_a_result() -> None:
 def test_icmp_then_response_upgrades_but_response_never_downgrades() -> None:
     net = SimulatedNetwork({22: "admin"})
     results, _ = run_engine(net, [22])
-    probe = IP(net.sent[0])
+    probe = IP(net.packets[0])
     synack = IP(src=probe.dst, dst=probe.src) / TCP(sport=22, dport=40000, flags="SA", ack=probe[TCP].seq + 1)
     net2 = SimulatedNetwork({22: "admin", 9: "drop"})
     net2.inject(0.2, bytes(synack))
-    net2.inject(0.3, bytes(IP(net.sent[0])))  # ICMP-free echo of nothing: a stray
+    net2.inject(0.3, bytes(IP(net.packets[0])))  # ICMP-free echo of nothing: a stray
     results2, _ = run_engine(net2, [9, 22])
     assert states(results2)[22] == ("open", "syn-ack")
 
@@ -130,31 +131,19 @@ def test_several_hosts_share_the_permutation() -> None:
     assert {t for (t, p), v in results.items() if v.state == "open"} == {DST, DST + 1, DST + 2, DST + 3}
 
 
-class RateLimitedIcmp(SimulatedNetwork):
+def rate_limited_icmp(ports: dict[int, str]) -> SimulatedNetwork:
     """ICMP errors pass Linux's per-destination bucket (burst 6, then 1/s), as from a
     target whose limit is not lifted."""
+    from tests.support.simnet import IcmpRateLimit
 
-    def __init__(self, ports: dict[int, str]) -> None:
-        super().__init__(ports)
-        from tests.support.simnet import IcmpRateLimit
-
-        self.limit = IcmpRateLimit()
-
-    def send(self, packet: bytes) -> None:
-        before = len(self.pending)
-        super().send(packet)
-        fresh = self.pending[before:]
-        del self.pending[before:]
-        for at, reply in fresh:
-            if reply[9] != 1 or self.limit.allow("scanner", self.clock.now()):  # 1: ICMP
-                self.pending.append((at, reply))
+    return SimulatedNetwork(ports, ratelimit=IcmpRateLimit())
 
 
 def test_a_syn_scan_does_not_sit_out_icmp_rate_limits() -> None:
     """ICMP error or silence: filtered either way, so no round waits a token period (1 s)
     for a reason; the ports whose errors were held back say no-response."""
     layout = {p: "admin" for p in range(1, 41)}
-    results, engine = run_engine(RateLimitedIcmp(layout), range(1, 41), ScanOptions(timeout=1.0))
+    results, engine = run_engine(rate_limited_icmp(layout), range(1, 41), ScanOptions(timeout=1.0))
     assert {v.state for v in results.values()} == {"filtered"}
     reasons = [v.reason for v in results.values()]
     assert reasons.count("admin-prohibited") >= 6  # the burst got through
@@ -183,19 +172,18 @@ class PolicedNetwork(SimulatedNetwork):
     better to compare with."""
 
     def __init__(self, ports: dict[int, str], per_second: float, burst: int = 5) -> None:
-        super().__init__(ports, rtt=0.001)
+        super().__init__(ports, rtt=0.001, handler=self._policed)
         self.per_second, self.burst = per_second, burst
         self.tokens, self.last = float(burst), self.clock.now()
 
-    def send(self, packet: bytes) -> None:
+    def _policed(self, probe: Probe) -> list[bytes]:
         now = self.clock.now()
         self.tokens = min(self.burst, self.tokens + (now - self.last) * self.per_second)
         self.last = now
         if self.tokens < 1:
-            self.sent.append(packet)
-            return
+            return []  # dropped on the way
         self.tokens -= 1
-        super().send(packet)
+        return self._answer(probe)
 
 
 def test_an_adaptive_scan_slows_down_for_a_policer_that_drops_from_the_first_probe() -> None:

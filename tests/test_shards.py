@@ -117,7 +117,7 @@ def test_each_shard_probes_and_retries_only_its_own_and_together_they_are_the_sc
         shard = ShardMap(total, shards, k, key)
         results, engine, net = _scan(TARGETS, shard, loss=0.2, seed=3)
         assert engine.stats.probes == shard.size == len(results)
-        sent = [_endpoint(TARGETS, p) for p in net.sent]
+        sent = [_endpoint(TARGETS, p) for p in net.packets]
         assert all(shard.to_local(e) is not None for e in sent)  # first tries and retries
         assert engine.stats.first_round_sent == shard.size
         retried += engine.stats.retransmitted
@@ -133,7 +133,7 @@ def test_a_shard_cut_short_resumes_inside_itself(hot_path: str) -> None:
     first, engine, _ = _scan(TARGETS, shard, interrupt_after=10, rate=2000)
     assert engine.stats.interrupted and 0 < len(first) < shard.size
     rest, _engine, net = _scan(TARGETS, shard, done=engine.decided)
-    sent = {_endpoint(TARGETS, p) for p in net.sent}
+    sent = {_endpoint(TARGETS, p) for p in net.packets}
     assert all(shard.to_local(e) is not None for e in sent)
     assert not first.keys() & rest.keys()
     assert len(first) + len(rest) == shard.size

@@ -15,6 +15,7 @@ from rawscan.cookies import Cookie, derive_key
 from rawscan.probes.flags_batch import FlagsBatcher
 from rawscan.probes.tcp_flags import FLAG_SCANS, FlagsProbe
 from rawscan.targets import TargetSet
+from rawscan.testing import Probe
 from rawscan.vector import frames_from
 
 from tests.support.engine import run_engine
@@ -198,26 +199,22 @@ class LinuxLikeHost:
     def __init__(self, layout: dict[int, str], loss_every: int = 0) -> None:
         from tests.support.simnet import SimulatedNetwork
 
-        self.net = SimulatedNetwork({})
+        self.net = SimulatedNetwork({}, handler=self.answer)
         self.layout, self.loss_every, self.count = layout, loss_every, 0
-        self.net.send = self.send  # type: ignore[method-assign]
 
-    def send(self, packet: bytes) -> None:
-        net = self.net
-        net.sent.append(packet)
-        probe = IP(packet)
-        kind = self.layout.get(probe[TCP].dport, "closed")
-        acked = bool(probe[TCP].flags & 0x10)
+    def answer(self, probe: Probe) -> list[bytes]:
+        kind = self.layout.get(probe.dport, "closed")
+        acked = bool(probe.flags & 0x10)
         if kind == "stateful" or (kind == "open" and not acked):
-            return
+            return []
         if kind == "admin":
-            reply = bytes(IP(src=probe.dst, dst=probe.src) / ICMP(type=3, code=13) / packet[:28])
+            reply = bytes(IP(src=probe.dst, dst=probe.src) / ICMP(type=3, code=13) / probe.packet[:28])
         else:
-            reply = linux_rst(packet)
+            reply = linux_rst(probe.packet)
         self.count += 1
         if self.loss_every and self.count % self.loss_every == 0:
-            return  # lost
-        net.pending.append((net.clock.now() + net.rtt, reply))
+            return []  # lost
+        return [reply]
 
 
 @pytest.mark.parametrize("scan", sorted(FLAG_SCANS))

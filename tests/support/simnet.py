@@ -1,100 +1,60 @@
-"""A simulated network for engine tests: a target host whose ports behave as told, in virtual time."""
+"""The engine tests' simulated target: rawscan.testing.SimulatedNetwork (the public one, in
+virtual time) with one host whose ports answer by kind, and what tests need beside it: replies
+injected at a time, a Ctrl-C after N probes, the probes as bytes."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 
-from scapy.layers.inet import ICMP, IP, TCP
+from rawscan.testing import IcmpRateLimit, Probe, answer, icmp_error
+from rawscan.testing import SimulatedNetwork as PublicNetwork
 
-from rawscan.testing import IcmpRateLimit  # noqa: F401  (the tests' and the library's bucket)
-from rawscan.transports.base import Received, SendsOneByOne
-from rawscan.transports.replay import VirtualClock
+__all__ = ["IcmpRateLimit", "SimulatedNetwork", "SimulatedUdpHost", "port_answer"]
 
-Behaviour = Callable[[IP], list[bytes]]
-
-
-def syn_behaviour(kind: str) -> Behaviour:
-    """How one port answers a SYN: open, closed, drop, admin (ICMP 3/13), host (ICMP 3/10)."""
-
-    def answer(probe: IP) -> list[bytes]:
-        tcp = probe[TCP]
-        back = IP(src=probe.dst, dst=probe.src, ttl=64)
-        if kind == "open":
-            return [bytes(back / TCP(sport=tcp.dport, dport=tcp.sport, flags="SA", seq=1000, ack=tcp.seq + 1))]
-        if kind == "closed":
-            return [bytes(back / TCP(sport=tcp.dport, dport=tcp.sport, flags="RA", seq=0, ack=tcp.seq + 1))]
-        if kind in ("admin", "host"):
-            code = 13 if kind == "admin" else 10
-            return [bytes(back / ICMP(type=3, code=code) / bytes(probe)[:28])]
-        return []
-
-    return answer
+# the tests' port kinds -> rawscan.testing's states ("host": ICMP 3/10, host prohibited)
+STATES = {"open": "open", "closed": "closed", "drop": "dropped", "admin": "rejected"}
 
 
-class SimulatedNetwork(SendsOneByOne):
-    """Answers each probe after `rtt` seconds, losing replies with probability `loss`."""
+def port_answer(kind: str, probe: Probe) -> list[bytes]:
+    """What a port of this kind (open, closed, drop, admin, host) answers to a probe."""
+    if kind == "host":
+        return [icmp_error(probe, "host-prohibited")]
+    return answer(probe, STATES[kind])
+
+
+class SimulatedNetwork(PublicNetwork):
+    """One host: ports {port: kind} (others closed), replies after `rtt`, each lost with
+    probability `loss`; interrupt_after: Ctrl-C (KeyboardInterrupt) at that many probes.
+    handler: answers in place of the ports' (it sees every probe; tests with a target of
+    their own)."""
 
     def __init__(self, ports: dict[int, str], rtt: float = 0.01, loss: float = 0.0, seed: int = 1,
-                 interrupt_after: int | None = None) -> None:
-        self.clock = VirtualClock(1_700_000_000.0)
-        self.ports, self.rtt, self.loss = ports, rtt, loss
-        self.random = random.Random(seed)
-        self.sent: list[bytes] = []
-        self.pending: list[tuple[float, bytes]] = []
+                 interrupt_after: int | None = None, ratelimit: IcmpRateLimit | None = None,
+                 handler: Callable[[Probe], list[bytes]] | None = None) -> None:
+        self.ports = ports
+        super().__init__(handler or self._answer, rtt=rtt, loss=loss, seed=seed)
         self.interrupt_after = interrupt_after
-        self.closed = False
+        self._icmp = ratelimit  # None: every ICMP error is sent (the lab lifts the limit)
+
+    def _answer(self, probe: Probe) -> list[bytes]:
+        return port_answer(self.ports.get(probe.dport, "closed"), probe)
+
+    @property
+    def packets(self) -> list[bytes]:
+        """Every probe sent, as bytes from the IP header on."""
+        return [probe.packet for probe in self.sent]
 
     def inject(self, at: float, packet: bytes) -> None:
-        self.pending.append((at, packet))
+        """A packet that arrives at `at` (virtual time), whatever was sent."""
+        self._order += 1
+        self._pending.append((at, self._order, packet))
 
     def send(self, packet: bytes) -> None:
         if self.interrupt_after is not None and len(self.sent) >= self.interrupt_after:
             raise KeyboardInterrupt
-        self.sent.append(packet)
-        probe = IP(packet)
-        for reply in syn_behaviour(self.ports.get(probe[TCP].dport, "closed"))(probe):
-            if self.random.random() >= self.loss:
-                self.pending.append((self.clock.now() + self.rtt, reply))
-
-    def receive(self, deadline: float) -> list[Received]:
-        self.pending.sort(key=lambda item: item[0])
-        if not self.pending or self.pending[0][0] > deadline:
-            self.clock.advance_to(deadline)
-            return []
-        at, packet = self.pending.pop(0)
-        self.clock.advance_to(at)
-        return [Received(packet, self.clock.wall())]
-
-    def close(self) -> None:
-        self.closed = True
+        super().send(packet)
 
 
 class SimulatedUdpHost(SimulatedNetwork):
-    """UDP ports: 'open' echoes, 'drop' is silent, 'admin' rejects, others closed (ICMP 3/3),
-    with the ICMP errors going through an optional rate limit."""
-
-    def __init__(self, ports: dict[int, str], ratelimit: IcmpRateLimit | None = None, **kw) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(ports, **kw)
-        self.ratelimit = ratelimit
-
-    def send(self, packet: bytes) -> None:
-        from scapy.layers.inet import UDP
-
-        if self.interrupt_after is not None and len(self.sent) >= self.interrupt_after:
-            raise KeyboardInterrupt
-        self.sent.append(packet)
-        probe = IP(packet)
-        kind = self.ports.get(probe[UDP].dport, "closed")
-        back = IP(src=probe.dst, dst=probe.src, ttl=64)
-        if kind == "drop":
-            return
-        if kind == "open":
-            reply = bytes(back / UDP(sport=probe[UDP].dport, dport=probe[UDP].sport) / b"hi")
-        else:
-            if self.ratelimit and not self.ratelimit.allow(probe.src, self.clock.now()):
-                return
-            code = 13 if kind == "admin" else 3
-            reply = bytes(back / ICMP(type=3, code=code) / packet[:28])
-        if self.random.random() >= self.loss:
-            self.pending.append((self.clock.now() + self.rtt, reply))
+    """UDP ports: 'open' answers, 'drop' is silent, 'admin' rejects, others closed (ICMP 3/3),
+    the ICMP errors through `ratelimit` when given."""
