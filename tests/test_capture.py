@@ -8,6 +8,7 @@ import random
 import struct
 import tracemalloc
 import warnings
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from scapy.layers.l2 import ARP, CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Ethe
 from scapy.packet import Packet
 from scapy.utils import PcapNgWriter, PcapWriter, wrpcap
 
+from rawscan import capture
 from rawscan.capture import (
     CapturedPacket,
     CaptureError,
@@ -28,6 +30,7 @@ from rawscan.capture import (
 )
 
 from tests.support.captures import read_bulk
+from tests.support.paths import PCAPS
 
 T0 = 1_700_000_000
 
@@ -556,3 +559,69 @@ def test_batches_give_the_packets_read_ip_packets_gives(tmp_path: Path, fmt: str
         assert len(expected[0]) > 0
         for ahead in (0, 1000, 4096, 1 << 20):
             assert read_bulk(path, ahead) == expected, (cut, ahead)
+
+
+# --- capture bombs and absurd pcapng offsets ------------------------------------------------
+
+
+def _gzip_bomb(path: Path, inflated: int) -> int:
+    """A valid pcap of one repeated frame: deflate packs it about 1000x. Its record count."""
+    frame = bytes.fromhex("020000000002020000000001080045000028000100004006000098120002"
+                          "98120001005038400000000000000000500220000000000000")
+    record = struct.pack("<IIII", 1, 0, len(frame), len(frame)) + frame
+    count = inflated // len(record)
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    with path.open("wb") as f:
+        f.write(packer.compress(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)))
+        chunk = record * 1000
+        for _ in range(count // 1000):
+            f.write(packer.compress(chunk))
+        f.write(packer.flush())
+    return count // 1000 * 1000
+
+
+def test_a_gzip_bomb_is_read_no_further_than_its_bound(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was ~28 s of CPU per compressed MB, reading on to the end."""
+    monkeypatch.setattr(capture, "GZIP_FREE_BYTES", 1 << 20)
+    bomb = tmp_path / "bomb.pcap.gz"
+    records = _gzip_bomb(bomb, 16 << 20)
+    assert bomb.stat().st_size * capture.GZIP_MAX_RATIO < 16 << 20
+    got = 0
+    with pytest.raises(CaptureTruncated) as info:
+        for _ in read_ip_packets(str(bomb)):
+            got += 1
+    assert "gzip bomb" in str(info.value) and "bomb.pcap.gz" in str(info.value)
+    assert 0 < got < records // 4
+
+
+def test_real_gzip_captures_are_read_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(capture, "GZIP_FREE_BYTES", 0)  # the ratio alone decides
+    for name in ("analyze-nmap-dual.pcap", "analyze-masscan.pcap", "syn-every-reply-kind.pcap"):
+        packed = tmp_path / f"{name}.gz"
+        packed.write_bytes(gzip.compress((PCAPS / name).read_bytes(), 9))
+        plain = [(p.number, p.ip) for p in read_ip_packets(str(PCAPS / name))]
+        assert [(p.number, p.ip) for p in read_ip_packets(str(packed))] == plain
+
+
+def _block(btype: int, body: bytes) -> bytes:
+    body += b"\0" * (-len(body) % 4)
+    return struct.pack("<II", btype, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+
+
+def test_an_absurd_pcapng_tsoffset_is_ignored_with_a_warning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """if_tsoffset 2^62: a float keeps no second of the times, so every reply came 'at once'
+    and 199 of 200 ports were filtered."""
+    ip = bytes.fromhex("4500002800010000400600009812000298120001005038400000000000000000"
+                       "5012200000000000")
+    offset = struct.pack("<HHq", 14, 8, 2**62) + struct.pack("<HH", 0, 0)
+    epbs = b"".join(_block(6, struct.pack("<IIIII", 0, 0, t * 250_000, len(ip), len(ip)) + ip)
+                    for t in range(4))
+    path = tmp_path / "offset.pcapng"
+    path.write_bytes(_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+                     + _block(1, struct.pack("<HHI", 101, 0, 0) + offset) + epbs)
+    times = [p.time for p in read_ip_packets(str(path))]
+    assert times == [0.0, 0.25, 0.5, 0.75]
+    err = capsys.readouterr().err
+    assert "offset.pcapng" in err and "if_tsoffset" in err and len(err.splitlines()) == 1

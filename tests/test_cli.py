@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.paths import PCAPS
-from tests.support.rawscan_cli import rawscan_command
+from tests.support.rawscan_cli import one_error_line, rawscan, rawscan_command
+from tests.support.syn_recording import SYN
 
 
 def run(*args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
@@ -75,3 +76,50 @@ def test_without_cap_net_raw_even_as_root() -> None:
     # uid 0 but CAP_NET_RAW removed from the bounding set: the effective set decides.
     proc = run("syn", "127.0.0.1", "-p", "22", prefix=("setpriv", "--bounding-set=-net_raw"))
     assert_one_line_error(proc, 77, "CAP_NET_RAW", "sudo ")
+
+
+# --- stdout or stderr closed ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("closed", [1, 2])
+@pytest.mark.parametrize("args", [["--help"], ["analyze", str(SYN)], ["replay", str(SYN), "-q"],
+                                  ["syn", "127.0.0.1", "-p", "1", "--timeout", "inf"]])
+def test_a_closed_stdout_or_stderr_is_one_clean_exit(closed: int, args: list[str]) -> None:
+    """`rawscan ... >&-` was a traceback (sys.stdout is None) and exit 1."""
+    read_end, write_end = os.pipe()  # what the program says on the stream left open
+    proc = subprocess.Popen([rawscan_command(), *args], stdin=subprocess.DEVNULL,
+                            stdout=write_end, stderr=write_end, pass_fds=(),
+                            preexec_fn=lambda: os.close(closed),
+                            env={**os.environ, "SUDO_UID": ""})
+    os.close(write_end)
+    with os.fdopen(read_end) as f:
+        said = f.read()
+    code = proc.wait(timeout=60)
+    assert "Traceback" not in said, said
+    bad_input = "inf" in args
+    assert code == (2 if bad_input else 0), (code, said)
+    if closed == 1:  # said on stderr: one warning, plus the error line of bad input
+        lines = said.strip().splitlines()
+        assert lines[0] == "rawscan: warning: stdout is closed: what would be written there is lost"
+        assert len(lines) == (2 if bad_input else 1), said
+
+
+def test_a_closed_stdout_never_gets_an_output_file(tmp_path: Path) -> None:
+    """With descriptor 1 closed, the next file opened would take it: the report went there."""
+    out = tmp_path / "a.jsonl"
+    proc = subprocess.run([rawscan_command(), "replay", str(SYN), "-oJ", str(out)],
+                          stderr=subprocess.PIPE, text=True, timeout=60,
+                          preexec_fn=lambda: os.close(1), env={**os.environ, "SUDO_UID": ""})
+    assert proc.returncode == 0, proc.stderr
+    assert all(line.startswith("{") for line in out.read_text().splitlines())
+
+
+# --- absurd finite numbers ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", [["--timeout", "1e10"], ["--timeout", "1e300"],
+                                    ["--rate", "1e300"], ["--max-rate", "1e300"]])
+def test_absurd_finite_rates_and_timeouts_are_one_line(option: list[str]) -> None:
+    """`--timeout 1e10` waited 317 years for a silent port (was an OverflowError in select)."""
+    proc = rawscan("syn", "127.0.0.1", "-p", "1", "-q", *option)
+    one_error_line(proc, option[0], "at most")

@@ -146,3 +146,26 @@ def test_range_list_lookups_match_a_list_of_tuples() -> None:
             assert (i >= 0) == inside or (not inside and any(a <= addr <= b for a, b in plain))
             if i >= 0:
                 assert plain[i][0] <= addr <= plain[i][1]
+
+
+# --- a NUL and a byte order mark ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"198.18.0.1\n198.18.0.\x002\n", "NUL"),  # silently dropped an address
+])
+def test_target_files_with_a_nul_are_one_line(tmp_path: Path, content: bytes, words: str) -> None:
+    from rawscan.targets import TargetError, read_target_file
+
+    path = tmp_path / "targets.txt"
+    path.write_bytes(content)
+    with pytest.raises(TargetError, match=words):
+        read_target_file(str(path))
+
+
+def test_a_byte_order_mark_does_not_join_the_first_name(tmp_path: Path) -> None:
+    from rawscan.targets import read_target_file
+
+    path = tmp_path / "targets.txt"
+    path.write_bytes("\ufeff198.18.0.1\n198.18.0.2\n".encode())
+    assert read_target_file(str(path)) == ["198.18.0.1", "198.18.0.2"]

@@ -597,3 +597,55 @@ def test_random_v6_and_mixed_specs_match_set_model(
     for probe in (V6_BASE - 1, V6_BASE, V6_BASE + 700, V6_BASE + _V6_SPAN, V6 | 1, 1):
         assert (probe in ts) == (probe in model)
         assert (ts.index(probe) is None) == (probe not in model)
+
+
+# --- targets that cannot be scanned as given ------------------------------------------------
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("::ffff:198.18.0.2", "scan 198.18.0.2"),  # every probe was refused: all "filtered"
+    ("0.0.0.0", "unspecified address"), ("::", "unspecified address"),
+])
+def test_targets_that_cannot_be_scanned_as_given_are_one_line(spec: str, words: str) -> None:
+    from rawscan.targets import TargetError, parse_targets
+
+    with pytest.raises(TargetError, match=words):
+        parse_targets([spec], resolve=lambda name: [])
+
+
+def test_a_name_with_several_addresses_says_which_are_not_scanned(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from rawscan.addresses import addr_to_str
+    from rawscan.targets import parse_targets
+
+    found = parse_targets(["multi.example"], resolve=lambda name: ["198.18.0.2", "198.18.0.3"])
+    assert [addr_to_str(found.address(i)) for i in range(len(found))] == ["198.18.0.2"]
+    assert "other addresses for multi.example (not scanned): 198.18.0.3" in capsys.readouterr().err
+
+
+# --- -iL of a million lines: plain addresses ------------------------------------------------
+
+
+def test_plain_addresses_skip_the_pattern_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A million -iL lines took 36 s before the first probe, 29 s of it in the octet-pattern
+    parser (a set per octet) for lines that are one address each."""
+    import random
+
+    from rawscan import targets
+    from rawscan.targets import TargetError, parse_targets
+
+    rng = random.Random(13)
+    plain = [".".join(str(rng.randrange(256)) for _ in range(4)) for _ in range(2000)]
+    plain += ["0.0.0.1", "255.255.255.255", "9.99.199.249"]
+    expected = parse_targets(plain, allow_large=True).ranges
+
+    def slow(_spec: str) -> object:
+        raise AssertionError("a plain address went through the pattern parser")
+
+    monkeypatch.setattr(targets, "_octet_pattern", slow)
+    assert parse_targets(plain, allow_large=True).ranges == expected
+    assert len(parse_targets(plain, allow_large=True)) == len(set(plain))
+    monkeypatch.undo()
+    for bad in ("01.2.3.4", "256.1.1.1", "1.2.3.4.5", "1.2.3.", "1.2.3.\u0664"):
+        with pytest.raises(TargetError):
+            parse_targets([bad])

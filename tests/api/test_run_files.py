@@ -3,6 +3,7 @@ fails closes what was opened before it (and the transport), leaving no file it c
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,10 @@ from rawscan.errors import RawscanError
 from rawscan.engine import ScanStats
 from rawscan.output import RunInfo
 from rawscan.output.options import OutputOptions, open_writers
+
+from tests.support.rawscan_cli import one_error_line, rawscan
+
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets need root")
 
 
 class Transport:
@@ -76,3 +81,23 @@ def test_a_failed_scan_abandons_every_file(tmp_path: Path) -> None:
             raise KeyboardInterrupt
     assert not resume.exists()
     assert out.exists()  # unfinished, as each format marks itself, and still valid
+
+
+# --- a refused --pcap leaves nothing behind -------------------------------------------------
+
+
+@as_root
+def test_a_refused_scan_leaves_no_recording_behind(tmp_path: Path) -> None:
+    """The resume file is refused after the recording's files were made: they were left."""
+    proc = rawscan("syn", "127.0.0.1", "-p", "1", "-q", "--pcap", "b.pcap",
+                   "--resume-file", "/proc/nope/x", cwd=tmp_path)
+    one_error_line(proc, "/proc/nope/x")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "b.pcap").write_bytes(b"mine")  # one that was there before stays
+    proc = rawscan("syn", "127.0.0.1", "-p", "1", "-q", "--pcap", "b.pcap", "--force",
+                   "--resume-file", "/proc/nope/x", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.pcap"]
+    proc = rawscan("syn", "127.0.0.1", "-p", "1", "-q", "--pcap", "c.pcap", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr  # a scan that ran keeps its recording
+    assert {"c.pcap", "c.pcap.json"} <= {p.name for p in tmp_path.iterdir()}

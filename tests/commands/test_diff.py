@@ -12,7 +12,7 @@ from rawscan.compare import ResultSet
 from rawscan.compare.changes import compare
 from rawscan.compare.load import load_results
 
-from tests.support.rawscan_cli import rawscan_command
+from tests.support.rawscan_cli import one_error_line, rawscan, rawscan_command
 
 # Written by hand in the shape nmap 7.93 writes (hosthint, a MAC address, extrareasons with
 # ports=, a second host from an older nmap without ports=); service names from /etc/services.
@@ -188,3 +188,52 @@ def test_reads_nmap_and_masscan_grepable(tmp_path: Path) -> None:
                           ("198.18.0.2", "tcp", 8080): "open"}
     assert got.names == {"198.18.0.2": "gw.example"}
     assert compare(load_results(str(masscan)), got) == []  # 53 filtered: listed once, not open
+
+
+# --- huge and crafted inputs ----------------------------------------------------------------
+
+
+def _nmap_all_ports_xml(hosts: int, extra_open: dict[int, int] | None = None) -> str:
+    """What `nmap -p-` of a /24 looks like: every closed port summarised as one range."""
+    body = []
+    for h in range(hosts):
+        ports = [22] + ([extra_open[h]] if extra_open and h in extra_open else [])
+        rest = ",".join(f"{a}-{b}" for a, b in zip([0] + [p + 1 for p in ports], [p - 1 for p in ports] + [65535]) if a <= b)
+        listed = "".join(f'<port protocol="tcp" portid="{p}"><state state="open" reason="syn-ack"/></port>'
+                         for p in ports)
+        body.append(f'<host><address addr="198.18.0.{h + 1}" addrtype="ipv4"/><ports>'
+                    f'<extraports state="closed" count="{65536 - len(ports)}">'
+                    f'<extrareasons reason="reset" count="{65536 - len(ports)}" proto="tcp" ports="{rest}"/>'
+                    f'</extraports>{listed}</ports></host>')
+    return f'<?xml version="1.0"?><nmaprun scanner="nmap">{"".join(body)}</nmaprun>'
+
+
+def test_diff_keeps_summarised_ports_as_ranges(tmp_path: Path) -> None:
+    from tests.support.deadline import deadline
+
+    from rawscan.compare.changes import compare
+    from rawscan.compare.load import load_results
+
+    old, new = tmp_path / "old.xml", tmp_path / "new.xml"
+    old.write_text(_nmap_all_ports_xml(60))
+    new.write_text(_nmap_all_ports_xml(60, {7: 8080}))
+    with deadline(10):  # was 40 s and 1.7 GB: 60 x 65,536 ports expanded one by one
+        changes = compare(load_results(str(old)), load_results(str(new)))
+        assert compare(load_results(str(old)), load_results(str(old))) == []
+    assert [(c.ip, c.port, c.old, c.new, c.kind) for c in changes] == [
+        ("198.18.0.8", 8080, "closed", "open", "appeared")]
+
+
+@pytest.mark.parametrize("record", ['{"ip":"198.18.0.2","proto":"tcp","port":1e400,"state":"open"}',
+                                    '{"ip":"198.18.0.2","proto":"tcp","port":22.5,"state":"open"}'])
+def test_diff_of_a_port_that_is_no_integer_is_one_line(tmp_path: Path, record: str) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(record + "\n")
+    one_error_line(rawscan("diff", str(bad), str(bad)), "bad.jsonl")
+
+
+def test_diff_of_a_unicode_digit_port_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ip,host,proto,port,state,reason,ttl,service,class\n"
+                   "198.18.0.2,,tcp,\u00b2,open,syn-ack,64,x,y\n")
+    one_error_line(rawscan("diff", str(bad), str(bad)), "is not a port number")

@@ -25,7 +25,7 @@ from rawscan.output.files import SIGNATURES, check_output, open_output
 
 from tests.support.deadline import deadline
 from tests.support.paths import PCAPS
-from tests.support.rawscan_cli import rawscan_command
+from tests.support.rawscan_cli import one_error_line, rawscan, rawscan_command
 
 SYN = PCAPS / "syn-every-reply-kind.pcap"
 NMAP_XML = PCAPS / "analyze-nmap-syn.nmap.xml"  # nmap's own -oX: not rawscan's output
@@ -66,7 +66,7 @@ def assert_one_line_error(code: int, err: str, *words: str) -> None:
 
 @as_root
 def test_files_made_under_sudo_go_to_the_invoking_user() -> None:
-    """Under sudo files are opened with the user's rights (tests/test_reliability.py): new
+    """Under sudo files are opened with the user's rights (tests/test_privileges.py): new
     ones are the user's, and a root file the user could not write is refused, --force or not."""
     top = Path(tempfile.mkdtemp(dir="/tmp"))  # pytest's tmp_path is in root's 0700 directory
     try:
@@ -343,3 +343,13 @@ def test_pcap_recording_never_follows_a_link_nor_overwrites_a_foreign_file(
         assert victim.read_text() == "someone's capture notes\n"
         record(pcap, force=True)
         assert SIGNATURES[which].match(victim.read_bytes())
+
+
+# --- kernel interface files -----------------------------------------------------------------
+
+
+def test_kernel_interface_files_are_never_written() -> None:
+    """As root, -oJ /proc/sys/kernel/hostname renamed the host. /proc/self/comm is harmless to
+    try (it names rawscan's own process): it was written, exit 0."""
+    proc = rawscan("replay", str(SYN), "-q", "-oJ", "/proc/self/comm")
+    one_error_line(proc, "kernel interface file")

@@ -14,7 +14,7 @@ from rawscan.engine import ScanStats
 from rawscan.output.progress import SHOW_AFTER, ScanProgress
 
 from tests.support.paths import PCAPS
-from tests.support.rawscan_cli import rawscan_command
+from tests.support.rawscan_cli import rawscan, rawscan_command
 from tests.support.terminal import run_on_terminal
 
 SYN = PCAPS / "syn-every-reply-kind.pcap"
@@ -90,3 +90,13 @@ def test_no_progress_off_a_terminal_or_when_quiet() -> None:
         assert not bar.shown
         bar.stop()
         assert console.file.getvalue() == ""  # type: ignore[attr-defined]
+
+
+# --- an unusable terminal size --------------------------------------------------------------
+
+
+def test_columns_zero_loses_no_report_line() -> None:
+    proc = rawscan("replay", str(SYN), "-q", env={"COLUMNS": "0"})
+    assert proc.returncode == 0, proc.stderr
+    for line in ("Starting rawscan", "Probes:", "rawscan done:"):
+        assert line in proc.stdout, proc.stdout

@@ -4,6 +4,7 @@ documents stay well-formed however the run ends; hosts and lines go out as soon 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,69 @@ def test_json_lines_record_is_the_json_encoding_of_the_result(ip: str, port: int
     line = record_line(r)
     assert line.endswith("\n") and "\n" not in line[:-1]
     assert json.loads(line) == r.as_dict()
+
+
+# --- -oX / -oG memory does not grow with the number of results ------------------------------
+
+
+def _results(hosts: int, ports: int) -> Iterator[object]:
+    from rawscan.results import PortResult
+
+    for port in range(1, ports + 1):  # port-major, as a scan's rounds learn them
+        for h in range(hosts):
+            state = "open" if (h + port) % 7 == 0 else "closed"
+            yield PortResult(f"198.18.{h // 250}.{h % 250 + 1}", "tcp", port, state,
+                             "syn-ack" if state == "open" else "reset", 64, "unknown")
+
+
+def _write(kind: str, path: Path, hosts: int, ports: int, spill_over: int,
+           monkeypatch: pytest.MonkeyPatch) -> int:
+    """Write every result but each host's last port (so no host completes before close);
+    return the peak Python memory while the results were held."""
+    import tracemalloc
+
+    from rawscan.output import RunInfo, RunSummary
+    from rawscan.output.grepable import GrepableWriter
+    from rawscan.output.hosts import HostGroups
+    from rawscan.output.nmapxml import NmapXmlWriter
+
+    monkeypatch.setattr(HostGroups, "SPILL_OVER", spill_over)
+    info = RunInfo(scan="syn", proto="tcp", ports=tuple(range(1, ports + 2)), total_hosts=hosts,
+                   started=1_700_000_000.0)
+    writer = (NmapXmlWriter if kind == "xml" else GrepableWriter)(str(path), info)
+    tracemalloc.start()
+    for result in _results(hosts, ports):
+        writer.write(result)  # type: ignore[arg-type]
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    writer.close(RunSummary(elapsed=1.0))
+    return peak
+
+
+@pytest.mark.parametrize("kind", ["xml", "grep"])
+def test_host_documents_hold_results_on_disk_past_a_bound(tmp_path: Path, kind: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    small = _write(kind, tmp_path / "small", 200, 20, 1000, monkeypatch)
+    large = _write(kind, tmp_path / "large", 200, 80, 1000, monkeypatch)  # 4x the results
+    _write(kind, tmp_path / "memory", 200, 80, 10**9, monkeypatch)  # never spilled
+    assert (tmp_path / "large").read_text() == (tmp_path / "memory").read_text()
+    assert large < 1.5 * small, (small, large)  # was ~4x: every result held as an object
+
+
+# --- argv bytes that are not UTF-8 ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["grep", "xml", "json", "csv"])
+def test_argv_bytes_that_are_not_utf8_are_written_not_a_traceback(tmp_path: Path, kind: str) -> None:
+    from rawscan.output import RunInfo, RunSummary
+    from rawscan.output.options import OutputOptions, open_writers
+    from rawscan.results import PortResult
+
+    path = tmp_path / "out"
+    options = OutputOptions(**{f"{kind}_out": str(path)})
+    info = RunInfo(scan="syn", proto="tcp", ports=(22,), total_hosts=1,
+                   argv=("syn", "198.18.0.2", "--data-string", "\udcff"))  # os.fsdecode(b"\xff")
+    (writer,) = open_writers(options, info)
+    writer.write(PortResult("198.18.0.2", "tcp", 22, "open", "syn-ack", 64, "ssh", host="h\udcfe"))
+    writer.close(RunSummary(elapsed=1.0))
+    assert path.stat().st_size > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -41,3 +42,11 @@ def one_error_line(proc: subprocess.CompletedProcess[str], *words: str) -> str:
     for word in words:
         assert word in lines[0], (word, lines[0])
     return lines[0]
+
+
+def rawscan(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """The installed command, as a user runs it (SUDO_UID cleared unless env sets it)."""
+    return subprocess.run([rawscan_command(), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd,
+                          env={**os.environ, "SUDO_UID": "", "SUDO_GID": "", **(env or {})})
