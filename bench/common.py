@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from tests.support.lab import SERVICES, TARGET_IP, Lab, LabSpec, target_mac
+from tests.support.lab import SERVICES, TARGET_IP, Lab, LabSpec, lab_unavailable_reason, target_mac
 from tests.support.rawscan_cli import rawscan_command
 
 GNU_TIME = "/usr/bin/time"
@@ -592,3 +592,29 @@ def tables(rows: list[Measurement]) -> list[str]:
     for r in rows:
         by_case.setdefault(r.case.key, []).append(r)
     return [case_table(group) for group in by_case.values()]
+
+
+def timed_command(lab: Lab, name: str, argv: list[str], timeout: float, cwd: str,
+                  ) -> tuple[float, subprocess.CompletedProcess[str] | None]:
+    """Run argv in the lab's scanner namespace: its wall time, and the finished process (None,
+    said on stdout, when it failed)."""
+    began = time.monotonic()
+    r = lab.exec_scanner(argv, timeout=timeout, cwd=cwd)
+    elapsed = time.monotonic() - began
+    if r.returncode != 0:
+        print(f"  {name}: exit {r.returncode}: {r.stderr.strip()[-300:]}", flush=True)
+        return elapsed, None
+    return elapsed, r
+
+
+def runs_and_timeout(timeout: float) -> tuple[int, float]:
+    """The simple benchmarks' --runs and --timeout, once the lab is known to be buildable."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=timeout)
+    args = parser.parse_args()
+    if reason := lab_unavailable_reason():
+        raise SystemExit(f"cannot build the lab: {reason}")
+    return args.runs, args.timeout

@@ -12,18 +12,16 @@ nmap's for every host nmap found up. Not a test: numbers, not assertions.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
 import tempfile
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from typing import cast
 from pathlib import Path
 
-from bench.common import without_resolver
-from tests.support.lab import lab_unavailable_reason
+from bench.common import runs_and_timeout, timed_command, without_resolver
 from tests.support.lab_discovery import EXPECTED, DiscoveryLab
 from tests.support.rawscan_cli import rawscan_command
 
@@ -90,11 +88,8 @@ def run_once(lab: DiscoveryLab, name: str, timeout: float, tmp: str) -> tuple[fl
     make_argv, read = COMMANDS[name]
     out = Path(tmp) / "out"
     out.unlink(missing_ok=True)
-    began = time.monotonic()
-    r = lab.exec_scanner(make_argv(out), timeout=timeout, cwd=tmp)
-    elapsed = time.monotonic() - began
-    if r.returncode != 0:
-        print(f"  {name}: exit {r.returncode}: {r.stderr.strip()[-300:]}", flush=True)
+    elapsed, r = timed_command(lab, name, make_argv(out), timeout, tmp)
+    if r is None:
         return elapsed, {}
     line = next((ln for ln in r.stdout.splitlines() if ln.startswith("Discovery (")), "")
     print(f"  {name}: {elapsed:.2f} s {line}", flush=True)
@@ -102,20 +97,15 @@ def run_once(lab: DiscoveryLab, name: str, timeout: float, tmp: str) -> tuple[fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--timeout", type=float, default=300.0)
-    args = parser.parse_args()
-    reason = lab_unavailable_reason()
-    if reason:
-        raise SystemExit(f"cannot build the lab: {reason}")
+    rounds, timeout = runs_and_timeout(300.0)
     results: dict[str, list[tuple[float, States]]] = {name: [] for name in COMMANDS}
-    with tempfile.TemporaryDirectory() as tmp, DiscoveryLab() as lab:
+    with tempfile.TemporaryDirectory() as tmp, DiscoveryLab() as built:
+        lab = cast(DiscoveryLab, built)
         without_resolver(lab)
         build_sparse(lab)
-        for _ in range(args.runs):  # interleaved: machine load hits every command alike
+        for _ in range(rounds):  # interleaved: machine load hits every command alike
             for name in COMMANDS:
-                results[name].append(run_once(lab, name, args.timeout, tmp))
+                results[name].append(run_once(lab, name, timeout, tmp))
     nmap_name = next(n for n in COMMANDS if n.startswith("nmap"))
     reference = [states for _t, states in results[nmap_name]]
     print(f"\n{len(TARGETS)} target specs, {1024 + len(EXPECTED)} addresses, {UP_HOSTS} up; "

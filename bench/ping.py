@@ -10,16 +10,14 @@ up, then the issue's checks. Not a test: numbers, not assertions.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import tempfile
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from bench.common import SWEEP_NET, every_address_answers, without_resolver
-from tests.support.lab import Lab, LabSpec, lab_unavailable_reason
+from bench.common import SWEEP_NET, every_address_answers, runs_and_timeout, timed_command, without_resolver
+from tests.support.lab import Lab, LabSpec
 from tests.support.rawscan_cli import rawscan_command
 
 HOSTS = 65536
@@ -54,11 +52,8 @@ def run_once(name: str, timeout: float) -> tuple[float, int]:
             every_address_answers(lab, (80, 443)):
         without_resolver(lab)
         out = Path(tmp) / "out"
-        began = time.monotonic()
-        r = lab.exec_scanner(make_argv(out), timeout=timeout, cwd=tmp)
-        elapsed = time.monotonic() - began
-        if r.returncode != 0:
-            print(f"  {name}: exit {r.returncode}: {r.stderr.strip()[-300:]}", flush=True)
+        elapsed, r = timed_command(lab, name, make_argv(out), timeout, tmp)
+        if r is None:
             return elapsed, 0
         if "rawscan" in name:
             rate = [ln for ln in r.stdout.splitlines() if ln.startswith("Rate:")]
@@ -67,17 +62,11 @@ def run_once(name: str, timeout: float) -> tuple[float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--timeout", type=float, default=120.0)
-    args = parser.parse_args()
-    reason = lab_unavailable_reason()
-    if reason:
-        raise SystemExit(f"cannot build the lab: {reason}")
+    rounds, timeout = runs_and_timeout(120.0)
     results: dict[str, list[tuple[float, int]]] = {name: [] for name in COMMANDS}
-    for _ in range(args.runs):  # interleaved: machine load hits every command alike
+    for _ in range(rounds):  # interleaved: machine load hits every command alike
         for name in COMMANDS:
-            results[name].append(run_once(name, args.timeout))
+            results[name].append(run_once(name, timeout))
     print("\n| command | median wall time (min-max) | hosts up |\n| --- | --- | --- |")
     medians = {}
     for name, runs in results.items():
