@@ -21,7 +21,7 @@ import pytest
 from rawscan.errors import RawscanError
 
 from tests.support.paths import PCAPS
-from tests.support.rawscan_cli import one_error_line, rawscan, rawscan_command
+from tests.support.rawscan_cli import one_error_line, process_status, rawscan, rawscan_command
 from tests.support.syn_recording import SYN, sidecar_plan
 
 NOBODY = 65534
@@ -124,11 +124,6 @@ def test_under_sudo_pcap_sidecar_and_resume_file_have_the_users_rights(
 # --- analyze and replay parse as the user, never as root ------------------------------------
 
 
-def _status(pid: int) -> dict[str, str]:
-    with open(f"/proc/{pid}/status") as f:
-        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
-
-
 @as_root
 @pytest.mark.parametrize("command", ["replay", "analyze"])
 def test_under_sudo_captures_and_sidecars_are_parsed_as_the_user(world: Path, command: str) -> None:
@@ -154,7 +149,7 @@ def test_under_sudo_captures_and_sidecars_are_parsed_as_the_user(world: Path, co
 
                 time.sleep(0.01)
         assert writer >= 0, "rawscan never opened its input"
-        status = _status(proc.pid)
+        status = process_status(proc.pid)
         os.set_blocking(writer, True)
         os.write(writer, feed)
         os.close(writer)

@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.lab import Lab, lab_unavailable_reason
 from tests.support.lab_layouts import SYN_2000
-from tests.support.rawscan_cli import port_states, rawscan_command, read_jsonl
+from tests.support.rawscan_cli import port_states, process_status, rawscan_command, read_jsonl
 
 pytestmark = [
     pytest.mark.live,
@@ -71,11 +71,6 @@ def test_resume_of_a_damaged_file_is_a_clean_error(tmp_path: Path) -> None:
     assert proc.stderr.startswith("rawscan: error:") and "Traceback" not in proc.stderr
 
 
-def _status(pid: int) -> dict[str, str]:
-    with open(f"/proc/{pid}/status") as f:
-        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
-
-
 def test_root_is_given_up_once_sockets_and_files_are_open(tmp_path: Path) -> None:
     # files are opened with the user's rights: a directory the user can reach (pytest's tmp_path
     # is inside root's 0700 directory)
@@ -100,7 +95,7 @@ def _root_is_given_up(tmp_path: Path) -> None:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                status = _status(proc.pid)
+                status = process_status(proc.pid)
             except (FileNotFoundError, ProcessLookupError):
                 break
             if status["Uid"].split()[0] != "0":

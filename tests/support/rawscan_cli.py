@@ -50,3 +50,9 @@ def rawscan(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
     return subprocess.run([rawscan_command(), *args], capture_output=True, text=True,
                           timeout=timeout, cwd=cwd,
                           env={**os.environ, "SUDO_UID": "", "SUDO_GID": "", **(env or {})})
+
+
+def process_status(pid: int) -> dict[str, str]:
+    """/proc/PID/status as {field: value} (Uid, Gid, CapEff ...): what a running rawscan holds."""
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
