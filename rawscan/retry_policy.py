@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 HIDDEN_TOLERANCE = 0.01  # retry until fewer answering ports than this are expected to be missed
+# ... once retries have found answers (loss is real, not the estimate's prior): 0.01 left a
+# closed port filtered in about 1 of 100 scans of 2,000 ports under 5% reply loss
+LOSS_SEEN_TOLERANCE = 0.001
 ICMP_BURST = 6  # errors a rate-limited host sends at once before the trickle
 ICMP_PER_SECOND = 2  # a generous ceiling on the trickle (Linux's default is 1/s)
 
@@ -105,4 +108,6 @@ class RetryPolicy:
             return trickling and rounds < self._round_limit
         if rounds > self.retries:
             return False
-        return expected_hidden([r.answered for r in history]) >= HIDDEN_TOLERANCE
+        answers = [r.answered for r in history]
+        tolerance = LOSS_SEEN_TOLERANCE if any(answers[1:]) else HIDDEN_TOLERANCE
+        return expected_hidden(answers) >= tolerance
