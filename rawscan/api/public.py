@@ -255,6 +255,7 @@ def scan_over(network: Transport | None, kind: str, targets: list[str],
     from .running import run_plan
     from .sharding import Sharding
 
+    from ..discovery.first import discover_options, refuse_sharded
     from ..plan import compress_ports
 
     port_text = (ports if ports is None or isinstance(ports, str)
@@ -264,22 +265,14 @@ def scan_over(network: Transport | None, kind: str, targets: list[str],
     sharding = Sharding.from_options(rest.pop("shards", None), rest.pop("shard", None),  # type: ignore[arg-type]
                                      rest.pop("workers", None), rest.get("max_targets"))  # type: ignore[arg-type]
     metadata = rest.pop("metadata_file", None)
-    discover_probes = rest.pop("discover_probes", None)
-    discover = bool(rest.pop("discover", False)) or discover_probes is not None
-    if discover_probes is not None:  # bad input first, as the CLI checks it
-        from ..probes.ping import parse_probes
-
-        parse_probes(str(discover_probes), "--discover-probes")
+    discover, discover_probes = discover_options(rest)
     metadata_path = str(metadata) if metadata is not None else None
     scan = prepare_live_scan(kind, targets=targets, ports=port_text, argv=argv,
                              require_privilege=network is None, **rest)  # type: ignore[arg-type]
     plan, note = sharding.apply(scan.plan, options.get("seed") is not None,
                                 options.get("source_port"))
     finished: FinishedRun
-    if discover and (sharding.workers or plan.shards):
-        from ..discovery.first import DISCOVER_NOT_SHARDED
-
-        raise RawscanError(DISCOVER_NOT_SHARDED)
+    refuse_sharded(discover, plan, sharding.workers)
     if sharding.workers:
         if network is not None:
             raise RawscanError("workers= forks processes over raw sockets: not on a simulated "
@@ -298,7 +291,7 @@ def scan_over(network: Transport | None, kind: str, targets: list[str],
             from ..discovery.first import discovering_quietly
 
             scan_plan = discovering_quietly(run_plan, scan.interface, _pings_over(network),
-                                            str(discover_probes) if discover_probes else None)
+                                            discover_probes)
         finished = run_live(plan, scan.interface, scan.pcap, OutputOptions(), scan_plan,
                             banners=scan.banners, give_up_root=False, network=network,
                             keep_results=True, metadata_path=metadata_path, shard_note=note)

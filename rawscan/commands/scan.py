@@ -97,15 +97,11 @@ def _scan(kind: str, *, output: OutputOptions, **options: Any) -> None:
     rawscan/api/plans.py, the library's code path too; this adds the command line's own
     parts: the recorded argv, the y/N question for a large scan, the report."""
     from ..api.plans import prepare_live_scan
+    from ..api.sharding import Sharding
+    from ..discovery.first import discover_options, refuse_sharded
     from ..limits import terminal_ask
 
-    discover_probes = options.pop("discover_probes", None)
-    discover = options.pop("discover", False) or discover_probes is not None
-    if discover_probes is not None:  # bad input, before anything else is checked
-        from ..probes.ping import parse_probes
-
-        parse_probes(discover_probes, "--discover-probes")
-    from ..api.sharding import Sharding
+    discover, discover_probes = discover_options(options)
 
     sharding = Sharding.from_options(options.pop("shards", None), options.pop("shard", None),
                                      options.pop("workers", None), options.get("max_targets"))
@@ -113,11 +109,7 @@ def _scan(kind: str, *, output: OutputOptions, **options: Any) -> None:
     scan = prepare_live_scan(kind, **options, argv=tuple(sys.argv[1:]), ask=terminal_ask())
     plan, shard_note = sharding.apply(scan.plan, options.get("seed") is not None,
                                       options.get("source_port"))
-    if discover and (sharding.workers or plan.shards):
-        from ..discovery.first import DISCOVER_NOT_SHARDED
-        from ..errors import RawscanError
-
-        raise RawscanError(DISCOVER_NOT_SHARDED)
+    refuse_sharded(discover, plan, sharding.workers)
     if sharding.workers:
         from .workers import run_workers
 

@@ -5,7 +5,7 @@ scanned while discovery goes on (rawscan/discovery/pipeline.py)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from ..cookies import derive_key
@@ -15,6 +15,27 @@ from .pipeline import Opened, PipelinedScan
 DISCOVERY_SEED_PURPOSE = "discovery"
 DISCOVER_NOT_SHARDED = ("--discover with --shards or --workers is not supported (each shard "
                         "would find its own up hosts): give one of them")
+
+
+def discover_options(options: MutableMapping[str, Any]) -> tuple[bool, str | None]:
+    """--discover and --discover-probes taken out of a port scan's options (the CLI's and the
+    library's): whether to discover, and the probes, checked now (bad input is one line,
+    before anything else)."""
+    probes = options.pop("discover_probes", None)
+    if probes is not None:
+        from ..probes.ping import parse_probes
+
+        probes = str(probes)
+        parse_probes(probes, "--discover-probes")
+    return bool(options.pop("discover", False)) or probes is not None, probes
+
+
+def refuse_sharded(discover: bool, plan: ScanPlan, workers: int | None) -> None:
+    """--discover with --shards or --workers: refused, before any probe."""
+    if discover and (workers or plan.shards):
+        from ..errors import RawscanError
+
+        raise RawscanError(DISCOVER_NOT_SHARDED)
 
 
 def discovery_plan(plan: ScanPlan, probes: str | None = None) -> ScanPlan:
