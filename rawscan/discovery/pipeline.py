@@ -176,12 +176,11 @@ class PipelinedScan:
             raise discovery.error
         if discovery.outcome is not None:
             outcome.notes.append(discovery_line(plan, discovery.found, discovery.outcome,
-                                                self.opened[1], pipelined=True))
+                                                self.opened[1]))
         if interrupted and not discovery.completed:
             outcome.notes.append(f"Discovery had not ended: {len(discovery.found)} host(s) found "
                                  f"up so far; hosts it had not found are in no resume file")
         return outcome
-
 
     def _sibling(self, plan: ScanPlan, probe: ProbeModule, clock: Any) -> Callable[[bytes], bool]:
         """Is a packet the port scan cannot use an answer to discovery (an ICMP error about a
@@ -202,19 +201,12 @@ class PipelinedScan:
 
 
 def up_targets(targets: TargetSet, up: list[str]) -> TargetSet:
-    """The hosts found up, as a target set (names kept)."""
-    from ..addresses import V6, parse_addr
+    """The hosts found up, as a target set (names kept; TargetSet sorts and merges them)."""
+    from ..addresses import parse_addr
 
-    addresses = sorted(set(parse_addr(ip) for ip in up))
-    ranges: list[tuple[int, int]] = []
-    for a in addresses:
-        if ranges and ranges[-1][1] + 1 == a and (a >= V6) == (ranges[-1][0] >= V6):
-            ranges[-1] = (ranges[-1][0], a)
-        else:
-            ranges.append((a, a))
-    kept = set(addresses)
-    names = {a: n for a, n in targets.names.items() if a in kept}
-    return TargetSet(tuple(ranges), names)
+    addresses = {parse_addr(ip) for ip in up}
+    names = {a: n for a, n in targets.names.items() if a in addresses}
+    return TargetSet(tuple((a, a) for a in addresses), names)
 
 
 def decided_in(scanned: TargetSet, nports: int, waves: list[tuple[TargetSet, bytes]]) -> bytes:
@@ -264,8 +256,7 @@ def in_sequence(parts: list[ScanStats], elapsed: float) -> ScanStats:
     return out
 
 
-def discovery_line(plan: ScanPlan, up: list[str], outcome: Any, probe: Any,
-                   pipelined: bool = False) -> str:
+def discovery_line(plan: ScanPlan, up: list[str], outcome: Any, probe: Any) -> str:
     """The report's line about a finished discovery (the CLI's, and the library's summary)."""
     s = outcome.stats
     reasons = ", ".join(f"{r} {n}" for r, n in sorted(outcome.down_reasons.items(), key=lambda kv: -kv[1]))
@@ -273,5 +264,4 @@ def discovery_line(plan: ScanPlan, up: list[str], outcome: Any, probe: Any,
     return (f"Discovery ({', '.join(k.text for k in probe.kinds)}; {s.sent} probes, "
             f"{s.elapsed:.2f} s): {len(up)} of {len(plan.targets)} host(s) up; "
             f"{skipped} skipped as down" + (f" ({reasons})" if reasons else "")
-            + ("; each up host was port scanned as it was found" if pipelined else
-               "; port scan of the up hosts follows"))
+            + "; each up host was port scanned as it was found")
