@@ -255,7 +255,7 @@ def scan_over(network: Transport | None, kind: str, targets: list[str],
     from .running import run_plan
     from .sharding import Sharding
 
-    from ..discovery.first import discover_options, refuse_sharded
+    from ..discovery.first import discover_options, refuse_combinations
     from ..plan import compress_ports
 
     port_text = (ports if ports is None or isinstance(ports, str)
@@ -272,7 +272,7 @@ def scan_over(network: Transport | None, kind: str, targets: list[str],
     plan, note = sharding.apply(scan.plan, options.get("seed") is not None,
                                 options.get("source_port"))
     finished: FinishedRun
-    refuse_sharded(discover, plan, sharding.workers)
+    refuse_combinations(discover, plan, sharding.workers)
     if sharding.workers:
         if network is not None:
             raise RawscanError("workers= forks processes over raw sockets: not on a simulated "

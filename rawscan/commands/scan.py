@@ -98,7 +98,7 @@ def _scan(kind: str, *, output: OutputOptions, **options: Any) -> None:
     parts: the recorded argv, the y/N question for a large scan, the report."""
     from ..api.plans import prepare_live_scan
     from ..api.sharding import Sharding
-    from ..discovery.first import discover_options, refuse_sharded
+    from ..discovery.first import discover_options, refuse_combinations
     from ..limits import terminal_ask
 
     discover, discover_probes = discover_options(options)
@@ -109,7 +109,7 @@ def _scan(kind: str, *, output: OutputOptions, **options: Any) -> None:
     scan = prepare_live_scan(kind, **options, argv=tuple(sys.argv[1:]), ask=terminal_ask())
     plan, shard_note = sharding.apply(scan.plan, options.get("seed") is not None,
                                       options.get("source_port"))
-    refuse_sharded(discover, plan, sharding.workers)
+    refuse_combinations(discover, plan, sharding.workers)
     if sharding.workers:
         from .workers import run_workers
 

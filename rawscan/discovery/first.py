@@ -30,12 +30,21 @@ def discover_options(options: MutableMapping[str, Any]) -> tuple[bool, str | Non
     return bool(options.pop("discover", False)) or probes is not None, probes
 
 
-def refuse_sharded(discover: bool, plan: ScanPlan, workers: int | None) -> None:
-    """--discover with --shards or --workers: refused, before any probe."""
-    if discover and (workers or plan.shards):
-        from ..errors import RawscanError
+DISCOVER_NOT_SAMPLED = ("--discover with --max-targets is not supported (the port scan runs "
+                        "in waves of hosts as they are found; each would take its own sample): "
+                        "give one of them")
 
+
+def refuse_combinations(discover: bool, plan: ScanPlan, workers: int | None) -> None:
+    """--discover with --shards, --workers or --max-targets: refused, before any probe."""
+    if not discover:
+        return
+    from ..errors import RawscanError
+
+    if workers or plan.shards:
         raise RawscanError(DISCOVER_NOT_SHARDED)
+    if plan.max_targets:
+        raise RawscanError(DISCOVER_NOT_SAMPLED)
 
 
 def discovery_plan(plan: ScanPlan, probes: str | None = None) -> ScanPlan:

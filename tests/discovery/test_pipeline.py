@@ -194,6 +194,14 @@ def test_a_simulated_network_runs_discover_as_a_live_scan_would() -> None:
     else:
         raise AssertionError("--discover with --shards was not refused")
     assert not with_shards.sent
+    sampled = SimulatedNetwork(hosts=hosts)
+    try:  # each wave would take a sample of its own
+        sampled.scan("syn", ["198.18.0.0/29"], ports="22", discover=True, max_targets="2")
+    except rawscan.RawscanError as exc:
+        assert "--discover with --max-targets is not supported" in str(exc)
+    else:
+        raise AssertionError("--discover with --max-targets was not refused")
+    assert not sampled.sent
 
 
 def test_discover_probes_choose_discoverys_probes() -> None:
